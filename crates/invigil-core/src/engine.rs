@@ -1,0 +1,176 @@
+//! The rule engine: observations in, events out.
+
+use serde_json::{json, Map, Value};
+
+use crate::rules::{default_rules, Emitter, FrameFacts, Rule};
+use crate::{Event, EventKind, Observation, Policy, EVENT_SCHEMA_VERSION};
+
+/// Why a session ended; carried in `session_ended`'s `reason`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// A file or scenario ran to its end.
+    EndOfStream,
+    /// The user or the app stopped the session.
+    Stopped,
+    /// The camera disappeared; a `camera_lost` event precedes the end.
+    CameraLost,
+    /// The source failed (corrupt file); the message says how.
+    SourceError(String),
+}
+
+impl EndReason {
+    fn as_str(&self) -> &'static str {
+        match self {
+            EndReason::EndOfStream => "end_of_stream",
+            EndReason::Stopped => "stopped",
+            EndReason::CameraLost => "camera_lost",
+            EndReason::SourceError(_) => "source_error",
+        }
+    }
+}
+
+/// The exam-rule state machine. Pure: time comes only from observations.
+///
+/// Call [`start`](Self::start) once, [`observe`](Self::observe) per frame in
+/// media-time order, and [`finish`](Self::finish) once.
+pub struct RuleEngine {
+    policy: Policy,
+    rules: Vec<Box<dyn Rule>>,
+    next_seq: u64,
+    first_t: Option<u64>,
+    last_t: u64,
+    frames: u64,
+    dropped_frames: u64,
+    finished: bool,
+}
+
+impl RuleEngine {
+    /// An engine running every built-in rule.
+    pub fn new(policy: Policy) -> Self {
+        Self::with_rules(policy, default_rules())
+    }
+
+    /// An engine running the given rules.
+    pub fn with_rules(policy: Policy, rules: Vec<Box<dyn Rule>>) -> Self {
+        Self {
+            policy,
+            rules,
+            next_seq: 0,
+            first_t: None,
+            last_t: 0,
+            frames: 0,
+            dropped_frames: 0,
+            finished: false,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Number of events emitted so far (the next `seq`).
+    pub fn events_emitted(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Session time of the last observed frame, ms.
+    pub fn session_time_ms(&self) -> u64 {
+        self.last_t
+    }
+
+    /// Frames that the source had to drop before analysis; reported at the end.
+    pub fn add_dropped_frames(&mut self, n: u64) {
+        self.dropped_frames += n;
+    }
+
+    /// Emits `session_started`.
+    pub fn start(&mut self) -> Vec<Event> {
+        let data = json!({
+            "schema": EVENT_SCHEMA_VERSION,
+            "policy": serde_json::to_value(&self.policy).expect("policy serialises"),
+            "rules": self.rules.iter().map(|r| r.name()).collect::<Vec<_>>(),
+        });
+        vec![self.event(0, EventKind::SessionStarted, into_map(data))]
+    }
+
+    /// Feeds one frame's observation; returns the events it caused.
+    pub fn observe(&mut self, obs: &Observation) -> Vec<Event> {
+        let first = *self.first_t.get_or_insert(obs.t_ms);
+        // Media time never runs backwards for the rules, even if a source
+        // stamps a frame out of order.
+        let t_ms = obs.t_ms.saturating_sub(first).max(self.last_t);
+        self.last_t = t_ms;
+        self.frames += 1;
+        let facts = FrameFacts {
+            t_ms,
+            faces: obs
+                .faces
+                .iter()
+                .filter(|f| f.score >= self.policy.min_face_score)
+                .count(),
+            featureless: self.policy.is_featureless(&obs.scene),
+            obs,
+        };
+        let mut out = Emitter::default();
+        for rule in &mut self.rules {
+            rule.observe(&facts, &self.policy, &mut out);
+        }
+        out.into_inner()
+            .into_iter()
+            .map(|(kind, data)| self.event(t_ms, kind, data))
+            .collect()
+    }
+
+    /// The camera failed mid-session: emits `camera_lost`.
+    pub fn camera_lost(&mut self, error: &str) -> Vec<Event> {
+        let data = json!({ "error": error });
+        vec![self.event(self.last_t, EventKind::CameraLost, into_map(data))]
+    }
+
+    /// Emits `session_ended` once; later calls return nothing.
+    pub fn finish(&mut self, reason: EndReason) -> Vec<Event> {
+        if self.finished {
+            return Vec::new();
+        }
+        self.finished = true;
+        let mut data = json!({
+            "reason": reason.as_str(),
+            "frames": self.frames,
+            "duration_ms": self.last_t,
+            "dropped_frames": self.dropped_frames,
+        });
+        if let EndReason::SourceError(message) = &reason {
+            data["error"] = Value::String(message.clone());
+        }
+        let open: Vec<&str> = self
+            .rules
+            .iter()
+            .flat_map(|r| r.open_conditions())
+            .collect();
+        data["open_conditions"] = json!(open);
+        vec![self.event(self.last_t, EventKind::SessionEnded, into_map(data))]
+    }
+
+    fn event(&mut self, t_ms: u64, kind: EventKind, data: Map<String, Value>) -> Event {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Event {
+            v: EVENT_SCHEMA_VERSION,
+            seq,
+            t_ms,
+            kind,
+            severity: kind.severity(),
+            data,
+        }
+    }
+}
+
+fn into_map(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

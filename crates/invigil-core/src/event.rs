@@ -1,0 +1,167 @@
+//! The event wire format: one JSON object per line.
+//!
+//! Stable and versioned: fields are only ever added, never renamed or
+//! removed, within one [`EVENT_SCHEMA_VERSION`]. See docs/events.md.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Version of the event schema, carried in every event as `v`.
+pub const EVENT_SCHEMA_VERSION: u32 = 1;
+
+/// How much an event matters to a proctor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Bookkeeping: the session started, a condition cleared.
+    Info,
+    /// Shown to the candidate; not a rule violation (yet).
+    Warning,
+    /// A rule was broken; proctors review these.
+    Violation,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Violation => "violation",
+        }
+    }
+}
+
+macro_rules! event_kinds {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal, $severity:ident;)*) => {
+        /// What happened. The string form is the wire `kind`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum EventKind {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl EventKind {
+            /// Every kind, in documentation order.
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant,)*];
+
+            /// The wire name, e.g. `"candidate_absent"`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(EventKind::$variant => $name,)*
+                }
+            }
+
+            /// The severity every event of this kind carries.
+            pub fn severity(self) -> Severity {
+                match self {
+                    $(EventKind::$variant => Severity::$severity,)*
+                }
+            }
+        }
+    };
+}
+
+event_kinds! {
+    /// First event of every session; data: `policy`, `schema`.
+    SessionStarted = "session_started", Info;
+    /// No face for `absence_warn_s`; shown to the candidate with a countdown.
+    AbsenceWarning = "absence_warning", Warning;
+    /// No face for `absence_flag_s`.
+    CandidateAbsent = "candidate_absent", Violation;
+    /// A face is back for `return_confirm_s` after a warning or flag.
+    CandidateReturned = "candidate_returned", Info;
+    /// Two or more faces for `multiple_faces_flag_s`.
+    MultipleFaces = "multiple_faces", Violation;
+    /// Back to at most one face.
+    MultipleFacesCleared = "multiple_faces_cleared", Info;
+    /// The frame was dark or featureless for `blocked_flag_s`.
+    CameraBlocked = "camera_blocked", Violation;
+    CameraUnblocked = "camera_unblocked", Info;
+    /// Frames did not change for `frozen_flag_s`.
+    CameraFrozen = "camera_frozen", Violation;
+    CameraUnfrozen = "camera_unfrozen", Info;
+    /// The camera disappeared or failed mid-session.
+    CameraLost = "camera_lost", Violation;
+    /// Last event of every session; data: `reason`, `frames`, `duration_ms`.
+    SessionEnded = "session_ended", Info;
+}
+
+impl std::str::FromStr for EventKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EventKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown event kind `{s}` (known: {})", known.join(", "))
+            })
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One event on the wire.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// Schema version, [`EVENT_SCHEMA_VERSION`].
+    pub v: u32,
+    /// Position in the session, from 0, without gaps.
+    pub seq: u64,
+    /// Media time since the session's first frame, milliseconds.
+    pub t_ms: u64,
+    pub kind: EventKind,
+    pub severity: Severity,
+    /// Kind-specific details; always an object.
+    pub data: Map<String, Value>,
+}
+
+impl Event {
+    /// One JSON line, without the trailing newline.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("events always serialise")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_shape_is_stable() {
+        let mut data = Map::new();
+        data.insert("absent_ms".into(), 5000.into());
+        let e = Event {
+            v: EVENT_SCHEMA_VERSION,
+            seq: 3,
+            t_ms: 7200,
+            kind: EventKind::CandidateAbsent,
+            severity: EventKind::CandidateAbsent.severity(),
+            data,
+        };
+        assert_eq!(
+            e.to_json_line(),
+            r#"{"v":1,"seq":3,"t_ms":7200,"kind":"candidate_absent","severity":"violation","data":{"absent_ms":5000}}"#
+        );
+        let back: Event = serde_json::from_str(&e.to_json_line()).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for kind in EventKind::ALL {
+            let parsed: EventKind = kind.as_str().parse().unwrap();
+            assert_eq!(parsed, *kind);
+            let json = serde_json::to_string(kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        assert!("nope".parse::<EventKind>().unwrap_err().contains("nope"));
+    }
+}

@@ -1,0 +1,142 @@
+//! What the analyzer saw in one frame.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Frame;
+
+/// One detected face, in the original frame's pixel coordinates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Face {
+    /// Detector confidence in `[0, 1]`.
+    pub score: f32,
+    /// `[x, y, width, height]`, top-left origin.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    /// Six keypoints `[x, y]`: right eye, left eye, nose tip, mouth centre,
+    /// right ear tragion, left ear tragion (the subject's right and left).
+    pub keypoints: [[f32; 2]; 6],
+}
+
+impl Face {
+    /// Centre of the box.
+    pub fn center(&self) -> [f32; 2] {
+        [
+            self.bbox[0] + self.bbox[2] / 2.0,
+            self.bbox[1] + self.bbox[3] / 2.0,
+        ]
+    }
+}
+
+/// A small luminance thumbnail of a frame, used to tell whether consecutive
+/// frames differ (a frozen camera) without keeping the frame itself.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Fingerprint {
+    /// Mean luma (0..=255) of each cell of a fixed grid, row-major.
+    pub cells: Vec<f32>,
+}
+
+impl Fingerprint {
+    /// Mean absolute difference between two fingerprints in luma levels
+    /// (0..=255); `None` when they come from different grids.
+    pub fn distance(&self, other: &Fingerprint) -> Option<f32> {
+        if self.cells.len() != other.cells.len() || self.cells.is_empty() {
+            return None;
+        }
+        let sum: f32 = self
+            .cells
+            .iter()
+            .zip(&other.cells)
+            .map(|(a, b)| (a - b).abs())
+            .sum();
+        Some(sum / self.cells.len() as f32)
+    }
+}
+
+/// Whole-frame statistics, computed on every frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SceneStats {
+    /// Mean luma, 0..=255.
+    pub luma: f32,
+    /// Standard deviation of luma across the frame, in luma levels.
+    pub contrast: f32,
+    /// Mean absolute luma step between neighbouring thumbnail cells: edges and
+    /// texture. A lens covered by a finger or tape has almost none.
+    pub detail: f32,
+    pub fingerprint: Fingerprint,
+}
+
+impl SceneStats {
+    /// Statistics of an ordinary, lit, changing scene; for tests and examples.
+    /// `n` varies the fingerprint so consecutive frames differ.
+    pub fn test_pattern(n: u64) -> Self {
+        Self {
+            luma: 110.0,
+            contrast: 45.0,
+            detail: 12.0,
+            fingerprint: Fingerprint {
+                cells: vec![(n % 7) as f32; 4],
+            },
+        }
+    }
+}
+
+/// Everything the rule engine learns about one frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observation {
+    /// Media time of the frame, milliseconds.
+    pub t_ms: u64,
+    /// Faces found, best first. When the detector skipped this frame (nothing
+    /// changed, or the detection rate cap), these are the last frame's faces.
+    pub faces: Vec<Face>,
+    /// Whether the detector ran on this frame.
+    pub detected: bool,
+    pub scene: SceneStats,
+}
+
+impl Observation {
+    pub fn new(t_ms: u64, faces: Vec<Face>, scene: SceneStats) -> Self {
+        Self {
+            t_ms,
+            faces,
+            detected: true,
+            scene,
+        }
+    }
+}
+
+/// Turns frames into observations. Implemented by `invigil-vision`; tests use
+/// scripted analyzers.
+pub trait Analyzer {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    fn analyze(&mut self, frame: &Frame) -> Result<Observation, Self::Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_distance() {
+        let a = Fingerprint {
+            cells: vec![0.0, 10.0],
+        };
+        let b = Fingerprint {
+            cells: vec![2.0, 10.0],
+        };
+        assert_eq!(a.distance(&b), Some(1.0));
+        assert_eq!(a.distance(&Fingerprint::default()), None);
+    }
+
+    #[test]
+    fn face_serialises_box_key() {
+        let face = Face {
+            score: 0.9,
+            bbox: [1.0, 2.0, 3.0, 4.0],
+            keypoints: [[0.0; 2]; 6],
+        };
+        let json = serde_json::to_value(&face).unwrap();
+        assert_eq!(json["box"], serde_json::json!([1.0, 2.0, 3.0, 4.0]));
+        assert_eq!(face.center(), [2.5, 4.0]);
+    }
+}

@@ -1,0 +1,255 @@
+//! The exam policy: rule timings and thresholds, read from TOML.
+
+use serde::{Deserialize, Serialize};
+
+/// Exam rules and their thresholds. Every key is optional in the TOML file;
+/// a missing key keeps its default. Unknown keys are an error, so a typo
+/// never silently falls back to a default. See docs/policy.md.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// No face this long: `absence_warning`, shown to the candidate.
+    pub absence_warn_s: f64,
+    /// No face this long: `candidate_absent`.
+    pub absence_flag_s: f64,
+    /// A face back this long ends an absence: `candidate_returned`.
+    pub return_confirm_s: f64,
+    /// Two or more faces this long: `multiple_faces`.
+    pub multiple_faces_flag_s: f64,
+    /// Frame dark or featureless this long: `camera_blocked`.
+    pub blocked_flag_s: f64,
+    /// Frames unchanged this long: `camera_frozen`.
+    pub frozen_flag_s: f64,
+    /// A condition (two faces, blocked, frozen) must be gone this long before
+    /// its `*_cleared` / `camera_un*` event; shorter gaps are bridged.
+    pub clear_confirm_s: f64,
+    /// Before anything is raised, a condition that lapses for this long ends
+    /// its episode (a face seen again for 0.3 s ends a beginning absence);
+    /// shorter lapses, single-frame detector misses or false detections, are
+    /// bridged.
+    pub debounce_s: f64,
+    /// Faces scoring below this are ignored by the rules.
+    pub min_face_score: f32,
+    /// Mean luma (0-255) at or below which a frame counts as dark (blocked).
+    pub blocked_max_luma: f32,
+    /// Luma standard deviation at or below which a frame counts as
+    /// featureless (blocked): a lens covered by tape, a finger, a lid.
+    pub blocked_max_contrast: f32,
+    /// Edge detail at or below which a frame counts as featureless (blocked).
+    pub blocked_max_detail: f32,
+    /// Mean change between consecutive frames (luma levels) at or below which
+    /// a frame counts as unchanged (frozen).
+    pub frozen_max_change: f32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            absence_warn_s: 2.0,
+            absence_flag_s: 5.0,
+            return_confirm_s: 1.0,
+            multiple_faces_flag_s: 1.0,
+            blocked_flag_s: 3.0,
+            frozen_flag_s: 3.0,
+            clear_confirm_s: 1.0,
+            debounce_s: 0.3,
+            min_face_score: 0.6,
+            blocked_max_luma: 10.0,
+            blocked_max_contrast: 4.0,
+            blocked_max_detail: 0.6,
+            frozen_max_change: 0.1,
+        }
+    }
+}
+
+/// A policy that could not be read or makes no sense.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("{origin}: `{key}` {problem}")]
+    Invalid {
+        origin: String,
+        key: &'static str,
+        problem: String,
+    },
+}
+
+impl Policy {
+    /// Parses and validates a policy file's text. `origin` names the file in
+    /// errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, PolicyError> {
+        let policy: Policy = toml::from_str(text).map_err(|e| PolicyError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        policy.validate(origin)?;
+        Ok(policy)
+    }
+
+    /// Applies overrides (e.g. a scenario's `[policy]` table) on top of this
+    /// policy and validates the result.
+    pub fn with_overrides(
+        &self,
+        overrides: &toml::Table,
+        origin: &str,
+    ) -> Result<Self, PolicyError> {
+        let mut table = toml::Table::try_from(self).map_err(|e| PolicyError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        for (k, v) in overrides {
+            table.insert(k.clone(), v.clone());
+        }
+        let policy: Policy = table
+            .try_into()
+            .map_err(|e: toml::de::Error| PolicyError::Parse {
+                origin: origin.to_owned(),
+                message: e.to_string().trim_end().to_owned(),
+            })?;
+        policy.validate(origin)?;
+        Ok(policy)
+    }
+
+    /// Checks ranges and the relations between keys.
+    pub fn validate(&self, origin: &str) -> Result<(), PolicyError> {
+        let invalid = |key: &'static str, problem: String| PolicyError::Invalid {
+            origin: origin.to_owned(),
+            key,
+            problem,
+        };
+        let durations = [
+            ("absence_warn_s", self.absence_warn_s),
+            ("absence_flag_s", self.absence_flag_s),
+            ("return_confirm_s", self.return_confirm_s),
+            ("multiple_faces_flag_s", self.multiple_faces_flag_s),
+            ("blocked_flag_s", self.blocked_flag_s),
+            ("frozen_flag_s", self.frozen_flag_s),
+            ("clear_confirm_s", self.clear_confirm_s),
+            ("debounce_s", self.debounce_s),
+        ];
+        for (key, value) in durations {
+            if !value.is_finite() || value < 0.0 {
+                return Err(invalid(
+                    key,
+                    format!("must be a duration in seconds, 0 or more; got {value}"),
+                ));
+            }
+            if value > 86_400.0 {
+                return Err(invalid(key, format!("is longer than a day ({value} s)")));
+            }
+        }
+        if self.absence_flag_s < self.absence_warn_s {
+            return Err(invalid(
+                "absence_flag_s",
+                format!(
+                    "({}) must not be shorter than absence_warn_s ({}): the warning comes first",
+                    self.absence_flag_s, self.absence_warn_s
+                ),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.min_face_score) {
+            return Err(invalid(
+                "min_face_score",
+                format!("must be between 0 and 1; got {}", self.min_face_score),
+            ));
+        }
+        let levels = [
+            ("blocked_max_luma", self.blocked_max_luma),
+            ("blocked_max_contrast", self.blocked_max_contrast),
+            ("blocked_max_detail", self.blocked_max_detail),
+            ("frozen_max_change", self.frozen_max_change),
+        ];
+        for (key, value) in levels {
+            if !(0.0..=255.0).contains(&value) {
+                return Err(invalid(
+                    key,
+                    format!("must be a luma level between 0 and 255; got {value}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a frame with these statistics shows nothing usable: too dark,
+    /// or so flat that the lens must be covered.
+    pub fn is_featureless(&self, scene: &crate::SceneStats) -> bool {
+        scene.luma <= self.blocked_max_luma
+            || scene.contrast <= self.blocked_max_contrast
+            || scene.detail <= self.blocked_max_detail
+    }
+}
+
+/// Seconds to whole milliseconds.
+pub(crate) fn ms(seconds: f64) -> u64 {
+    (seconds * 1000.0).round() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_table() {
+        let p = Policy::from_toml("", "empty.toml").unwrap();
+        assert_eq!(p, Policy::default());
+        assert_eq!(p.absence_warn_s, 2.0);
+        assert_eq!(p.absence_flag_s, 5.0);
+        assert_eq!(p.return_confirm_s, 1.0);
+        assert_eq!(p.multiple_faces_flag_s, 1.0);
+        assert_eq!(p.blocked_flag_s, 3.0);
+        assert_eq!(p.frozen_flag_s, 3.0);
+    }
+
+    #[test]
+    fn integers_are_accepted_for_seconds() {
+        let p = Policy::from_toml("absence_flag_s = 8\nabsence_warn_s = 2.5", "p.toml").unwrap();
+        assert_eq!(p.absence_flag_s, 8.0);
+        assert_eq!(p.absence_warn_s, 2.5);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Policy::from_toml("absence_flag = 3", "exam.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exam.toml"), "{err}");
+        assert!(err.contains("absence_flag"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = Policy::from_toml("blocked_flag_s = \"three\"", "exam.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("blocked_flag_s"), "{err}");
+    }
+
+    #[test]
+    fn negative_duration_is_rejected() {
+        let err = Policy::from_toml("frozen_flag_s = -1", "exam.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("frozen_flag_s"), "{err}");
+        assert!(err.contains("0 or more"), "{err}");
+    }
+
+    #[test]
+    fn flag_before_warning_is_rejected() {
+        let err = Policy::from_toml("absence_warn_s = 6", "exam.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("absence_flag_s"), "{err}");
+    }
+
+    #[test]
+    fn overrides_apply_and_validate() {
+        let mut t = toml::Table::new();
+        t.insert("absence_flag_s".into(), toml::Value::Float(10.0));
+        let p = Policy::default().with_overrides(&t, "s.toml").unwrap();
+        assert_eq!(p.absence_flag_s, 10.0);
+        t.insert("bogus".into(), toml::Value::Integer(1));
+        let err = Policy::default().with_overrides(&t, "s.toml").unwrap_err();
+        assert!(err.to_string().contains("bogus"));
+    }
+}

@@ -1,0 +1,75 @@
+//! The camera is live: `camera_frozen`, `camera_unfrozen`.
+
+use serde_json::json;
+
+use super::{Emitter, FrameFacts, Rule};
+use crate::policy::ms;
+use crate::{Episode, EpisodeStep, EventKind, Fingerprint, Policy};
+
+/// Frames that do not change: a still image fed through a virtual camera, or
+/// a stuck driver. Live sensors always carry some noise, so even a candidate
+/// sitting perfectly still changes the picture a little every frame.
+///
+/// Featureless frames are the blocked rule's business: a covered lens gives
+/// identical black frames, which are not also reported as frozen.
+#[derive(Default)]
+pub struct CameraFrozen {
+    previous: Option<Fingerprint>,
+    episode: Episode,
+    flagged: bool,
+}
+
+impl Rule for CameraFrozen {
+    fn name(&self) -> &'static str {
+        "camera_frozen"
+    }
+
+    fn observe(&mut self, frame: &FrameFacts<'_>, policy: &Policy, out: &mut Emitter) {
+        let fingerprint = &frame.obs.scene.fingerprint;
+        let change = self
+            .previous
+            .as_ref()
+            .and_then(|prev| prev.distance(fingerprint));
+        self.previous = Some(fingerprint.clone());
+        let Some(change) = change else {
+            return;
+        };
+        let unchanged = !frame.featureless && change <= policy.frozen_max_change;
+        // Until flagged, any changed frame ends the episode: a camera that
+        // repeats every other frame (low light, a slow USB bus) is live.
+        let clear_ms = if self.flagged {
+            ms(policy.clear_confirm_s)
+        } else {
+            0
+        };
+        match self.episode.step(frame.t_ms, unchanged, clear_ms) {
+            EpisodeStep::Active { elapsed_ms } => {
+                if !self.flagged && elapsed_ms >= ms(policy.frozen_flag_s) {
+                    self.flagged = true;
+                    out.emit(EventKind::CameraFrozen, json!({ "frozen_ms": elapsed_ms }));
+                }
+            }
+            EpisodeStep::Ended {
+                started_ms,
+                duration_ms,
+            } => {
+                if self.flagged {
+                    out.emit(
+                        EventKind::CameraUnfrozen,
+                        json!({ "duration_ms": duration_ms, "since_ms": started_ms }),
+                    );
+                }
+                self.flagged = false;
+            }
+            EpisodeStep::Idle | EpisodeStep::Interrupted => {}
+        }
+    }
+
+    fn open_conditions(&self) -> Vec<&'static str> {
+        if self.flagged {
+            vec!["camera_frozen"]
+        } else {
+            Vec::new()
+        }
+    }
+}
