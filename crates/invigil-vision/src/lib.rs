@@ -1,1 +1,25 @@
+//! invigil-vision: on-device face detection (MediaPipe BlazeFace on tract-onnx)
+//! and whole-frame scene statistics: `Frame -> Observation`.
+//!
+//! ```no_run
+//! use invigil_vision::{FaceDetector, ModelKind};
+//! let mut detector = FaceDetector::new(ModelKind::Front128)?;
+//! let frame = invigil_core::Frame::solid(0, 640, 480, [90, 90, 90]);
+//! let faces = detector.detect(&frame)?;
+//! assert!(faces.is_empty());
+//! # Ok::<(), invigil_vision::VisionError>(())
+//! ```
 
+mod analyzer;
+mod decode;
+mod detector;
+mod error;
+mod preprocess;
+mod scene;
+
+pub use analyzer::{AnalyzerConfig, VisionAnalyzer};
+pub use decode::{decode_anchors, weighted_blend, Candidate};
+pub use detector::{FaceDetector, ModelKind, RawOutputs, DEFAULT_MIN_SCORE};
+pub use error::VisionError;
+pub use preprocess::{letterbox, Letterbox};
+pub use scene::{scene_stats, GRID_H, GRID_W};

@@ -1,0 +1,114 @@
+//! The per-frame analyzer: scene statistics on every frame, face detection
+//! when it can tell us something new.
+
+use invigil_core::{Analyzer, Face, Fingerprint, Frame, Observation};
+
+use crate::scene::scene_stats;
+use crate::{FaceDetector, VisionError};
+
+/// When to run the (comparatively expensive) face detector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnalyzerConfig {
+    /// Run detection at most this often, in media time; 0 runs it on every
+    /// frame. The rules work in tenths of seconds, so 100 ms (10 detections a
+    /// second) loses nothing on a 30 fps camera and saves two thirds of the
+    /// work.
+    pub detect_interval_ms: u64,
+    /// Reuse the last detection while the frame has changed by at most this
+    /// many luma levels (mean over the fingerprint) since it ran...
+    pub reuse_max_change: f32,
+    /// ...but never for longer than this.
+    pub reuse_max_age_ms: u64,
+}
+
+impl Default for AnalyzerConfig {
+    fn default() -> Self {
+        Self {
+            detect_interval_ms: 100,
+            reuse_max_change: 0.75,
+            reuse_max_age_ms: 1000,
+        }
+    }
+}
+
+impl AnalyzerConfig {
+    /// Runs the detector on every frame (benchmarks, reference runs).
+    pub fn every_frame() -> Self {
+        Self {
+            detect_interval_ms: 0,
+            reuse_max_change: -1.0,
+            reuse_max_age_ms: 0,
+        }
+    }
+}
+
+struct LastDetection {
+    t_ms: u64,
+    fingerprint: Fingerprint,
+    faces: Vec<Face>,
+}
+
+/// `Frame -> Observation` with BlazeFace and scene statistics.
+pub struct VisionAnalyzer {
+    detector: FaceDetector,
+    config: AnalyzerConfig,
+    last: Option<LastDetection>,
+    detections: u64,
+    frames: u64,
+}
+
+impl VisionAnalyzer {
+    pub fn new(detector: FaceDetector, config: AnalyzerConfig) -> Self {
+        Self {
+            detector,
+            config,
+            last: None,
+            detections: 0,
+            frames: 0,
+        }
+    }
+
+    /// Frames analysed and detector runs so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.frames, self.detections)
+    }
+
+    fn reusable(&self, t_ms: u64, fingerprint: &Fingerprint) -> Option<&LastDetection> {
+        let last = self.last.as_ref()?;
+        let age = t_ms.saturating_sub(last.t_ms);
+        if t_ms < last.t_ms {
+            return None;
+        }
+        if age < self.config.detect_interval_ms {
+            return Some(last);
+        }
+        let change = last.fingerprint.distance(fingerprint)?;
+        (age < self.config.reuse_max_age_ms && change <= self.config.reuse_max_change)
+            .then_some(last)
+    }
+}
+
+impl Analyzer for VisionAnalyzer {
+    type Error = VisionError;
+
+    fn analyze(&mut self, frame: &Frame) -> Result<Observation, VisionError> {
+        self.frames += 1;
+        let scene = scene_stats(frame);
+        if let Some(last) = self.reusable(frame.t_ms, &scene.fingerprint) {
+            return Ok(Observation {
+                t_ms: frame.t_ms,
+                faces: last.faces.clone(),
+                detected: false,
+                scene,
+            });
+        }
+        let faces = self.detector.detect(frame)?;
+        self.detections += 1;
+        self.last = Some(LastDetection {
+            t_ms: frame.t_ms,
+            fingerprint: scene.fingerprint.clone(),
+            faces: faces.clone(),
+        });
+        Ok(Observation::new(frame.t_ms, faces, scene))
+    }
+}
