@@ -1,1 +1,89 @@
-fn main() {}
+//! `invigil`: on-device online proctoring from the command line.
+
+mod args;
+mod detect;
+mod engine;
+mod qa;
+mod report;
+mod watch;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command, QaCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Detect(a) => detect::run(&a),
+        Command::Watch(a) => watch::run(&a),
+        Command::Qa {
+            command: QaCommand::Run(a),
+        } => qa::run(&a),
+        Command::Cameras => cameras(),
+        Command::Policy(a) => policy(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("invigil: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("INVIGIL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(feature = "camera")]
+fn cameras() -> anyhow::Result<ExitCode> {
+    let cameras = invigil_capture::list_cameras()?;
+    if cameras.is_empty() {
+        eprintln!(
+            "invigil: no cameras found (is a webcam attached, and may this user open /dev/video*?)"
+        );
+        return Ok(ExitCode::from(1));
+    }
+    for c in cameras {
+        println!("camera:{}\t{}\t{}", c.index, c.name, c.description);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "camera"))]
+fn cameras() -> anyhow::Result<ExitCode> {
+    eprintln!("invigil: no cameras: this build has no camera support (feature `camera` is off)");
+    Ok(ExitCode::from(1))
+}
+
+fn policy(a: &args::PolicyArgs) -> anyhow::Result<ExitCode> {
+    let policy = engine::load_policy(a.check.as_deref())?;
+    if let Some(path) = &a.check {
+        eprintln!("{}: valid", path.display());
+    }
+    print!("{}", toml::to_string(&policy)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -106,7 +106,7 @@ impl RuleEngine {
             faces: obs
                 .faces
                 .iter()
-                .filter(|f| f.score >= self.policy.min_face_score)
+                .filter(|f| f64::from(f.score) >= self.policy.min_face_score)
                 .count(),
             featureless: self.policy.is_featureless(&obs.scene),
             obs,

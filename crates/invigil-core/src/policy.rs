@@ -29,17 +29,17 @@ pub struct Policy {
     /// bridged.
     pub debounce_s: f64,
     /// Faces scoring below this are ignored by the rules.
-    pub min_face_score: f32,
+    pub min_face_score: f64,
     /// Mean luma (0-255) at or below which a frame counts as dark (blocked).
-    pub blocked_max_luma: f32,
+    pub blocked_max_luma: f64,
     /// Luma standard deviation at or below which a frame counts as
     /// featureless (blocked): a lens covered by tape, a finger, a lid.
-    pub blocked_max_contrast: f32,
+    pub blocked_max_contrast: f64,
     /// Edge detail at or below which a frame counts as featureless (blocked).
-    pub blocked_max_detail: f32,
+    pub blocked_max_detail: f64,
     /// Mean change between consecutive frames (luma levels) at or below which
     /// a frame counts as unchanged (frozen).
-    pub frozen_max_change: f32,
+    pub frozen_max_change: f64,
 }
 
 impl Default for Policy {
@@ -174,9 +174,9 @@ impl Policy {
     /// Whether a frame with these statistics shows nothing usable: too dark,
     /// or so flat that the lens must be covered.
     pub fn is_featureless(&self, scene: &crate::SceneStats) -> bool {
-        scene.luma <= self.blocked_max_luma
-            || scene.contrast <= self.blocked_max_contrast
-            || scene.detail <= self.blocked_max_detail
+        f64::from(scene.luma) <= self.blocked_max_luma
+            || f64::from(scene.contrast) <= self.blocked_max_contrast
+            || f64::from(scene.detail) <= self.blocked_max_detail
     }
 }
 

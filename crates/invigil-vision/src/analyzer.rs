@@ -19,6 +19,13 @@ pub struct AnalyzerConfig {
     pub reuse_max_change: f32,
     /// ...but never for longer than this.
     pub reuse_max_age_ms: u64,
+    /// With a fallback detector (the 256 px full-range model): run it when
+    /// the primary finds no face scoring at least this...
+    pub fallback_trigger_score: f32,
+    /// ...and keep its faces scoring at least this. Higher than the primary's
+    /// threshold: the full-range model also fires on animal faces and
+    /// textures more readily.
+    pub fallback_min_score: f32,
 }
 
 impl Default for AnalyzerConfig {
@@ -27,6 +34,8 @@ impl Default for AnalyzerConfig {
             detect_interval_ms: 100,
             reuse_max_change: 0.75,
             reuse_max_age_ms: 1000,
+            fallback_trigger_score: 0.6,
+            fallback_min_score: 0.75,
         }
     }
 }
@@ -38,6 +47,7 @@ impl AnalyzerConfig {
             detect_interval_ms: 0,
             reuse_max_change: -1.0,
             reuse_max_age_ms: 0,
+            ..Self::default()
         }
     }
 }
@@ -51,6 +61,7 @@ struct LastDetection {
 /// `Frame -> Observation` with BlazeFace and scene statistics.
 pub struct VisionAnalyzer {
     detector: FaceDetector,
+    fallback: Option<FaceDetector>,
     config: AnalyzerConfig,
     last: Option<LastDetection>,
     detections: u64,
@@ -61,10 +72,33 @@ impl VisionAnalyzer {
     pub fn new(detector: FaceDetector, config: AnalyzerConfig) -> Self {
         Self {
             detector,
+            fallback: None,
             config,
             last: None,
             detections: 0,
             frames: 0,
+        }
+    }
+
+    /// Adds a second detector run only when the first finds nobody: the
+    /// full-range model catches candidates sitting further back, at the cost
+    /// of a slower run on empty frames only.
+    pub fn with_fallback(mut self, mut fallback: FaceDetector) -> Self {
+        fallback.set_min_score(self.config.fallback_min_score);
+        self.fallback = Some(fallback);
+        self
+    }
+
+    /// Runs the detector(s) on one frame.
+    pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Face>, VisionError> {
+        let faces = self.detector.detect(frame)?;
+        let trigger = self.config.fallback_trigger_score;
+        match &mut self.fallback {
+            Some(fallback) if faces.iter().all(|f| f.score < trigger) => {
+                let far = fallback.detect(frame)?;
+                Ok(if far.is_empty() { faces } else { far })
+            }
+            _ => Ok(faces),
         }
     }
 
@@ -102,7 +136,7 @@ impl Analyzer for VisionAnalyzer {
                 scene,
             });
         }
-        let faces = self.detector.detect(frame)?;
+        let faces = self.detect(frame)?;
         self.detections += 1;
         self.last = Some(LastDetection {
             t_ms: frame.t_ms,

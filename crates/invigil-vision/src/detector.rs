@@ -75,7 +75,9 @@ impl std::str::FromStr for ModelKind {
         match s {
             "front" | "front128" | "short" => Ok(ModelKind::Front128),
             "back" | "back256" | "full" => Ok(ModelKind::Back256),
-            other => Err(format!("unknown model `{other}` (expected `front` or `back`)")),
+            other => Err(format!(
+                "unknown model `{other}` (expected `front` or `back`)"
+            )),
         }
     }
 }
@@ -204,7 +206,10 @@ impl FaceDetector {
         let raw = self.run_tensor(&input);
         self.input = input;
         let candidates = self.decode(&raw?);
-        Ok(candidates.iter().map(|c| face_from_candidate(c, &lb)).collect())
+        Ok(candidates
+            .iter()
+            .map(|c| face_from_candidate(c, &lb))
+            .collect())
     }
 
     /// Runs the model on a prepared NHWC `[size, size, 3]` tensor in `[-1, 1]`.
@@ -273,7 +278,9 @@ fn constant_of_shape_f32_default(
     };
     if value.rank() > 0 {
         if value.len() != 1 {
-            return Err(anyhow::anyhow!("ConstantOfShape: expected a scalar value, got {value:?}").into());
+            return Err(
+                anyhow::anyhow!("ConstantOfShape: expected a scalar value, got {value:?}").into(),
+            );
         }
         value = value.nth(0)?.into_arc_tensor();
     }

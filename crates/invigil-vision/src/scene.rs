@@ -54,7 +54,11 @@ pub fn scene_stats(frame: &Frame) -> SceneStats {
     SceneStats {
         luma,
         contrast: var.sqrt(),
-        detail: if count == 0 { 0.0 } else { steps / count as f32 },
+        detail: if count == 0 {
+            0.0
+        } else {
+            steps / count as f32
+        },
         fingerprint: Fingerprint { cells },
     }
 }

@@ -52,9 +52,10 @@ fn check_model(kind: ModelKind) {
     for case in CASES {
         let stem = format!("{case}.{}", kind.name());
         let dir = fixtures().join("golden");
-        let golden: Golden =
-            serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{stem}.json"))).unwrap())
-                .unwrap();
+        let golden: Golden = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{stem}.json"))).unwrap(),
+        )
+        .unwrap();
         assert_eq!(golden.size, kind.input_size());
         let input = tensor_from_png(&dir.join(format!("{stem}.input.png")));
         let raw = detector.run_tensor(&input).unwrap();
@@ -67,7 +68,11 @@ fn check_model(kind: ModelKind) {
             .zip(&golden.logits)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
-        assert!(worst < 2e-3, "{stem}: logits differ from {} by {worst}", golden.runtime);
+        assert!(
+            worst < 2e-3,
+            "{stem}: logits differ from {} by {worst}",
+            golden.runtime
+        );
 
         // Decoded faces agree with an independent decoder.
         detector.set_min_score(golden.min_score);
@@ -110,10 +115,21 @@ fn letterbox_matches_reference_preprocessing() {
             .unwrap()
             .to_rgb8();
         let (mut ours, mut scratch) = (Vec::new(), Vec::new());
-        letterbox(img.as_raw(), img.width(), img.height(), 128, &mut ours, &mut scratch);
+        letterbox(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            128,
+            &mut ours,
+            &mut scratch,
+        );
         let theirs = tensor_from_png(&fixtures().join(format!("golden/{case}.front.input.png")));
-        let mean_diff =
-            ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).sum::<f32>() / ours.len() as f32;
+        let mean_diff = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>()
+            / ours.len() as f32;
         // 0.02 in [-1, 1] is 2.5 grey levels.
         assert!(mean_diff < 0.02, "{case}: mean difference {mean_diff}");
     }
@@ -131,8 +147,14 @@ fn faces_come_back_in_frame_pixels() {
     assert_eq!(faces.len(), 1);
     let [x, y, w, h] = faces[0].bbox;
     // Eileen Collins' face in the 512x512 photograph is around (170..270, 60..200).
-    assert!((150.0..220.0).contains(&x) && (50.0..130.0).contains(&y), "{x} {y}");
-    assert!((60.0..140.0).contains(&w) && (60.0..140.0).contains(&h), "{w} {h}");
+    assert!(
+        (150.0..220.0).contains(&x) && (50.0..130.0).contains(&y),
+        "{x} {y}"
+    );
+    assert!(
+        (60.0..140.0).contains(&w) && (60.0..140.0).contains(&h),
+        "{w} {h}"
+    );
 }
 
 #[test]
@@ -156,7 +178,8 @@ fn a_file_that_is_not_a_model_is_a_clear_error() {
     // The right file format with the wrong model behind it.
     let err = FaceDetector::from_file(
         ModelKind::Front128,
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/face_detection_back_256x256_barracuda.onnx"),
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../models/face_detection_back_256x256_barracuda.onnx"),
     )
     .err()
     .unwrap()

@@ -34,7 +34,7 @@ impl Rule for CameraFrozen {
         let Some(change) = change else {
             return;
         };
-        let unchanged = !frame.featureless && change <= policy.frozen_max_change;
+        let unchanged = !frame.featureless && f64::from(change) <= policy.frozen_max_change;
         // Until flagged, any changed frame ends the episode: a camera that
         // repeats every other frame (low light, a slow USB bus) is live.
         let clear_ms = if self.flagged {

@@ -1,0 +1,38 @@
+//! Decoding still images into frames.
+
+use std::path::Path;
+
+use image::ImageReader;
+use invigil_core::Frame;
+
+use crate::CaptureError;
+
+/// Decodes an image file (format from its content) into an RGB frame
+/// stamped `t_ms`.
+pub fn load_image(path: &Path, t_ms: u64) -> Result<Frame, CaptureError> {
+    let reader = ImageReader::open(path)
+        .map_err(|e| CaptureError::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| CaptureError::io(path, e))?;
+    if reader.format().is_none() {
+        return Err(CaptureError::corrupt(
+            path,
+            "not an image (unrecognised format)",
+        ));
+    }
+    let img = reader
+        .decode()
+        .map_err(|e| CaptureError::corrupt(path, format!("cannot decode image: {e}")))?
+        .into_rgb8();
+    let (w, h) = img.dimensions();
+    Frame::new(t_ms, w, h, img.into_raw()).map_err(|e| CaptureError::corrupt(path, e.to_string()))
+}
+
+/// Decodes JPEG bytes (one MJPEG frame) into an RGB frame.
+pub(crate) fn decode_jpeg(bytes: &[u8], t_ms: u64) -> Result<Frame, String> {
+    let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg)
+        .map_err(|e| e.to_string())?
+        .into_rgb8();
+    let (w, h) = img.dimensions();
+    Frame::new(t_ms, w, h, img.into_raw()).map_err(|e| e.to_string())
+}

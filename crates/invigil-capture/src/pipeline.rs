@@ -1,0 +1,267 @@
+//! The watch pipeline: source -> analyzer -> rule engine -> event sink.
+//!
+//! File sources are read synchronously, every frame analysed, so a run is
+//! deterministic. Live sources (cameras, or files with `realtime`) run on a
+//! capture thread that never waits for the analysis: a one-slot mailbox
+//! keeps only the newest frame, and overwritten frames are counted as
+//! dropped.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use invigil_core::{Analyzer, EndReason, Event, Frame, RuleEngine};
+
+use crate::{CaptureError, FrameSource, SourceInfo};
+
+/// How to drive the source.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineOptions {
+    /// Pace a file source like a camera (sleep until each frame's time) and
+    /// drop frames when analysis falls behind.
+    pub realtime: bool,
+}
+
+/// Counters reported while running and at the end.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    pub frames: u64,
+    pub dropped: u64,
+    pub events: u64,
+    pub violations: u64,
+    /// Media time of the last frame, ms.
+    pub t_ms: u64,
+    /// Faces in the last frame.
+    pub faces: usize,
+}
+
+/// How the run ended.
+#[derive(Debug)]
+pub struct Summary {
+    pub progress: Progress,
+    /// The source failed (a corrupt file): the events are complete and end
+    /// with `session_ended`, but the caller should report this and fail.
+    pub source_error: Option<CaptureError>,
+    pub camera_lost: bool,
+}
+
+/// A failure that stops the pipeline before the session could end cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("analysis failed: {0}")]
+    Analyzer(Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot write events: {0}")]
+    Sink(#[source] std::io::Error),
+}
+
+enum Delivery {
+    Frame(Frame),
+    End,
+    Failed(CaptureError),
+}
+
+/// One-slot mailbox between the capture thread and the analysis: the newest
+/// frame wins; the end of the stream waits until the last frame is taken.
+struct Mailbox {
+    slot: Mutex<MailboxState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct MailboxState {
+    frame: Option<Frame>,
+    end: Option<Delivery>,
+    dropped: u64,
+}
+
+impl Mailbox {
+    fn put(&self, d: Delivery) {
+        let mut state = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        match d {
+            Delivery::Frame(f) => {
+                if state.frame.replace(f).is_some() {
+                    state.dropped += 1;
+                }
+            }
+            end => state.end = Some(end),
+        }
+        self.ready.notify_one();
+    }
+
+    fn take(&self) -> (Delivery, u64) {
+        let mut state = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let dropped = std::mem::take(&mut state.dropped);
+            if let Some(f) = state.frame.take() {
+                return (Delivery::Frame(f), dropped);
+            }
+            if let Some(end) = state.end.take() {
+                return (end, dropped);
+            }
+            state.dropped += dropped;
+            state = self.ready.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// Where frames come from: straight from the source, or through the
+/// mailbox of a capture thread.
+enum Feed {
+    Direct(Box<dyn FrameSource>),
+    Threaded {
+        mailbox: Arc<Mailbox>,
+        stop: Arc<AtomicBool>,
+        handle: Option<std::thread::JoinHandle<()>>,
+    },
+}
+
+impl Feed {
+    fn new(mut source: Box<dyn FrameSource>, live: bool, pace: bool) -> Self {
+        if !live {
+            return Feed::Direct(source);
+        }
+        let mailbox = Arc::new(Mailbox {
+            slot: Mutex::new(MailboxState::default()),
+            ready: Condvar::new(),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = {
+            let mailbox = Arc::clone(&mailbox);
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("invigil-capture".into())
+                .spawn(move || capture_loop(source.as_mut(), &mailbox, &stop, pace))
+                .expect("spawn capture thread")
+        };
+        Feed::Threaded {
+            mailbox,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    fn next(&mut self) -> (Delivery, u64) {
+        match self {
+            Feed::Direct(source) => match source.next_frame() {
+                Ok(Some(f)) => (Delivery::Frame(f), 0),
+                Ok(None) => (Delivery::End, 0),
+                Err(e) => (Delivery::Failed(e), 0),
+            },
+            Feed::Threaded { mailbox, .. } => mailbox.take(),
+        }
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        if let Feed::Threaded { stop, handle, .. } = self {
+            stop.store(true, Ordering::Relaxed);
+            if let Some(h) = handle.take() {
+                // The capture thread notices the flag after its current frame.
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+/// Runs a whole session: `session_started`, every frame, `session_ended`.
+/// `sink` receives each event as it happens; `on_progress` is called after
+/// every frame. Setting `stop` ends the session early (reason `stopped`).
+pub fn run<A: Analyzer>(
+    source: Box<dyn FrameSource>,
+    analyzer: &mut A,
+    engine: &mut RuleEngine,
+    options: &PipelineOptions,
+    stop: &AtomicBool,
+    sink: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+    on_progress: &mut dyn FnMut(&Progress, &SourceInfo),
+) -> Result<Summary, PipelineError> {
+    let info = source.info().clone();
+    let mut progress = Progress::default();
+    let mut emit = |events: Vec<Event>, progress: &mut Progress| -> Result<(), PipelineError> {
+        for e in &events {
+            progress.events += 1;
+            if e.severity == invigil_core::Severity::Violation {
+                progress.violations += 1;
+            }
+            sink(e).map_err(PipelineError::Sink)?;
+        }
+        Ok(())
+    };
+    emit(engine.start(), &mut progress)?;
+
+    let live = info.live || options.realtime;
+    let mut feed = Feed::new(source, live, options.realtime && !info.live);
+    let mut end = EndReason::EndOfStream;
+    let mut source_error = None;
+    let mut camera_lost = false;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            end = EndReason::Stopped;
+            break;
+        }
+        let (delivery, dropped) = feed.next();
+        progress.dropped += dropped;
+        engine.add_dropped_frames(dropped);
+        match delivery {
+            Delivery::Frame(frame) => {
+                let obs = analyzer
+                    .analyze(&frame)
+                    .map_err(|e| PipelineError::Analyzer(Box::new(e)))?;
+                progress.frames += 1;
+                progress.faces = obs.faces.len();
+                let events = engine.observe(&obs);
+                progress.t_ms = engine.session_time_ms();
+                emit(events, &mut progress)?;
+                on_progress(&progress, &info);
+            }
+            Delivery::End => break,
+            Delivery::Failed(CaptureError::Disconnected(message)) => {
+                emit(engine.camera_lost(&message), &mut progress)?;
+                end = EndReason::CameraLost;
+                camera_lost = true;
+                break;
+            }
+            Delivery::Failed(e) => {
+                end = EndReason::SourceError(e.to_string());
+                source_error = Some(e);
+                break;
+            }
+        }
+    }
+    drop(feed);
+    emit(engine.finish(end), &mut progress)?;
+    on_progress(&progress, &info);
+    Ok(Summary {
+        progress,
+        source_error,
+        camera_lost,
+    })
+}
+
+fn capture_loop(source: &mut dyn FrameSource, mailbox: &Mailbox, stop: &AtomicBool, pace: bool) {
+    let start = Instant::now();
+    let mut first_t: Option<u64> = None;
+    while !stop.load(Ordering::Relaxed) {
+        match source.next_frame() {
+            Ok(Some(frame)) => {
+                if pace {
+                    let t0 = *first_t.get_or_insert(frame.t_ms);
+                    let due = Duration::from_millis(frame.t_ms.saturating_sub(t0));
+                    if let Some(wait) = due.checked_sub(start.elapsed()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+                mailbox.put(Delivery::Frame(frame));
+            }
+            Ok(None) => {
+                mailbox.put(Delivery::End);
+                return;
+            }
+            Err(e) => {
+                mailbox.put(Delivery::Failed(e));
+                return;
+            }
+        }
+    }
+}

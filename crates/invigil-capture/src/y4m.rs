@@ -1,0 +1,261 @@
+//! YUV4MPEG2 (`.y4m`) files: the format Chromium's fake webcam reads.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use invigil_core::Frame;
+
+use crate::{CaptureError, FrameSource, SourceInfo};
+
+/// Chroma layouts we read (8-bit only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Chroma {
+    C420,
+    C422,
+    C444,
+    Mono,
+}
+
+/// Reads a Y4M file frame by frame; BT.601 limited-range YUV to RGB.
+pub struct Y4mSource {
+    info: SourceInfo,
+    path: PathBuf,
+    reader: BufReader<File>,
+    width: usize,
+    height: usize,
+    chroma: Chroma,
+    fps_num: u64,
+    fps_den: u64,
+    index: u64,
+    buf: Vec<u8>,
+}
+
+impl Y4mSource {
+    pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        let file = File::open(path).map_err(|e| CaptureError::io(path, e))?;
+        let mut reader = BufReader::new(file);
+        let mut header = Vec::new();
+        reader
+            .by_ref()
+            .take(4096)
+            .read_until(b'\n', &mut header)
+            .map_err(|e| CaptureError::io(path, e))?;
+        let header = std::str::from_utf8(&header)
+            .ok()
+            .filter(|h| h.ends_with('\n'))
+            .ok_or_else(|| CaptureError::corrupt(path, "not a Y4M file (no YUV4MPEG2 header line)"))?;
+        let mut fields = header.trim_end().split(' ');
+        if fields.next() != Some("YUV4MPEG2") {
+            return Err(CaptureError::corrupt(path, "not a Y4M file (missing YUV4MPEG2 signature)"));
+        }
+        let (mut width, mut height) = (0usize, 0usize);
+        let (mut fps_num, mut fps_den) = (30u64, 1u64);
+        let mut chroma = Chroma::C420;
+        for field in fields.filter(|f| !f.is_empty()) {
+            let (tag, value) = field.split_at(1);
+            let bad = |what: &str| CaptureError::corrupt(path, format!("bad {what} `{field}` in Y4M header"));
+            match tag {
+                "W" => width = value.parse().map_err(|_| bad("width"))?,
+                "H" => height = value.parse().map_err(|_| bad("height"))?,
+                "F" => {
+                    let (n, d) = value.split_once(':').ok_or_else(|| bad("frame rate"))?;
+                    fps_num = n.parse().map_err(|_| bad("frame rate"))?;
+                    fps_den = d.parse().map_err(|_| bad("frame rate"))?;
+                    if fps_num == 0 || fps_den == 0 {
+                        return Err(bad("frame rate"));
+                    }
+                }
+                "C" => {
+                    chroma = match value {
+                        "420" | "420jpeg" | "420paldv" | "420mpeg2" => Chroma::C420,
+                        "422" => Chroma::C422,
+                        "444" => Chroma::C444,
+                        "mono" => Chroma::Mono,
+                        other => {
+                            return Err(CaptureError::Unsupported {
+                                path: path.to_owned(),
+                                message: format!(
+                                    "Y4M colour space C{other} is not supported \
+                                     (8-bit 420, 422, 444 and mono are)"
+                                ),
+                            })
+                        }
+                    }
+                }
+                "I" => {
+                    if value != "p" && value != "?" {
+                        tracing::warn!("{}: interlaced Y4M (I{value}), read as progressive", path.display());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if width == 0 || height == 0 || width > 16384 || height > 16384 {
+            return Err(CaptureError::corrupt(
+                path,
+                format!("Y4M header has no usable frame size (W{width} H{height})"),
+            ));
+        }
+        let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
+        let mut source = Self {
+            info: SourceInfo {
+                name: path.display().to_string(),
+                kind: "y4m",
+                fps: Some(fps_num as f64 / fps_den as f64),
+                frames: None,
+                live: false,
+            },
+            path: path.to_owned(),
+            reader,
+            width,
+            height,
+            chroma,
+            fps_num,
+            fps_den,
+            index: 0,
+            buf: Vec::new(),
+        };
+        if let Some(len) = file_len {
+            let per_frame = (source.frame_bytes() + 6) as u64;
+            source.info.frames = Some(len.saturating_sub(header.len() as u64) / per_frame);
+        }
+        Ok(source)
+    }
+
+    fn frame_bytes(&self) -> usize {
+        let (w, h) = (self.width, self.height);
+        let (cw, ch) = ((w + 1) / 2, (h + 1) / 2);
+        w * h
+            + match self.chroma {
+                Chroma::C420 => 2 * cw * ch,
+                Chroma::C422 => 2 * cw * h,
+                Chroma::C444 => 2 * w * h,
+                Chroma::Mono => 0,
+            }
+    }
+
+    fn to_rgb(&self) -> Vec<u8> {
+        let (w, h) = (self.width, self.height);
+        let y_plane = &self.buf[..w * h];
+        let (cw, chroma_rows) = match self.chroma {
+            Chroma::C420 => ((w + 1) / 2, (h + 1) / 2),
+            Chroma::C422 => ((w + 1) / 2, h),
+            Chroma::C444 => (w, h),
+            Chroma::Mono => (0, 0),
+        };
+        let plane = cw * chroma_rows;
+        let u_plane = &self.buf[w * h..w * h + plane];
+        let v_plane = &self.buf[w * h + plane..w * h + 2 * plane];
+        let mut rgb = vec![0u8; w * h * 3];
+        for y in 0..h {
+            let cy = match self.chroma {
+                Chroma::C420 => y / 2,
+                _ => y,
+            };
+            for x in 0..w {
+                let luma = i32::from(y_plane[y * w + x]);
+                let (u, v) = if self.chroma == Chroma::Mono {
+                    (128, 128)
+                } else {
+                    let cx = if self.chroma == Chroma::C444 { x } else { x / 2 };
+                    (
+                        i32::from(u_plane[cy * cw + cx]),
+                        i32::from(v_plane[cy * cw + cx]),
+                    )
+                };
+                let px = yuv_to_rgb(luma, u, v);
+                rgb[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&px);
+            }
+        }
+        rgb
+    }
+}
+
+/// BT.601 limited range, fixed point (8 fractional bits).
+pub(crate) fn yuv_to_rgb(y: i32, u: i32, v: i32) -> [u8; 3] {
+    let c = (y - 16).max(0) * 298;
+    let d = u - 128;
+    let e = v - 128;
+    let clamp = |x: i32| ((x + 128) >> 8).clamp(0, 255) as u8;
+    [
+        clamp(c + 409 * e),
+        clamp(c - 100 * d - 208 * e),
+        clamp(c + 516 * d),
+    ]
+}
+
+impl FrameSource for Y4mSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+        let mut line = Vec::new();
+        let n = self
+            .reader
+            .by_ref()
+            .take(1024)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| CaptureError::io(&self.path, e))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if !line.starts_with(b"FRAME") || !line.ends_with(b"\n") {
+            return Err(CaptureError::corrupt(
+                &self.path,
+                format!("frame {}: expected a FRAME header, file is damaged or truncated", self.index),
+            ));
+        }
+        let size = self.frame_bytes();
+        self.buf.resize(size, 0);
+        if let Err(e) = self.reader.read_exact(&mut self.buf) {
+            return Err(if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                CaptureError::corrupt(
+                    &self.path,
+                    format!("frame {}: truncated (expected {size} bytes of picture)", self.index),
+                )
+            } else {
+                CaptureError::io(&self.path, e)
+            });
+        }
+        let t_ms = (self.index * 1000 * self.fps_den + self.fps_num / 2) / self.fps_num;
+        self.index += 1;
+        let rgb = self.to_rgb();
+        Frame::new(t_ms, self.width as u32, self.height as u32, rgb)
+            .map(Some)
+            .map_err(|e| CaptureError::corrupt(&self.path, e.to_string()))
+    }
+}
+
+/// Writes frames as a 4:2:0 Y4M file (used by tests and fixture tools).
+pub fn write_y4m(out: &mut impl std::io::Write, frames: &[Frame], fps: u32) -> std::io::Result<()> {
+    let Some(first) = frames.first() else {
+        return Ok(());
+    };
+    let (w, h) = (first.width as usize, first.height as usize);
+    writeln!(out, "YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg")?;
+    for f in frames {
+        out.write_all(b"FRAME\n")?;
+        let (cw, ch) = ((w + 1) / 2, (h + 1) / 2);
+        let mut yp = vec![0u8; w * h];
+        let mut up = vec![0u8; cw * ch];
+        let mut vp = vec![0u8; cw * ch];
+        for y in 0..h {
+            for x in 0..w {
+                let [r, g, b] = f.pixel(x as u32, y as u32).map(i32::from);
+                yp[y * w + x] = (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16).clamp(0, 255) as u8;
+                if y % 2 == 0 && x % 2 == 0 {
+                    up[(y / 2) * cw + x / 2] =
+                        (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+                    vp[(y / 2) * cw + x / 2] =
+                        (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+                }
+            }
+        }
+        out.write_all(&yp)?;
+        out.write_all(&up)?;
+        out.write_all(&vp)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! Wiring shared by the commands: policy, detector and analyzer set-up.
+
+use std::path::Path;
+
+use anyhow::Context;
+use invigil_core::Policy;
+use invigil_vision::{AnalyzerConfig, FaceDetector, ModelKind, VisionAnalyzer};
+
+use crate::args::{ModelArgs, ModelChoice};
+
+/// Reads a policy file, or the defaults.
+pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
+    let Some(path) = path else {
+        return Ok(Policy::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read policy {}", path.display()))?;
+    Ok(Policy::from_toml(&text, &path.display().to_string())?)
+}
+
+fn load(kind: ModelKind, file: Option<&Path>) -> anyhow::Result<FaceDetector> {
+    Ok(match file {
+        Some(path) => FaceDetector::from_file(kind, path)?,
+        None => FaceDetector::new(kind)?,
+    })
+}
+
+/// The primary detector, and the fallback for `--model auto`.
+pub fn detectors(args: &ModelArgs) -> anyhow::Result<(FaceDetector, Option<FaceDetector>)> {
+    let file = args.model_file.as_deref();
+    Ok(match args.model {
+        ModelChoice::Front => (load(ModelKind::Front128, file)?, None),
+        ModelChoice::Back => (load(ModelKind::Back256, file)?, None),
+        ModelChoice::Auto => (
+            load(ModelKind::Front128, file)?,
+            Some(load(ModelKind::Back256, None)?),
+        ),
+    })
+}
+
+/// The analyzer `watch` and `qa run` use.
+pub fn analyzer(args: &ModelArgs, policy: &Policy) -> anyhow::Result<VisionAnalyzer> {
+    let (mut primary, fallback) = detectors(args)?;
+    // Keep candidates a little below the rules' threshold, so the policy
+    // alone decides what counts.
+    primary.set_min_score((policy.min_face_score as f32 - 0.1).clamp(0.05, 1.0));
+    let analyzer = VisionAnalyzer::new(primary, AnalyzerConfig::default());
+    Ok(match fallback {
+        Some(f) => analyzer.with_fallback(f),
+        None => analyzer,
+    })
+}

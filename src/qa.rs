@@ -1,0 +1,237 @@
+//! `invigil qa run`: scripted scenarios with expected events.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::Context;
+use invigil_capture::pipeline::{self, PipelineOptions};
+use invigil_capture::{Scenario, ScenarioSource};
+use invigil_core::{Event, Policy, RuleEngine};
+
+use crate::args::QaRunArgs;
+use crate::engine::{analyzer, load_policy};
+use crate::report::clock;
+
+/// One scenario's verdict.
+struct Outcome {
+    name: String,
+    file: PathBuf,
+    seconds: f64,
+    /// Failure reasons; empty when it passed.
+    failures: Vec<String>,
+    /// Every check, passed or not, for the report.
+    checks: Vec<String>,
+}
+
+pub fn run(args: &QaRunArgs) -> anyhow::Result<ExitCode> {
+    let base = load_policy(args.policy.as_deref())?;
+    let files = expand(&args.scenarios)?;
+    if let Some(dir) = &args.events_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut outcomes = Vec::new();
+    for file in &files {
+        let started = Instant::now();
+        let outcome = match run_one(file, &base, args) {
+            Ok(mut o) => {
+                o.seconds = started.elapsed().as_secs_f64();
+                o
+            }
+            Err(err) => Outcome {
+                name: file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                file: file.clone(),
+                seconds: started.elapsed().as_secs_f64(),
+                failures: vec![format!("{err:#}")],
+                checks: Vec::new(),
+            },
+        };
+        let verdict = if outcome.failures.is_empty() {
+            "PASS"
+        } else {
+            "FAIL"
+        };
+        println!("{verdict}  {}  ({:.1} s)", outcome.name, outcome.seconds);
+        for check in &outcome.checks {
+            println!("      {check}");
+        }
+        for failure in outcome
+            .failures
+            .iter()
+            .filter(|f| !outcome.checks.contains(f))
+        {
+            println!("      {failure}");
+        }
+        outcomes.push(outcome);
+    }
+    let failed = outcomes.iter().filter(|o| !o.failures.is_empty()).count();
+    let passed = outcomes.len() - failed;
+    if let Some(path) = &args.junit {
+        std::fs::write(path, junit(&outcomes))
+            .with_context(|| format!("cannot write JUnit report {}", path.display()))?;
+    }
+    println!("{passed} passed, {failed} failed");
+    std::io::stdout().flush()?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Scenario files from the arguments; directories contribute their *.toml.
+fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .with_context(|| format!("cannot read {}", input.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                anyhow::bail!(
+                    "{}: no scenario .toml files in this directory",
+                    input.display()
+                );
+            }
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn run_one(file: &Path, base: &Policy, args: &QaRunArgs) -> anyhow::Result<Outcome> {
+    let scenario = Scenario::load(file)?;
+    let policy = scenario.policy(base)?;
+    let mut analyzer = analyzer(&args.model, &policy)?;
+    let mut engine = RuleEngine::new(policy);
+    let mut events: Vec<Event> = Vec::new();
+    let source = Box::new(ScenarioSource::new(scenario.clone())?);
+    let summary = pipeline::run(
+        source,
+        &mut analyzer,
+        &mut engine,
+        &PipelineOptions::default(),
+        &AtomicBool::new(false),
+        &mut |e| {
+            events.push(e.clone());
+            Ok(())
+        },
+        &mut |_, _| {},
+    )?;
+    if let Some(dir) = &args.events_dir {
+        let mut text = String::new();
+        for e in &events {
+            text.push_str(&e.to_json_line());
+            text.push('\n');
+        }
+        let path = dir.join(format!("{}.jsonl", scenario.name));
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let mut failures = Vec::new();
+    if let Some(err) = summary.source_error {
+        failures.push(format!("source failed: {err}"));
+    }
+    let mut checks = Vec::new();
+    for result in scenario.check(&events) {
+        let line = format!(
+            "{} {}",
+            if result.passed { "ok  " } else { "FAIL" },
+            result.message
+        );
+        if !result.passed {
+            failures.push(line.clone());
+        }
+        checks.push(line);
+    }
+    let kinds: Vec<String> = events
+        .iter()
+        .filter(|e| !matches!(e.kind.as_str(), "session_started" | "session_ended"))
+        .map(|e| format!("{}@{}", e.kind, clock(e.t_ms)))
+        .collect();
+    checks.push(format!(
+        "events: {} ({} frames, {} of media)",
+        if kinds.is_empty() {
+            "none".to_owned()
+        } else {
+            kinds.join(", ")
+        },
+        summary.progress.frames,
+        clock(summary.progress.t_ms)
+    ));
+    Ok(Outcome {
+        name: scenario.name.clone(),
+        file: file.to_owned(),
+        seconds: 0.0,
+        failures,
+        checks,
+    })
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn junit(outcomes: &[Outcome]) -> String {
+    let failures = outcomes.iter().filter(|o| !o.failures.is_empty()).count();
+    let total: f64 = outcomes.iter().map(|o| o.seconds).sum();
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        xml,
+        "<testsuites name=\"invigil qa\" tests=\"{}\" failures=\"{failures}\" time=\"{total:.3}\">",
+        outcomes.len()
+    );
+    let _ = writeln!(
+        xml,
+        "  <testsuite name=\"scenarios\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{total:.3}\">",
+        outcomes.len()
+    );
+    for o in outcomes {
+        let _ = write!(
+            xml,
+            "    <testcase classname=\"scenarios\" name=\"{}\" file=\"{}\" time=\"{:.3}\"",
+            xml_escape(&o.name),
+            xml_escape(&o.file.display().to_string()),
+            o.seconds
+        );
+        if o.failures.is_empty() {
+            xml.push_str(">\n");
+        } else {
+            let _ = writeln!(
+                xml,
+                ">\n      <failure message=\"{}\">{}</failure>",
+                xml_escape(&o.failures[0]),
+                xml_escape(&o.failures.join("\n"))
+            );
+        }
+        let _ = writeln!(
+            xml,
+            "      <system-out>{}</system-out>\n    </testcase>",
+            xml_escape(&o.checks.join("\n"))
+        );
+    }
+    xml.push_str("  </testsuite>\n</testsuites>\n");
+    xml
+}
