@@ -1,1 +1,378 @@
+//! End-to-end tests of the `invigil` binary.
+//!
+//! - detect: faces in photographs, JSON output, bad images and models
+//! - watch: events from files and scenarios, determinism, bad inputs
+//! - qa: every bundled scenario, JUnit output, failing expectations
+//! - cameras: no camera on the test machine is a clean non-zero exit
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn invigil(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("INVIGIL_LOG")
+        .output()
+        .expect("run invigil")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn events(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+fn kinds(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn assert_well_formed(events: &[Value]) {
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["seq"], i as u64, "seq from 0 without gaps");
+        assert_eq!(e["v"], 1);
+        assert!(e["data"].is_object());
+        assert!(["info", "warning", "violation"].contains(&e["severity"].as_str().unwrap()));
+    }
+    assert_eq!(events.first().unwrap()["kind"], "session_started");
+    assert_eq!(events.last().unwrap()["kind"], "session_ended");
+}
+
+mod detect {
+    use super::*;
+
+    #[test]
+    fn json_has_one_line_per_image_with_faces() {
+        let o = invigil(&[
+            "detect",
+            "--json",
+            "tests/fixtures/images/astronaut.png",
+            "tests/fixtures/images/coffee.png",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let lines = events(&stdout(&o));
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["path"], "tests/fixtures/images/astronaut.png");
+        let faces = lines[0]["faces"].as_array().unwrap();
+        assert_eq!(faces.len(), 1);
+        let b = faces[0]["box"].as_array().unwrap();
+        assert_eq!(b.len(), 4);
+        assert!(faces[0]["score"].as_f64().unwrap() > 0.8);
+        assert_eq!(faces[0]["keypoints"].as_array().unwrap().len(), 6);
+        assert_eq!(lines[1]["faces"].as_array().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn plain_output_is_readable() {
+        let o = invigil(&["detect", "tests/fixtures/images/obama.jpg"]);
+        assert!(o.status.success());
+        assert!(stdout(&o).contains("obama.jpg: 1 face"), "{}", stdout(&o));
+    }
+
+    #[test]
+    fn a_corrupt_image_is_reported_and_the_rest_still_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("broken.jpg");
+        std::fs::write(&bad, b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
+        let o = invigil(&[
+            "detect",
+            "--json",
+            bad.to_str().unwrap(),
+            "tests/fixtures/images/obama.jpg",
+            "no/such/image.png",
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = stderr(&o);
+        assert!(
+            err.contains("broken.jpg") && err.contains("cannot decode"),
+            "{err}"
+        );
+        assert!(
+            err.contains("no/such/image.png") && err.contains("no such file"),
+            "{err}"
+        );
+        let lines = events(&stdout(&o));
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0]["error"].is_string());
+        assert_eq!(lines[1]["faces"].as_array().unwrap().len(), 1);
+        assert!(!err.contains("panicked"));
+    }
+
+    #[test]
+    fn wrong_or_missing_model_files_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.onnx");
+        std::fs::write(&junk, b"\x08\x07garbage").unwrap();
+        for (model, needle) in [
+            (junk.to_str().unwrap().to_owned(), "junk.onnx"),
+            ("models/missing.onnx".to_owned(), "missing.onnx"),
+            (
+                "models/face_detection_back_256x256_barracuda.onnx".to_owned(),
+                "not a usable BlazeFace",
+            ),
+        ] {
+            let o = invigil(&[
+                "detect",
+                "--model",
+                "front",
+                "--model-file",
+                &model,
+                "tests/fixtures/images/obama.jpg",
+            ]);
+            assert_eq!(o.status.code(), Some(2), "{model}");
+            let err = stderr(&o);
+            assert!(err.contains(needle), "{model}: {err}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+}
+
+mod watch {
+    use super::*;
+
+    fn watch_to_file(source: &str, extra: &[&str]) -> (Output, Vec<Value>) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("events.jsonl");
+        let mut args = vec![
+            "watch",
+            "--source",
+            source,
+            "--events",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = invigil(&args);
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        (o, events(&text))
+    }
+
+    #[test]
+    fn a_scenario_gives_the_same_events_every_run() {
+        let (o, first) = watch_to_file("tests/scenarios/leaves_and_returns.toml", &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_well_formed(&first);
+        assert_eq!(
+            kinds(&first),
+            [
+                "session_started",
+                "absence_warning",
+                "candidate_absent",
+                "candidate_returned",
+                "session_ended"
+            ]
+        );
+        let (_, second) = watch_to_file("tests/scenarios/leaves_and_returns.toml", &[]);
+        assert_eq!(first, second, "runs are deterministic");
+    }
+
+    #[test]
+    fn events_go_to_stdout_by_default() {
+        let o = invigil(&["watch", "--source", "tests/fixtures/images", "--fps", "2"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let ev = events(&stdout(&o));
+        assert_well_formed(&ev);
+        assert_eq!(ev.last().unwrap()["data"]["reason"], "end_of_stream");
+    }
+
+    #[test]
+    fn a_truncated_video_fails_cleanly_with_a_complete_event_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let clip = dir.path().join("clip.y4m");
+        let mut data = b"YUV4MPEG2 W64 H48 F10:1 C420jpeg\n".to_vec();
+        for _ in 0..3 {
+            data.extend_from_slice(b"FRAME\n");
+            data.extend(std::iter::repeat_n(90u8, 64 * 48 * 3 / 2));
+        }
+        data.extend_from_slice(b"FRAME\n\x10\x10\x10");
+        std::fs::write(&clip, data).unwrap();
+        let (o, ev) = watch_to_file(clip.to_str().unwrap(), &[]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = stderr(&o);
+        assert!(
+            err.contains("clip.y4m") && err.contains("frame 3: truncated"),
+            "{err}"
+        );
+        assert_well_formed(&ev);
+        assert_eq!(ev.last().unwrap()["data"]["reason"], "source_error");
+    }
+
+    #[test]
+    fn bad_policies_name_the_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, needle) in [
+            ("absence_flag = 4\n", "absence_flag"),
+            ("absence_flag_s = \"soon\"\n", "absence_flag_s"),
+            ("blocked_flag_s = -3\n", "blocked_flag_s"),
+            ("this is not toml", "policy.toml"),
+        ] {
+            let p = dir.path().join("policy.toml");
+            std::fs::write(&p, text).unwrap();
+            let o = invigil(&[
+                "watch",
+                "--source",
+                "tests/scenarios/camera_lost.toml",
+                "--policy",
+                p.to_str().unwrap(),
+            ]);
+            assert_eq!(o.status.code(), Some(2), "{text}");
+            let err = stderr(&o);
+            assert!(
+                err.contains("policy.toml") && err.contains(needle),
+                "{text}: {err}"
+            );
+            assert!(stdout(&o).is_empty(), "no events for a bad policy");
+        }
+        let o = invigil(&["policy", "--check", "no/such/policy.toml"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains("no/such/policy.toml"));
+    }
+
+    #[test]
+    fn a_policy_file_changes_the_timing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("strict.toml");
+        std::fs::write(&p, "absence_warn_s = 1\nabsence_flag_s = 1.5\n").unwrap();
+        let (o, ev) = watch_to_file(
+            "tests/scenarios/glance_away.toml",
+            &["--policy", p.to_str().unwrap()],
+        );
+        assert!(o.status.success());
+        assert!(
+            kinds(&ev).contains(&"candidate_absent".to_owned()),
+            "{:?}",
+            kinds(&ev)
+        );
+    }
+
+    #[test]
+    fn bad_scenarios_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = dir.path().join("broken.toml");
+        std::fs::write(
+            &s,
+            "[[segment]]\nkind = \"image\"\npath = \"x.png\"\nduration_s = -1\n",
+        )
+        .unwrap();
+        let o = invigil(&["watch", "--source", s.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2));
+        let err = stderr(&o);
+        assert!(
+            err.contains("broken.toml") && err.contains("duration_s"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn no_camera_is_a_clear_error() {
+        let o = invigil(&["watch", "--source", "camera:7"]);
+        assert_eq!(o.status.code(), Some(2));
+        let err = stderr(&o);
+        assert!(err.contains("camera"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+mod qa {
+    use super::*;
+
+    #[test]
+    fn every_bundled_scenario_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let junit = dir.path().join("junit.xml");
+        let o = invigil(&[
+            "qa",
+            "run",
+            "tests/scenarios",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--events-dir",
+            dir.path().to_str().unwrap(),
+        ]);
+        let out = stdout(&o);
+        assert!(o.status.success(), "{out}\n{}", stderr(&o));
+        let count = std::fs::read_dir(root().join("tests/scenarios"))
+            .unwrap()
+            .count();
+        assert!(count >= 8);
+        assert!(out.contains(&format!("{count} passed, 0 failed")), "{out}");
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        assert!(
+            xml.contains(&format!("tests=\"{count}\" failures=\"0\"")),
+            "{xml}"
+        );
+        assert!(xml.contains("name=\"leaves_and_returns\""));
+        let kept = std::fs::read_to_string(dir.path().join("camera_lost.jsonl")).unwrap();
+        assert_well_formed(&events(&kept));
+    }
+
+    #[test]
+    fn a_failing_expectation_fails_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = dir.path().join("wrong.toml");
+        let photo = root().join("tests/fixtures/images/obama.jpg");
+        std::fs::write(
+            &s,
+            format!(
+                "[[segment]]\nkind = \"image\"\npath = {:?}\nduration_s = 3\n\
+                 [[expect]]\nkind = \"candidate_absent\"\n",
+                photo.display().to_string()
+            ),
+        )
+        .unwrap();
+        let junit = dir.path().join("j.xml");
+        let o = invigil(&[
+            "qa",
+            "run",
+            s.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        let out = stdout(&o);
+        assert!(out.contains("FAIL  wrong"), "{out}");
+        assert!(
+            out.contains("candidate_absent: expected at least 1, got 0"),
+            "{out}"
+        );
+        assert!(out.trim_end().ends_with("0 passed, 1 failed"), "{out}");
+        assert!(std::fs::read_to_string(junit).unwrap().contains("<failure"));
+    }
+
+    #[test]
+    fn a_missing_scenario_counts_as_failed() {
+        let o = invigil(&["qa", "run", "tests/scenarios/camera_lost.toml", "nope.toml"]);
+        assert_eq!(o.status.code(), Some(1));
+        let out = stdout(&o);
+        assert!(
+            out.contains("nope.toml") && out.contains("1 passed, 1 failed"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn cameras_without_a_camera_exits_non_zero() {
+    if Path::new("/dev/video0").exists() {
+        return; // a machine with a webcam lists it instead
+    }
+    let o = invigil(&["cameras"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no cameras"), "{}", stderr(&o));
+}

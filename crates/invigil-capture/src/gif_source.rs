@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use gif::{DisposalMethod, Decoder};
+use gif::{Decoder, DisposalMethod};
 use invigil_core::Frame;
 
 use crate::{CaptureError, FrameSource, SourceInfo};
@@ -37,7 +37,10 @@ impl GifSource {
             .map_err(|e| CaptureError::corrupt(path, format!("not a readable GIF: {e}")))?;
         let (width, height) = (usize::from(decoder.width()), usize::from(decoder.height()));
         if width == 0 || height == 0 {
-            return Err(CaptureError::corrupt(path, "GIF has an empty logical screen"));
+            return Err(CaptureError::corrupt(
+                path,
+                "GIF has an empty logical screen",
+            ));
         }
         Ok(Self {
             info: SourceInfo {
@@ -101,7 +104,8 @@ impl FrameSource for GifSource {
                     let (cx, cy) = (left + x, top + y);
                     if cx < self.width && cy < self.height {
                         let c = (cy * self.width + cx) * 4;
-                        saved[(y * w + x) * 4..(y * w + x) * 4 + 4].copy_from_slice(&self.canvas[c..c + 4]);
+                        saved[(y * w + x) * 4..(y * w + x) * 4 + 4]
+                            .copy_from_slice(&self.canvas[c..c + 4]);
                     }
                 }
             }
@@ -113,7 +117,10 @@ impl FrameSource for GifSource {
             for x in 0..w {
                 let (cx, cy) = (left + x, top + y);
                 let s = (y * w + x) * 4;
-                if cx < self.width && cy < self.height && frame.buffer.get(s + 3).is_some_and(|&a| a > 0) {
+                if cx < self.width
+                    && cy < self.height
+                    && frame.buffer.get(s + 3).is_some_and(|&a| a > 0)
+                {
                     let c = (cy * self.width + cx) * 4;
                     self.canvas[c..c + 4].copy_from_slice(&frame.buffer[s..s + 4]);
                 }

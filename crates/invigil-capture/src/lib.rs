@@ -71,7 +71,10 @@ impl Default for OpenOptions {
 /// Opens a source from a `--source` string: `camera`, `camera:N`, a
 /// directory of images, or a `.y4m`, `.mjpeg`/`.mjpg`, `.gif` or scenario
 /// `.toml` file.
-pub fn open_source(spec: &str, options: &OpenOptions) -> Result<Box<dyn FrameSource>, CaptureError> {
+pub fn open_source(
+    spec: &str,
+    options: &OpenOptions,
+) -> Result<Box<dyn FrameSource>, CaptureError> {
     if !(options.fps.is_finite() && options.fps > 0.0 && options.fps <= 1000.0) {
         return Err(CaptureError::InvalidOption(format!(
             "--fps must be between 0 and 1000, got {}",

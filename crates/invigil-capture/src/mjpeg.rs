@@ -52,7 +52,10 @@ impl MjpegSource {
     fn truncated(&self) -> CaptureError {
         CaptureError::corrupt(
             &self.path,
-            format!("frame {}: JPEG data ends before its end marker (truncated file)", self.index),
+            format!(
+                "frame {}: JPEG data ends before its end marker (truncated file)",
+                self.index
+            ),
         )
     }
 
@@ -71,7 +74,10 @@ impl MjpegSource {
                 Some(_) => {
                     return Err(CaptureError::corrupt(
                         &self.path,
-                        format!("frame {}: not JPEG data (no start-of-image marker)", self.index),
+                        format!(
+                            "frame {}: not JPEG data (no start-of-image marker)",
+                            self.index
+                        ),
                     ))
                 }
             }
@@ -83,7 +89,10 @@ impl MjpegSource {
             if out.len() > MAX_FRAME_BYTES {
                 return Err(CaptureError::corrupt(
                     &self.path,
-                    format!("frame {}: larger than 64 MiB, not a webcam frame", self.index),
+                    format!(
+                        "frame {}: larger than 64 MiB, not a webcam frame",
+                        self.index
+                    ),
                 ));
             }
             let b = self.byte()?.ok_or_else(|| self.truncated())?;
@@ -148,7 +157,10 @@ impl FrameSource for MjpegSource {
         }
         let t_ms = frame_time_ms(self.index, self.fps);
         let frame = decode_jpeg(&jpeg, t_ms).map_err(|e| {
-            CaptureError::corrupt(&self.path, format!("frame {}: cannot decode JPEG: {e}", self.index))
+            CaptureError::corrupt(
+                &self.path,
+                format!("frame {}: cannot decode JPEG: {e}", self.index),
+            )
         })?;
         self.index += 1;
         Ok(Some(frame))

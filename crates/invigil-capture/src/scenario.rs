@@ -212,7 +212,9 @@ impl Expectation {
     /// Checks this expectation against a run's events.
     pub fn check(&self, events: &[Event]) -> ExpectationResult {
         let lo_ms = self.after_s.map_or(0, |s| (s * 1000.0).round() as u64);
-        let hi_ms = self.before_s.map_or(u64::MAX, |s| (s * 1000.0).round() as u64);
+        let hi_ms = self
+            .before_s
+            .map_or(u64::MAX, |s| (s * 1000.0).round() as u64);
         let got = events
             .iter()
             .filter(|e| self.kind.is_none_or(|k| e.kind == k))
@@ -248,7 +250,8 @@ impl Scenario {
             path: path.to_owned(),
             message,
         };
-        let mut s: Scenario = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
+        let mut s: Scenario =
+            toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
         s.path = path.to_owned();
         if s.name.is_empty() {
             s.name = path
@@ -257,10 +260,16 @@ impl Scenario {
                 .unwrap_or_default();
         }
         if !(s.fps.is_finite() && s.fps > 0.0 && s.fps <= 240.0) {
-            return Err(err(format!("`fps` must be between 0 and 240, got {}", s.fps)));
+            return Err(err(format!(
+                "`fps` must be between 0 and 240, got {}",
+                s.fps
+            )));
         }
         if s.size[0] < 16 || s.size[1] < 16 || s.size[0] > 4096 || s.size[1] > 4096 {
-            return Err(err(format!("`size` must be between 16 and 4096 pixels a side, got {:?}", s.size)));
+            return Err(err(format!(
+                "`size` must be between 16 and 4096 pixels a side, got {:?}",
+                s.size
+            )));
         }
         if s.segments.is_empty() {
             return Err(err("has no [[segment]]: nothing to play".into()));
@@ -281,33 +290,50 @@ impl Scenario {
                 }
             }
             if let Segment::Image(x) = seg {
-                for (key, v) in [("jitter_px", x.jitter_px), ("noise", x.noise), ("brightness", x.brightness)] {
+                for (key, v) in [
+                    ("jitter_px", x.jitter_px),
+                    ("noise", x.noise),
+                    ("brightness", x.brightness),
+                ] {
                     if !(v.is_finite() && v >= 0.0) {
-                        return Err(err(format!("segment {n}: `{key}` must be 0 or more, got {v}")));
+                        return Err(err(format!(
+                            "segment {n}: `{key}` must be 0 or more, got {v}"
+                        )));
                     }
                 }
             }
             if matches!(seg, Segment::Frozen(_)) && i == 0 {
-                return Err(err("segment 1: `frozen` repeats the previous frame, so it cannot come first".into()));
+                return Err(err(
+                    "segment 1: `frozen` repeats the previous frame, so it cannot come first"
+                        .into(),
+                ));
             }
             if matches!(seg, Segment::Lost(_)) && i + 1 != s.segments.len() {
-                return Err(err(format!("segment {n}: `lost` ends the stream, so it must be the last segment")));
+                return Err(err(format!(
+                    "segment {n}: `lost` ends the stream, so it must be the last segment"
+                )));
             }
         }
         for (i, e) in s.expectations.iter().enumerate() {
             let n = i + 1;
             if e.kind.is_none() && e.severity.is_none() {
-                return Err(err(format!("expect {n}: give a `kind` or a `severity` to count")));
+                return Err(err(format!(
+                    "expect {n}: give a `kind` or a `severity` to count"
+                )));
             }
             for (key, v) in [("after_s", e.after_s), ("before_s", e.before_s)] {
                 if let Some(v) = v {
                     if !(v.is_finite() && v >= 0.0) {
-                        return Err(err(format!("expect {n}: `{key}` must be 0 or more seconds, got {v}")));
+                        return Err(err(format!(
+                            "expect {n}: `{key}` must be 0 or more seconds, got {v}"
+                        )));
                     }
                 }
             }
             if e.count.is_some() && (e.min.is_some() || e.max.is_some()) {
-                return Err(err(format!("expect {n}: give `count`, or `min`/`max`, not both")));
+                return Err(err(format!(
+                    "expect {n}: give `count`, or `min`/`max`, not both"
+                )));
             }
         }
         // The policy overrides must make a valid policy on their own.
@@ -317,7 +343,10 @@ impl Scenario {
             for p in seg.paths() {
                 let full = s.resolve(p);
                 if !full.exists() {
-                    return Err(err(format!("segment file {} does not exist", full.display())));
+                    return Err(err(format!(
+                        "segment file {} does not exist",
+                        full.display()
+                    )));
                 }
             }
         }
@@ -479,7 +508,8 @@ impl ScenarioSource {
                 let mut base = cover(&photo, w, h);
                 for o in &x.overlays {
                     let inset = load_image(&self.scenario.resolve(&o.path), 0)?;
-                    let oh = (u64::from(o.width) * u64::from(inset.height) / u64::from(inset.width)).max(1) as u32;
+                    let oh = (u64::from(o.width) * u64::from(inset.height) / u64::from(inset.width))
+                        .max(1) as u32;
                     let inset = cover(&inset, o.width.max(1), oh);
                     paste(&mut base, &inset, o.x, o.y);
                 }
@@ -497,11 +527,15 @@ impl ScenarioSource {
             }
             Segment::Images(x) => Playing::Inner(crate::open_source(
                 &self.scenario.resolve(&x.path).display().to_string(),
-                &OpenOptions { fps: self.scenario.fps },
+                &OpenOptions {
+                    fps: self.scenario.fps,
+                },
             )?),
             Segment::Video(x) => Playing::Inner(crate::open_source(
                 &self.scenario.resolve(&x.path).display().to_string(),
-                &OpenOptions { fps: self.scenario.fps },
+                &OpenOptions {
+                    fps: self.scenario.fps,
+                },
             )?),
             Segment::Dark(x) => Playing::Dark {
                 frames: self.frames_for(x.duration_s),
@@ -634,7 +668,11 @@ impl FrameSource for ScenarioSource {
                 Playing::Frozen { frames } => {
                     *frames -= 1;
                     let [w, h] = self.scenario.size;
-                    Some(self.last.clone().unwrap_or_else(|| Frame::solid(0, w, h, [0, 0, 0])))
+                    Some(
+                        self.last
+                            .clone()
+                            .unwrap_or_else(|| Frame::solid(0, w, h, [0, 0, 0])),
+                    )
                 }
             };
             let Some(mut frame) = frame else {

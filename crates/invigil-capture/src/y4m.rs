@@ -44,17 +44,24 @@ impl Y4mSource {
         let header = std::str::from_utf8(&header)
             .ok()
             .filter(|h| h.ends_with('\n'))
-            .ok_or_else(|| CaptureError::corrupt(path, "not a Y4M file (no YUV4MPEG2 header line)"))?;
+            .ok_or_else(|| {
+                CaptureError::corrupt(path, "not a Y4M file (no YUV4MPEG2 header line)")
+            })?;
         let mut fields = header.trim_end().split(' ');
         if fields.next() != Some("YUV4MPEG2") {
-            return Err(CaptureError::corrupt(path, "not a Y4M file (missing YUV4MPEG2 signature)"));
+            return Err(CaptureError::corrupt(
+                path,
+                "not a Y4M file (missing YUV4MPEG2 signature)",
+            ));
         }
         let (mut width, mut height) = (0usize, 0usize);
         let (mut fps_num, mut fps_den) = (30u64, 1u64);
         let mut chroma = Chroma::C420;
         for field in fields.filter(|f| !f.is_empty()) {
             let (tag, value) = field.split_at(1);
-            let bad = |what: &str| CaptureError::corrupt(path, format!("bad {what} `{field}` in Y4M header"));
+            let bad = |what: &str| {
+                CaptureError::corrupt(path, format!("bad {what} `{field}` in Y4M header"))
+            };
             match tag {
                 "W" => width = value.parse().map_err(|_| bad("width"))?,
                 "H" => height = value.parse().map_err(|_| bad("height"))?,
@@ -85,7 +92,10 @@ impl Y4mSource {
                 }
                 "I" => {
                     if value != "p" && value != "?" {
-                        tracing::warn!("{}: interlaced Y4M (I{value}), read as progressive", path.display());
+                        tracing::warn!(
+                            "{}: interlaced Y4M (I{value}), read as progressive",
+                            path.display()
+                        );
                     }
                 }
                 _ => {}
@@ -158,7 +168,11 @@ impl Y4mSource {
                 let (u, v) = if self.chroma == Chroma::Mono {
                     (128, 128)
                 } else {
-                    let cx = if self.chroma == Chroma::C444 { x } else { x / 2 };
+                    let cx = if self.chroma == Chroma::C444 {
+                        x
+                    } else {
+                        x / 2
+                    };
                     (
                         i32::from(u_plane[cy * cw + cx]),
                         i32::from(v_plane[cy * cw + cx]),
@@ -204,7 +218,10 @@ impl FrameSource for Y4mSource {
         if !line.starts_with(b"FRAME") || !line.ends_with(b"\n") {
             return Err(CaptureError::corrupt(
                 &self.path,
-                format!("frame {}: expected a FRAME header, file is damaged or truncated", self.index),
+                format!(
+                    "frame {}: expected a FRAME header, file is damaged or truncated",
+                    self.index
+                ),
             ));
         }
         let size = self.frame_bytes();
@@ -213,7 +230,10 @@ impl FrameSource for Y4mSource {
             return Err(if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 CaptureError::corrupt(
                     &self.path,
-                    format!("frame {}: truncated (expected {size} bytes of picture)", self.index),
+                    format!(
+                        "frame {}: truncated (expected {size} bytes of picture)",
+                        self.index
+                    ),
                 )
             } else {
                 CaptureError::io(&self.path, e)

@@ -1,0 +1,256 @@
+//! Every file source on real files written here, including damaged ones.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use invigil_capture::{open_source, write_y4m, CaptureError, FrameSource, OpenOptions};
+use invigil_core::Frame;
+
+fn photo() -> Frame {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/images/astronaut.png");
+    let f = invigil_capture::load_image(&path, 0).unwrap();
+    // 512x512 -> 64x48 crop keeps files small.
+    let mut rgb = Vec::new();
+    for y in 0..48 {
+        for x in 0..64 {
+            rgb.extend_from_slice(&f.pixel(200 + x, 100 + y));
+        }
+    }
+    Frame::new(0, 64, 48, rgb).unwrap()
+}
+
+fn drain(src: &mut dyn FrameSource) -> Result<Vec<Frame>, CaptureError> {
+    let mut out = Vec::new();
+    while let Some(f) = src.next_frame()? {
+        out.push(f);
+    }
+    Ok(out)
+}
+
+fn open(path: &Path) -> Result<Box<dyn FrameSource>, CaptureError> {
+    open_source(&path.display().to_string(), &OpenOptions { fps: 25.0 })
+}
+
+fn jpeg(frame: &Frame) -> Vec<u8> {
+    let mut buf = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 90)
+        .encode(
+            &frame.rgb,
+            frame.width,
+            frame.height,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+    buf
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn y4m_round_trips_colour_and_timing() {
+    let dir = tmp();
+    let path = dir.path().join("clip.y4m");
+    let frames: Vec<Frame> = (0..5).map(|_| photo()).collect();
+    let mut file = std::fs::File::create(&path).unwrap();
+    write_y4m(&mut file, &frames, 30).unwrap();
+    drop(file);
+    let mut src = open(&path).unwrap();
+    assert_eq!(src.info().fps, Some(30.0));
+    assert_eq!(src.info().frames, Some(5));
+    let got = drain(src.as_mut()).unwrap();
+    assert_eq!(got.len(), 5);
+    assert_eq!(
+        got.iter().map(|f| f.t_ms).collect::<Vec<_>>(),
+        [0, 33, 67, 100, 133]
+    );
+    // 4:2:0 loses some chroma; the picture stays close.
+    let diff: u64 = got[0]
+        .rgb
+        .iter()
+        .zip(&frames[0].rgb)
+        .map(|(a, b)| u64::from(a.abs_diff(*b)))
+        .sum();
+    let mean = diff as f64 / got[0].rgb.len() as f64;
+    assert!(mean < 12.0, "mean difference {mean}");
+}
+
+#[test]
+fn y4m_other_chroma_layouts() {
+    let dir = tmp();
+    for (tag, bytes_per_frame) in [("C444", 3 * 16), ("C422", 16 + 2 * 8), ("Cmono", 16)] {
+        let path = dir.path().join(format!("{tag}.y4m"));
+        let mut data = format!("YUV4MPEG2 W4 H4 F10:1 {tag}\nFRAME\n").into_bytes();
+        data.extend(std::iter::repeat_n(128u8, bytes_per_frame));
+        std::fs::write(&path, data).unwrap();
+        let frames = drain(open(&path).unwrap().as_mut()).unwrap();
+        assert_eq!(frames.len(), 1, "{tag}");
+        assert_eq!(frames[0].width, 4);
+    }
+}
+
+#[test]
+fn damaged_y4m_files_are_clear_errors() {
+    let dir = tmp();
+    let cases: [(&str, &[u8], &str); 5] = [
+        ("notyuv.y4m", b"RIFF1234", "YUV4MPEG2"),
+        ("nosize.y4m", b"YUV4MPEG2 F30:1\nFRAME\n", "frame size"),
+        ("deep.y4m", b"YUV4MPEG2 W4 H4 C420p10\nFRAME\n", "C420p10"),
+        (
+            "short.y4m",
+            b"YUV4MPEG2 W4 H4 F10:1\nFRAME\n\x10\x10",
+            "frame 0: truncated",
+        ),
+        (
+            "badframe.y4m",
+            b"YUV4MPEG2 W2 H2 F10:1\nFRAMX\n123456",
+            "frame 0",
+        ),
+    ];
+    for (name, bytes, needle) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let err = match open(&path) {
+            Err(e) => e.to_string(),
+            Ok(mut src) => drain(src.as_mut()).unwrap_err().to_string(),
+        };
+        assert!(err.contains(name), "{name}: {err}");
+        assert!(err.contains(needle), "{name}: {err}");
+    }
+}
+
+#[test]
+fn mjpeg_splits_on_markers_and_paces_at_fps() {
+    let dir = tmp();
+    let path = dir.path().join("cam.mjpeg");
+    let one = jpeg(&photo());
+    let mut data = Vec::new();
+    for _ in 0..4 {
+        data.extend_from_slice(&one);
+    }
+    std::fs::write(&path, &data).unwrap();
+    let frames = drain(open(&path).unwrap().as_mut()).unwrap();
+    assert_eq!(frames.len(), 4);
+    assert_eq!(frames[3].t_ms, 120);
+    assert_eq!((frames[0].width, frames[0].height), (64, 48));
+
+    // Truncated mid-frame.
+    let cut = dir.path().join("cut.mjpg");
+    std::fs::write(&cut, &data[..one.len() + one.len() / 2]).unwrap();
+    let mut src = open(&cut).unwrap();
+    assert!(src.next_frame().unwrap().is_some());
+    let err = src.next_frame().unwrap_err().to_string();
+    assert!(
+        err.contains("cut.mjpg") && err.contains("frame 1") && err.contains("truncated"),
+        "{err}"
+    );
+
+    // Not JPEG at all.
+    let junk = dir.path().join("junk.mjpeg");
+    std::fs::write(&junk, b"hello world").unwrap();
+    let err = open(&junk).unwrap().next_frame().unwrap_err().to_string();
+    assert!(
+        err.contains("junk.mjpeg") && err.contains("not JPEG"),
+        "{err}"
+    );
+}
+
+fn write_gif(path: &Path, frames: usize, delay_cs: u16) {
+    let mut file = std::fs::File::create(path).unwrap();
+    let mut enc = gif::Encoder::new(&mut file, 64, 48, &[]).unwrap();
+    enc.set_repeat(gif::Repeat::Infinite).unwrap();
+    for i in 0..frames {
+        let mut rgb = photo().rgb;
+        rgb[0] = i as u8;
+        let mut f = gif::Frame::from_rgb(64, 48, &rgb);
+        f.delay = delay_cs;
+        enc.write_frame(&f).unwrap();
+    }
+}
+
+#[test]
+fn gif_plays_with_its_own_delays() {
+    let dir = tmp();
+    let path = dir.path().join("anim.gif");
+    write_gif(&path, 3, 5);
+    let frames = drain(open(&path).unwrap().as_mut()).unwrap();
+    assert_eq!(
+        frames.iter().map(|f| f.t_ms).collect::<Vec<_>>(),
+        [0, 50, 100]
+    );
+
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.gif");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let err = match open(&cut) {
+        Err(e) => e.to_string(),
+        Ok(mut src) => drain(src.as_mut()).unwrap_err().to_string(),
+    };
+    assert!(err.contains("cut.gif"), "{err}");
+}
+
+#[test]
+fn image_directories_play_sorted_and_report_bad_images() {
+    let dir = tmp();
+    let f = photo();
+    for name in ["b.png", "a.png", "c.jpg"] {
+        let img = image::RgbImage::from_raw(f.width, f.height, f.rgb.clone()).unwrap();
+        img.save(dir.path().join(name)).unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+    let mut src = open(dir.path()).unwrap();
+    assert_eq!(src.info().frames, Some(3));
+    let frames = drain(src.as_mut()).unwrap();
+    assert_eq!(
+        frames.iter().map(|f| f.t_ms).collect::<Vec<_>>(),
+        [0, 40, 80]
+    );
+
+    std::fs::write(dir.path().join("d.png"), b"\x89PNG\r\n\x1a\nbroken").unwrap();
+    let err = drain(open(dir.path()).unwrap().as_mut())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("d.png") && err.contains("cannot decode"),
+        "{err}"
+    );
+
+    let empty = tmp();
+    let err = open(empty.path()).err().unwrap().to_string();
+    assert!(err.contains("no images"), "{err}");
+}
+
+#[test]
+fn unknown_sources_are_named() {
+    let dir = tmp();
+    let odd = dir.path().join("clip.avi");
+    std::fs::File::create(&odd)
+        .unwrap()
+        .write_all(b"x")
+        .unwrap();
+    let err = open(&odd).err().unwrap().to_string();
+    assert!(
+        err.contains("clip.avi") && err.contains("not a known source"),
+        "{err}"
+    );
+    let err = open(&PathBuf::from("/no/such/file.y4m"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("/no/such/file.y4m") && err.contains("no such file"),
+        "{err}"
+    );
+    let err = open_source("camera:x", &OpenOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("camera:N"), "{err}");
+    let err = open_source(".", &OpenOptions { fps: 0.0 })
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("--fps"), "{err}");
+}
