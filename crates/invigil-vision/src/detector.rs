@@ -98,6 +98,7 @@ pub struct FaceDetector {
     kind: ModelKind,
     plan: Arc<TypedRunnableModel>,
     min_score: f32,
+    auto_gain: bool,
     input: Vec<f32>,
     scratch: Vec<f32>,
 }
@@ -165,6 +166,7 @@ impl FaceDetector {
             kind,
             plan,
             min_score: DEFAULT_MIN_SCORE,
+            auto_gain: true,
             input: Vec::new(),
             scratch: Vec::new(),
         })
@@ -177,6 +179,13 @@ impl FaceDetector {
     /// Sets the score below which candidates are dropped.
     pub fn set_min_score(&mut self, min_score: f32) {
         self.min_score = min_score.clamp(0.0, 1.0);
+    }
+
+    /// Brightens dark frames before detection, as a camera's auto-exposure
+    /// would (on by default). BlazeFace was trained on well-exposed photos
+    /// and loses faces in dim rooms; a gain of up to 4x brings them back.
+    pub fn set_auto_gain(&mut self, on: bool) {
+        self.auto_gain = on;
     }
 
     /// Faces in a frame, best first, in frame pixel coordinates.
@@ -203,6 +212,9 @@ impl FaceDetector {
         let size = self.kind.input_size();
         let mut input = std::mem::take(&mut self.input);
         let lb = letterbox(rgb, width, height, size, &mut input, &mut self.scratch);
+        if self.auto_gain {
+            apply_auto_gain(&mut input, &lb);
+        }
         let raw = self.run_tensor(&input);
         self.input = input;
         let candidates = self.decode(&raw?);
@@ -261,6 +273,33 @@ impl FaceDetector {
             &mut candidates,
         );
         weighted_blend(candidates, BLEND_IOU)
+    }
+}
+
+/// Mean brightness (0..1) below which a frame is brightened.
+const GAIN_TARGET: f32 = 0.4;
+/// Largest gain applied: beyond this, noise dominates.
+const MAX_GAIN: f32 = 4.0;
+
+/// Scales the letterboxed content so its mean brightness reaches
+/// [`GAIN_TARGET`]; bars stay black.
+fn apply_auto_gain(input: &mut [f32], lb: &Letterbox) {
+    let row = lb.size * 3;
+    let rows = lb.pad_y..lb.pad_y + lb.content_h;
+    let cols = lb.pad_x * 3..(lb.pad_x + lb.content_w) * 3;
+    let mut sum = 0.0f32;
+    for y in rows.clone() {
+        sum += input[y * row + cols.start..y * row + cols.end].iter().map(|v| (v + 1.0) * 0.5).sum::<f32>();
+    }
+    let mean = sum / (lb.content_h * lb.content_w * 3) as f32;
+    if mean >= GAIN_TARGET || mean <= 0.0 {
+        return;
+    }
+    let gain = (GAIN_TARGET / mean).min(MAX_GAIN);
+    for y in rows {
+        for v in &mut input[y * row + cols.start..y * row + cols.end] {
+            *v = (((*v + 1.0) * 0.5 * gain).min(1.0)) * 2.0 - 1.0;
+        }
     }
 }
 

@@ -9,23 +9,31 @@ pub const GRID_H: usize = 48;
 
 /// Computes [`SceneStats`] over a `GRID_W` x `GRID_H` grid of mean luma
 /// (Rec. 601 weights). Cell means average out sensor noise, so contrast and
-/// detail describe the scene rather than the noise.
+/// detail describe the scene rather than the noise. Frames larger than
+/// 2x the grid are sampled on every other row and column: still dozens of
+/// samples a cell, at a quarter of the work.
 pub fn scene_stats(frame: &Frame) -> SceneStats {
     let (w, h) = (frame.width as usize, frame.height as usize);
     let gw = GRID_W.min(w);
     let gh = GRID_H.min(h);
+    let step = if w >= 4 * GRID_W && h >= 4 * GRID_H { 2 } else { 1 };
     let mut sums = vec![0u64; gw * gh];
     let mut counts = vec![0u32; gw * gh];
-    // Column -> cell lookup, computed once per frame.
-    let col_cell: Vec<usize> = (0..w).map(|x| x * gw / w).collect();
-    for y in 0..h {
+    // Cell column boundaries in pixels, computed once per frame.
+    let bounds: Vec<usize> = (0..=gw).map(|c| (c * w).div_ceil(gw)).collect();
+    for y in (0..h).step_by(step) {
         let row_cell = (y * gh / h) * gw;
         let row = &frame.rgb[y * w * 3..(y + 1) * w * 3];
-        for (x, px) in row.chunks_exact(3).enumerate() {
-            let luma = 77 * u32::from(px[0]) + 150 * u32::from(px[1]) + 29 * u32::from(px[2]);
-            let c = row_cell + col_cell[x];
-            sums[c] += u64::from(luma);
-            counts[c] += 1;
+        for c in 0..gw {
+            let mut acc = 0u32;
+            let mut n = 0u32;
+            for x in (bounds[c]..bounds[c + 1]).step_by(step) {
+                let px = &row[x * 3..x * 3 + 3];
+                acc += 77 * u32::from(px[0]) + 150 * u32::from(px[1]) + 29 * u32::from(px[2]);
+                n += 1;
+            }
+            sums[row_cell + c] += u64::from(acc);
+            counts[row_cell + c] += n;
         }
     }
     let cells: Vec<f32> = sums
