@@ -37,6 +37,19 @@ pub enum Command {
 pub enum QaCommand {
     /// Run scenario files (or directories of them) and check expectations.
     Run(QaRunArgs),
+    /// Write a scenario's frames as a Y4M video, e.g. for Chromium's fake
+    /// webcam (--use-file-for-fake-video-capture) or another runtime.
+    Render(QaRenderArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct QaRenderArgs {
+    /// The scenario to render.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// Output .y4m file (4:2:0, the scenario's size and fps).
+    #[arg(long, value_name = "FILE")]
+    pub y4m: PathBuf,
 }
 
 /// Which face detector(s) to run.

@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         Command::Qa {
             command: QaCommand::Run(a),
         } => qa::run(&a),
+        Command::Qa {
+            command: QaCommand::Render(a),
+        } => qa::render(&a),
         Command::Cameras => cameras(),
         Command::Policy(a) => policy(&a),
     };

@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use invigil_capture::pipeline::{self, PipelineOptions};
-use invigil_capture::{Scenario, ScenarioSource};
+use invigil_capture::{write_y4m, FrameSource, Scenario, ScenarioSource};
 use invigil_core::{Event, Policy, RuleEngine};
 
-use crate::args::QaRunArgs;
+use crate::args::{QaRenderArgs, QaRunArgs};
 use crate::engine::{analyzer, load_policy};
 use crate::report::clock;
 
@@ -234,4 +234,51 @@ fn junit(outcomes: &[Outcome]) -> String {
     }
     xml.push_str("  </testsuite>\n</testsuites>\n");
     xml
+}
+
+/// `invigil qa render`: a scenario's frames as a Y4M file.
+pub fn render(args: &QaRenderArgs) -> anyhow::Result<ExitCode> {
+    let scenario = Scenario::load(&args.scenario)?;
+    let fps = scenario.fps;
+    if fps.fract() != 0.0 {
+        anyhow::bail!(
+            "{}: Y4M output needs a whole-number fps, got {fps}",
+            args.scenario.display()
+        );
+    }
+    let mut source = ScenarioSource::new(scenario)?;
+    let file = std::fs::File::create(&args.y4m)
+        .with_context(|| format!("cannot create {}", args.y4m.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut frames = 0u64;
+    let mut size = None;
+    loop {
+        match source.next_frame() {
+            Ok(Some(frame)) => {
+                let dims = (frame.width, frame.height);
+                if *size.get_or_insert(dims) != dims {
+                    anyhow::bail!(
+                        "{}: frame {frames} is {}x{}, but Y4M needs one size throughout",
+                        args.scenario.display(),
+                        dims.0,
+                        dims.1
+                    );
+                }
+                write_y4m(
+                    &mut out,
+                    std::slice::from_ref(&frame),
+                    fps as u32,
+                    frames == 0,
+                )?;
+                frames += 1;
+            }
+            Ok(None) => break,
+            // A scripted camera loss ends the video there.
+            Err(invigil_capture::CaptureError::Disconnected(_)) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    out.flush()?;
+    eprintln!("{}: {frames} frames at {fps} fps", args.y4m.display());
+    Ok(ExitCode::SUCCESS)
 }

@@ -376,3 +376,54 @@ fn cameras_without_a_camera_exits_non_zero() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no cameras"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_rendered_scenario_replays_to_the_same_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let y4m = dir.path().join("glance.y4m");
+    let o = invigil(&[
+        "qa",
+        "render",
+        "tests/scenarios/camera_covered.toml",
+        "--y4m",
+        y4m.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let from_video = events(&stdout(&invigil(&[
+        "watch",
+        "--source",
+        y4m.to_str().unwrap(),
+    ])));
+    let from_scenario = events(&stdout(&invigil(&[
+        "watch",
+        "--source",
+        "tests/scenarios/camera_covered.toml",
+    ])));
+    let strip = |ev: &[Value]| -> Vec<(String, u64)> {
+        ev.iter()
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap().to_owned(),
+                    e["t_ms"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(strip(&from_video), strip(&from_scenario));
+    assert!(kinds(&from_video).contains(&"camera_blocked".to_owned()));
+}
+
+#[test]
+fn policy_prints_defaults_and_checks_files() {
+    let o = invigil(&["policy"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    assert!(text.contains("absence_warn_s = 2.0"), "{text}");
+    assert!(text.contains("frozen_flag_s = 3.0"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("ok.toml");
+    std::fs::write(&p, "absence_flag_s = 9\n").unwrap();
+    let o = invigil(&["policy", "--check", p.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("absence_flag_s = 9.0"));
+}

@@ -248,13 +248,21 @@ impl FrameSource for Y4mSource {
     }
 }
 
-/// Writes frames as a 4:2:0 Y4M file (used by tests and fixture tools).
-pub fn write_y4m(out: &mut impl std::io::Write, frames: &[Frame], fps: u32) -> std::io::Result<()> {
+/// Writes frames as 4:2:0 Y4M (BT.601 limited range), with the stream header
+/// first when `header` is set; frames must all have the first one's size.
+pub fn write_y4m(
+    out: &mut impl std::io::Write,
+    frames: &[Frame],
+    fps: u32,
+    header: bool,
+) -> std::io::Result<()> {
     let Some(first) = frames.first() else {
         return Ok(());
     };
     let (w, h) = (first.width as usize, first.height as usize);
-    writeln!(out, "YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg")?;
+    if header {
+        writeln!(out, "YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg")?;
+    }
     for f in frames {
         out.write_all(b"FRAME\n")?;
         let (cw, ch) = ((w + 1) / 2, (h + 1) / 2);

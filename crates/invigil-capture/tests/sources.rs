@@ -55,7 +55,7 @@ fn y4m_round_trips_colour_and_timing() {
     let path = dir.path().join("clip.y4m");
     let frames: Vec<Frame> = (0..5).map(|_| photo()).collect();
     let mut file = std::fs::File::create(&path).unwrap();
-    write_y4m(&mut file, &frames, 30).unwrap();
+    write_y4m(&mut file, &frames, 30, true).unwrap();
     drop(file);
     let mut src = open(&path).unwrap();
     assert_eq!(src.info().fps, Some(30.0));

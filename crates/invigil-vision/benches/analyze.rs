@@ -27,16 +27,19 @@ fn bench(c: &mut Criterion) {
     c.bench_function("letterbox 640x480 -> 128", |b| {
         b.iter(|| letterbox(black_box(&f.rgb), 640, 480, 128, &mut input, &mut scratch))
     });
-    c.bench_function("scene_stats 640x480", |b| b.iter(|| scene_stats(black_box(&f))));
+    c.bench_function("scene_stats 640x480", |b| {
+        b.iter(|| scene_stats(black_box(&f)))
+    });
 
     let mut front = FaceDetector::new(ModelKind::Front128).unwrap();
     letterbox(&f.rgb, 640, 480, 128, &mut input, &mut scratch);
     c.bench_function("front128 inference only", |b| {
         b.iter(|| front.run_tensor(black_box(&input)).unwrap())
     });
-    c.bench_function("front128 detect 640x480 (letterbox + inference + decode)", |b| {
-        b.iter(|| front.detect(black_box(&f)).unwrap())
-    });
+    c.bench_function(
+        "front128 detect 640x480 (letterbox + inference + decode)",
+        |b| b.iter(|| front.detect(black_box(&f)).unwrap()),
+    );
     let mut back = FaceDetector::new(ModelKind::Back256).unwrap();
     c.bench_function("back256 detect 640x480", |b| {
         b.iter(|| back.detect(black_box(&f)).unwrap())

@@ -289,7 +289,10 @@ fn apply_auto_gain(input: &mut [f32], lb: &Letterbox) {
     let cols = lb.pad_x * 3..(lb.pad_x + lb.content_w) * 3;
     let mut sum = 0.0f32;
     for y in rows.clone() {
-        sum += input[y * row + cols.start..y * row + cols.end].iter().map(|v| (v + 1.0) * 0.5).sum::<f32>();
+        sum += input[y * row + cols.start..y * row + cols.end]
+            .iter()
+            .map(|v| (v + 1.0) * 0.5)
+            .sum::<f32>();
     }
     let mean = sum / (lb.content_h * lb.content_w * 3) as f32;
     if mean >= GAIN_TARGET || mean <= 0.0 {

@@ -147,7 +147,10 @@ pub fn letterbox(
                     }
                 }
             }
-            for (d, s) in reduced[by * bw * 3..(by + 1) * bw * 3].iter_mut().zip(&row_sums) {
+            for (d, s) in reduced[by * bw * 3..(by + 1) * bw * 3]
+                .iter_mut()
+                .zip(&row_sums)
+            {
                 *d = *s as f32 * inv;
             }
         }

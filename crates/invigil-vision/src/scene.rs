@@ -16,7 +16,11 @@ pub fn scene_stats(frame: &Frame) -> SceneStats {
     let (w, h) = (frame.width as usize, frame.height as usize);
     let gw = GRID_W.min(w);
     let gh = GRID_H.min(h);
-    let step = if w >= 4 * GRID_W && h >= 4 * GRID_H { 2 } else { 1 };
+    let step = if w >= 4 * GRID_W && h >= 4 * GRID_H {
+        2
+    } else {
+        1
+    };
     let mut sums = vec![0u64; gw * gh];
     let mut counts = vec![0u32; gw * gh];
     // Cell column boundaries in pixels, computed once per frame.

@@ -26,7 +26,11 @@ fn labelled() -> Vec<(String, Frame, usize)> {
             let img = image::open(images().join(name)).unwrap().to_rgb8();
             let (w, h) = img.dimensions();
             let faces = v["faces"].as_integer().unwrap() as usize;
-            (name.clone(), Frame::new(0, w, h, img.into_raw()).unwrap(), faces)
+            (
+                name.clone(),
+                Frame::new(0, w, h, img.into_raw()).unwrap(),
+                faces,
+            )
         })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -144,7 +148,11 @@ fn quality_report() {
     println!("\n| mode | presence (photos) | exact count (photos) | LFW face/non-face | people found at 0.1 / 0.2 / 0.35 / 0.5 / 1.0 / 1.5 exposure |");
     println!("|---|---|---|---|---|");
     for (mode, s) in &rows {
-        let light: Vec<String> = s.lighting.iter().map(|(_, r)| format!("{:.0}%", r * 100.0)).collect();
+        let light: Vec<String> = s
+            .lighting
+            .iter()
+            .map(|(_, r)| format!("{:.0}%", r * 100.0))
+            .collect();
         println!(
             "| {mode:?} | {:.0}% | {:.0}% | {:.1}% | {} |",
             s.presence * 100.0,
@@ -153,9 +161,17 @@ fn quality_report() {
             light.join(" / ")
         );
     }
-    let auto = &rows.iter().find(|(m, _)| matches!(m, Mode::Auto)).unwrap().1;
+    let auto = &rows
+        .iter()
+        .find(|(m, _)| matches!(m, Mode::Auto))
+        .unwrap()
+        .1;
     // Floors for the default mode (measured values are in docs/performance.md).
     assert!(auto.presence >= 0.8, "presence {}", auto.presence);
-    assert!(auto.lighting.iter().all(|(k, r)| *k < 0.2 || *r >= 0.85), "{:?}", auto.lighting);
+    assert!(
+        auto.lighting.iter().all(|(k, r)| *k < 0.2 || *r >= 0.85),
+        "{:?}",
+        auto.lighting
+    );
     assert!(auto.lfw >= 0.6, "lfw {}", auto.lfw);
 }
