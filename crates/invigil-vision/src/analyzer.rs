@@ -26,6 +26,10 @@ pub struct AnalyzerConfig {
     /// threshold: the full-range model also fires on animal faces and
     /// textures more readily.
     pub fallback_min_score: f32,
+    /// Run the fallback at most this often (media time); in between, its last
+    /// answer stands. It costs ~4x the primary, and someone sitting far back
+    /// does not come and go faster than this.
+    pub fallback_interval_ms: u64,
 }
 
 impl Default for AnalyzerConfig {
@@ -36,6 +40,7 @@ impl Default for AnalyzerConfig {
             reuse_max_age_ms: 1000,
             fallback_trigger_score: 0.6,
             fallback_min_score: 0.75,
+            fallback_interval_ms: 500,
         }
     }
 }
@@ -47,6 +52,7 @@ impl AnalyzerConfig {
             detect_interval_ms: 0,
             reuse_max_change: -1.0,
             reuse_max_age_ms: 0,
+            fallback_interval_ms: 0,
             ..Self::default()
         }
     }
@@ -62,6 +68,8 @@ struct LastDetection {
 pub struct VisionAnalyzer {
     detector: FaceDetector,
     fallback: Option<FaceDetector>,
+    /// Media time and faces of the fallback's last run.
+    last_fallback: Option<(u64, Vec<Face>)>,
     config: AnalyzerConfig,
     last: Option<LastDetection>,
     detections: u64,
@@ -73,6 +81,7 @@ impl VisionAnalyzer {
         Self {
             detector,
             fallback: None,
+            last_fallback: None,
             config,
             last: None,
             detections: 0,
@@ -93,13 +102,24 @@ impl VisionAnalyzer {
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Face>, VisionError> {
         let faces = self.detector.detect(frame)?;
         let trigger = self.config.fallback_trigger_score;
-        match &mut self.fallback {
-            Some(fallback) if faces.iter().all(|f| f.score < trigger) => {
-                let far = fallback.detect(frame)?;
-                Ok(if far.is_empty() { faces } else { far })
-            }
-            _ => Ok(faces),
+        let Some(fallback) = &mut self.fallback else {
+            return Ok(faces);
+        };
+        if faces.iter().any(|f| f.score >= trigger) {
+            return Ok(faces);
         }
+        let recent = self.last_fallback.as_ref().filter(|(t, _)| {
+            frame.t_ms >= *t && frame.t_ms - t < self.config.fallback_interval_ms
+        });
+        let far = match recent {
+            Some((_, far)) => far.clone(),
+            None => {
+                let far = fallback.detect(frame)?;
+                self.last_fallback = Some((frame.t_ms, far.clone()));
+                far
+            }
+        };
+        Ok(if far.is_empty() { faces } else { far })
     }
 
     /// Frames analysed and detector runs so far.
