@@ -54,7 +54,6 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
         &mut sink,
         &mut |p, info| status.update(p, info),
     )?;
-    drop(sink);
     out.flush().context("cannot write events")?;
     status.finish(&summary.progress);
     let (frames, detections) = analyzer.counts();

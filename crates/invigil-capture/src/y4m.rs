@@ -90,13 +90,11 @@ impl Y4mSource {
                         }
                     }
                 }
-                "I" => {
-                    if value != "p" && value != "?" {
-                        tracing::warn!(
-                            "{}: interlaced Y4M (I{value}), read as progressive",
-                            path.display()
-                        );
-                    }
+                "I" if value != "p" && value != "?" => {
+                    tracing::warn!(
+                        "{}: interlaced Y4M (I{value}), read as progressive",
+                        path.display()
+                    );
                 }
                 _ => {}
             }
@@ -135,7 +133,7 @@ impl Y4mSource {
 
     fn frame_bytes(&self) -> usize {
         let (w, h) = (self.width, self.height);
-        let (cw, ch) = ((w + 1) / 2, (h + 1) / 2);
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         w * h
             + match self.chroma {
                 Chroma::C420 => 2 * cw * ch,
@@ -149,8 +147,8 @@ impl Y4mSource {
         let (w, h) = (self.width, self.height);
         let y_plane = &self.buf[..w * h];
         let (cw, chroma_rows) = match self.chroma {
-            Chroma::C420 => ((w + 1) / 2, (h + 1) / 2),
-            Chroma::C422 => ((w + 1) / 2, h),
+            Chroma::C420 => (w.div_ceil(2), h.div_ceil(2)),
+            Chroma::C422 => (w.div_ceil(2), h),
             Chroma::C444 => (w, h),
             Chroma::Mono => (0, 0),
         };
@@ -265,7 +263,7 @@ pub fn write_y4m(
     }
     for f in frames {
         out.write_all(b"FRAME\n")?;
-        let (cw, ch) = ((w + 1) / 2, (h + 1) / 2);
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         let mut yp = vec![0u8; w * h];
         let mut up = vec![0u8; cw * ch];
         let mut vp = vec![0u8; cw * ch];

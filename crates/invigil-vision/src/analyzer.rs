@@ -108,9 +108,10 @@ impl VisionAnalyzer {
         if faces.iter().any(|f| f.score >= trigger) {
             return Ok(faces);
         }
-        let recent = self.last_fallback.as_ref().filter(|(t, _)| {
-            frame.t_ms >= *t && frame.t_ms - t < self.config.fallback_interval_ms
-        });
+        let recent = self
+            .last_fallback
+            .as_ref()
+            .filter(|(t, _)| frame.t_ms >= *t && frame.t_ms - t < self.config.fallback_interval_ms);
         let far = match recent {
             Some((_, far)) => far.clone(),
             None => {

@@ -320,9 +320,9 @@ fn constant_of_shape_f32_default(
     };
     if value.rank() > 0 {
         if value.len() != 1 {
-            return Err(
-                anyhow::anyhow!("ConstantOfShape: expected a scalar value, got {value:?}").into(),
-            );
+            return Err(anyhow::anyhow!(
+                "ConstantOfShape: expected a scalar value, got {value:?}"
+            ));
         }
         value = value.nth(0)?.into_arc_tensor();
     }

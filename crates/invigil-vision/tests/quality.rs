@@ -113,7 +113,7 @@ fn measure(mode: Mode) -> Scores {
     let crops = lfw();
     let lfw_ok = crops
         .iter()
-        .filter(|(f, is_face)| (!faces(&mut a, f).is_empty()) == *is_face)
+        .filter(|(f, is_face)| faces(&mut a, f).is_empty() != *is_face)
         .count();
     // Lighting: people photographed alone, at several exposures.
     let singles: Vec<&Frame> = photos
