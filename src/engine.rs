@@ -25,13 +25,12 @@ fn load(kind: ModelKind, file: Option<&Path>) -> anyhow::Result<FaceDetector> {
     })
 }
 
-/// The primary detector, and the fallback for `--model auto`.
+/// The primary detector, and the full-range fallback for `--model front`.
 pub fn detectors(args: &ModelArgs) -> anyhow::Result<(FaceDetector, Option<FaceDetector>)> {
     let file = args.model_file.as_deref();
     Ok(match args.model {
-        ModelChoice::Front => (load(ModelKind::Front128, file)?, None),
         ModelChoice::Back => (load(ModelKind::Back256, file)?, None),
-        ModelChoice::Auto => (
+        ModelChoice::Front => (
             load(ModelKind::Front128, file)?,
             Some(load(ModelKind::Back256, None)?),
         ),
@@ -44,7 +43,16 @@ pub fn analyzer(args: &ModelArgs, policy: &Policy) -> anyhow::Result<VisionAnaly
     // Keep candidates a little below the rules' threshold, so the policy
     // alone decides what counts.
     primary.set_min_score((policy.min_face_score as f32 - 0.1).clamp(0.05, 1.0));
-    let analyzer = VisionAnalyzer::new(primary, AnalyzerConfig::default());
+    let config = match args.model {
+        // The full-range model costs ~4x the short-range one; the rules work
+        // in tenths of seconds, so 4 detections a second lose little.
+        ModelChoice::Back => AnalyzerConfig {
+            detect_interval_ms: 250,
+            ..AnalyzerConfig::default()
+        },
+        ModelChoice::Front => AnalyzerConfig::default(),
+    };
+    let analyzer = VisionAnalyzer::new(primary, config);
     Ok(match fallback {
         Some(f) => analyzer.with_fallback(f),
         None => analyzer,

@@ -108,6 +108,11 @@ impl RuleEngine {
                 .iter()
                 .filter(|f| f64::from(f.score) >= self.policy.min_face_score)
                 .count(),
+            confident_faces: obs
+                .faces
+                .iter()
+                .filter(|f| f64::from(f.score) >= self.policy.multiple_faces_min_score)
+                .count(),
             featureless: self.policy.is_featureless(&obs.scene),
             obs,
         };

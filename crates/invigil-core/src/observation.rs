@@ -50,6 +50,23 @@ impl Fingerprint {
             .sum();
         Some(sum / self.cells.len() as f32)
     }
+
+    /// Largest absolute difference of any one cell, in luma levels; `None`
+    /// when the fingerprints come from different grids. Zero for a repeated
+    /// frame; a live camera's noise or any movement moves some cell by more
+    /// than a fraction of a level.
+    pub fn max_difference(&self, other: &Fingerprint) -> Option<f32> {
+        if self.cells.len() != other.cells.len() || self.cells.is_empty() {
+            return None;
+        }
+        Some(
+            self.cells
+                .iter()
+                .zip(&other.cells)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max),
+        )
+    }
 }
 
 /// Whole-frame statistics, computed on every frame.
@@ -126,6 +143,8 @@ mod tests {
         };
         assert_eq!(a.distance(&b), Some(1.0));
         assert_eq!(a.distance(&Fingerprint::default()), None);
+        assert_eq!(a.max_difference(&b), Some(2.0));
+        assert_eq!(a.max_difference(&a), Some(0.0));
     }
 
     #[test]

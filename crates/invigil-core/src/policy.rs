@@ -30,6 +30,9 @@ pub struct Policy {
     pub debounce_s: f64,
     /// Faces scoring below this are ignored by the rules.
     pub min_face_score: f64,
+    /// For `multiple_faces`, only faces scoring at least this count: a
+    /// phantom face in a textured background must not flag a candidate.
+    pub multiple_faces_min_score: f64,
     /// Mean luma (0-255) at or below which a frame counts as dark (blocked).
     pub blocked_max_luma: f64,
     /// Luma standard deviation at or below which a frame counts as
@@ -37,8 +40,11 @@ pub struct Policy {
     pub blocked_max_contrast: f64,
     /// Edge detail at or below which a frame counts as featureless (blocked).
     pub blocked_max_detail: f64,
-    /// Mean change between consecutive frames (luma levels) at or below which
-    /// a frame counts as unchanged (frozen).
+    /// Largest change of any fingerprint cell between consecutive frames
+    /// (luma levels) at or below which a frame counts as unchanged (frozen).
+    /// Judging by the largest change, not the mean, keeps a still room
+    /// behind a codec that repeats most of the picture from looking frozen
+    /// as long as anything in it moves.
     pub frozen_max_change: f64,
 }
 
@@ -54,6 +60,7 @@ impl Default for Policy {
             clear_confirm_s: 1.0,
             debounce_s: 0.3,
             min_face_score: 0.6,
+            multiple_faces_min_score: 0.75,
             blocked_max_luma: 10.0,
             blocked_max_contrast: 4.0,
             blocked_max_detail: 0.6,
@@ -148,11 +155,16 @@ impl Policy {
                 ),
             ));
         }
-        if !(0.0..=1.0).contains(&self.min_face_score) {
-            return Err(invalid(
-                "min_face_score",
-                format!("must be between 0 and 1; got {}", self.min_face_score),
-            ));
+        for (key, value) in [
+            ("min_face_score", self.min_face_score),
+            ("multiple_faces_min_score", self.multiple_faces_min_score),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(invalid(
+                    key,
+                    format!("must be between 0 and 1; got {value}"),
+                ));
+            }
         }
         let levels = [
             ("blocked_max_luma", self.blocked_max_luma),

@@ -26,10 +26,18 @@ pub struct AnalyzerConfig {
     /// threshold: the full-range model also fires on animal faces and
     /// textures more readily.
     pub fallback_min_score: f32,
-    /// Run the fallback at most this often (media time); in between, its last
-    /// answer stands. It costs ~4x the primary, and someone sitting far back
-    /// does not come and go faster than this.
+    /// While the primary finds nobody, run the fallback at most this often
+    /// (media time); in between, its last answer stands. It costs ~4x the
+    /// primary, and someone sitting far back does not come and go faster.
     pub fallback_interval_ms: u64,
+    /// While the primary does find someone, still run the fallback this often
+    /// to look for further, smaller faces (a second person further back);
+    /// `None` never does, `Some(0)` on every detection. Faces it finds that
+    /// do not overlap the primary's are added.
+    pub extra_faces_interval_ms: Option<u64>,
+    /// Score an extra face must reach (stricter again: it alone can raise
+    /// `multiple_faces`).
+    pub extra_faces_min_score: f32,
 }
 
 impl Default for AnalyzerConfig {
@@ -41,6 +49,8 @@ impl Default for AnalyzerConfig {
             fallback_trigger_score: 0.6,
             fallback_min_score: 0.75,
             fallback_interval_ms: 500,
+            extra_faces_interval_ms: Some(1000),
+            extra_faces_min_score: 0.8,
         }
     }
 }
@@ -53,6 +63,7 @@ impl AnalyzerConfig {
             reuse_max_change: -1.0,
             reuse_max_age_ms: 0,
             fallback_interval_ms: 0,
+            extra_faces_interval_ms: Some(0),
             ..Self::default()
         }
     }
@@ -100,27 +111,43 @@ impl VisionAnalyzer {
 
     /// Runs the detector(s) on one frame.
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Face>, VisionError> {
-        let faces = self.detector.detect(frame)?;
-        let trigger = self.config.fallback_trigger_score;
+        let mut faces = self.detector.detect(frame)?;
         let Some(fallback) = &mut self.fallback else {
             return Ok(faces);
         };
-        if faces.iter().any(|f| f.score >= trigger) {
-            return Ok(faces);
-        }
-        let recent = self
+        let trigger = self.config.fallback_trigger_score;
+        let someone = faces.iter().any(|f| f.score >= trigger);
+        let interval = if someone {
+            match self.config.extra_faces_interval_ms {
+                Some(ms) => ms,
+                None => return Ok(faces),
+            }
+        } else {
+            self.config.fallback_interval_ms
+        };
+        let fresh = self
             .last_fallback
             .as_ref()
-            .filter(|(t, _)| frame.t_ms >= *t && frame.t_ms - t < self.config.fallback_interval_ms);
-        let far = match recent {
-            Some((_, far)) => far.clone(),
-            None => {
-                let far = fallback.detect(frame)?;
-                self.last_fallback = Some((frame.t_ms, far.clone()));
-                far
-            }
-        };
-        Ok(if far.is_empty() { faces } else { far })
+            .is_some_and(|(t, _)| frame.t_ms >= *t && frame.t_ms - t < interval);
+        if !fresh {
+            let far = fallback.detect(frame)?;
+            self.last_fallback = Some((frame.t_ms, far));
+        }
+        let far = self
+            .last_fallback
+            .as_ref()
+            .map_or(&[][..], |(_, f)| f.as_slice());
+        if !someone {
+            return Ok(if far.is_empty() { faces } else { far.to_vec() });
+        }
+        let extra_min = self.config.extra_faces_min_score;
+        let extra: Vec<Face> = far
+            .iter()
+            .filter(|f| f.score >= extra_min && !faces.iter().any(|p| overlaps(p, f)))
+            .cloned()
+            .collect();
+        faces.extend(extra);
+        Ok(faces)
     }
 
     /// Frames analysed and detector runs so far.
@@ -166,4 +193,14 @@ impl Analyzer for VisionAnalyzer {
         });
         Ok(Observation::new(frame.t_ms, faces, scene))
     }
+}
+
+/// Whether two face boxes cover the same face: either centre inside the
+/// other box.
+fn overlaps(a: &Face, b: &Face) -> bool {
+    let inside = |p: [f32; 2], r: &Face| {
+        let [x, y, w, h] = r.bbox;
+        p[0] >= x && p[0] <= x + w && p[1] >= y && p[1] <= y + h
+    };
+    inside(a.center(), b) || inside(b.center(), a)
 }

@@ -29,7 +29,7 @@ impl Rule for CameraFrozen {
         let change = self
             .previous
             .as_ref()
-            .and_then(|prev| prev.distance(fingerprint));
+            .and_then(|prev| prev.max_difference(fingerprint));
         self.previous = Some(fingerprint.clone());
         let Some(change) = change else {
             return;

@@ -23,6 +23,8 @@ pub struct FrameFacts<'a> {
     pub t_ms: u64,
     /// Faces at or above the policy's `min_face_score`.
     pub faces: usize,
+    /// Faces at or above the policy's `multiple_faces_min_score`.
+    pub confident_faces: usize,
     /// The frame is too dark or flat to see anything (a covered lens).
     pub featureless: bool,
     pub obs: &'a Observation,

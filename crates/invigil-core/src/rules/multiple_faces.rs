@@ -20,7 +20,7 @@ impl Rule for MultipleFaces {
     }
 
     fn observe(&mut self, frame: &FrameFacts<'_>, policy: &Policy, out: &mut Emitter) {
-        let several = !frame.featureless && frame.faces >= 2;
+        let several = !frame.featureless && frame.confident_faces >= 2;
         let clear_ms = if self.flagged {
             ms(policy.clear_confirm_s)
         } else {
@@ -28,7 +28,7 @@ impl Rule for MultipleFaces {
         };
         match self.episode.step(frame.t_ms, several, clear_ms) {
             EpisodeStep::Active { elapsed_ms } => {
-                self.most_faces = self.most_faces.max(frame.faces);
+                self.most_faces = self.most_faces.max(frame.confident_faces);
                 if !self.flagged && elapsed_ms >= ms(policy.multiple_faces_flag_s) {
                     self.flagged = true;
                     out.emit(
