@@ -40,15 +40,23 @@ fn render(name: &str, fps: f64) -> Vec<Frame> {
     frames
 }
 
-fn analyzer(every_frame: bool) -> VisionAnalyzer {
-    let mut front = FaceDetector::new(ModelKind::Front128).unwrap();
-    front.set_min_score(0.5);
-    let config = if every_frame {
-        AnalyzerConfig::every_frame()
+/// The analyzers `invigil watch` builds for `--model back` (default) and
+/// `--model front`.
+fn analyzer(front: bool) -> VisionAnalyzer {
+    if front {
+        let mut primary = FaceDetector::new(ModelKind::Front128).unwrap();
+        primary.set_min_score(0.5);
+        VisionAnalyzer::new(primary, AnalyzerConfig::default())
+            .with_fallback(FaceDetector::new(ModelKind::Back256).unwrap())
     } else {
-        AnalyzerConfig::default()
-    };
-    VisionAnalyzer::new(front, config).with_fallback(FaceDetector::new(ModelKind::Back256).unwrap())
+        let mut primary = FaceDetector::new(ModelKind::Back256).unwrap();
+        primary.set_min_score(0.5);
+        let config = AnalyzerConfig {
+            detect_interval_ms: 250,
+            ..AnalyzerConfig::default()
+        };
+        VisionAnalyzer::new(primary, config)
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -56,9 +64,9 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     // 35 s of video at 30 fps: present, away 15 s, back.
     let frames = render("leaves_and_returns.toml", 30.0);
-    for (label, every) in [
-        ("default (detect <= 10/s, skip unchanged)", false),
-        ("detect every frame", true),
+    for (label, front) in [
+        ("--model back (default, <= 4 detections/s)", false),
+        ("--model front (<= 10/s, full-range fallback)", true),
     ] {
         group.bench_function(format!("leaves_and_returns 35 s @30fps, {label}"), |b| {
             b.iter(|| {
@@ -72,7 +80,7 @@ fn bench(c: &mut Criterion) {
                     },
                     frames: frames.clone().into_iter(),
                 });
-                let mut a = analyzer(every);
+                let mut a = analyzer(front);
                 let mut engine = RuleEngine::new(Policy::default());
                 let mut n = 0u64;
                 run(

@@ -84,8 +84,9 @@ pub struct DetectArgs {
     /// One JSON object per image per line.
     #[arg(long)]
     pub json: bool,
-    /// Report faces scoring at least this.
-    #[arg(long, default_value_t = 0.6, value_name = "SCORE")]
+    /// Report faces scoring at least this. Higher than the rules' presence
+    /// threshold (0.6), which prefers a missed absence to a false one.
+    #[arg(long, default_value_t = 0.7, value_name = "SCORE")]
     pub min_score: f32,
     #[command(flatten)]
     pub model: ModelArgs,

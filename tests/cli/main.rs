@@ -64,7 +64,7 @@ mod detect {
             "detect",
             "--json",
             "tests/fixtures/images/astronaut.png",
-            "tests/fixtures/images/coffee.png",
+            "tests/fixtures/images/room_empty.jpg",
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
         let lines = events(&stdout(&o));
@@ -310,7 +310,7 @@ mod qa {
         let count = std::fs::read_dir(root().join("tests/scenarios"))
             .unwrap()
             .count();
-        assert!(count >= 8);
+        assert!(count >= 9);
         assert!(out.contains(&format!("{count} passed, 0 failed")), "{out}");
         let xml = std::fs::read_to_string(&junit).unwrap();
         assert!(

@@ -280,3 +280,21 @@ fn time_never_runs_backwards() {
     assert!(ev.is_empty());
     assert_eq!(engine.session_time_ms(), 0);
 }
+
+#[test]
+fn weak_second_faces_do_not_flag_multiple_faces() {
+    let mut engine = RuleEngine::new(Policy::default());
+    engine.start();
+    let mut phantom = face(300.0);
+    phantom.score = 0.65;
+    let mut all = Vec::new();
+    for i in 0..50u64 {
+        let faces = vec![face(0.0), phantom.clone()];
+        all.extend(engine.observe(&Observation::new(
+            i * 100,
+            faces,
+            SceneStats::test_pattern(i),
+        )));
+    }
+    assert!(all.is_empty(), "{all:?}");
+}
