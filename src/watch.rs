@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -34,7 +34,15 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
         Box::new(BufWriter::new(file))
     };
     let to_stdout = args.events == "-";
+    // Ctrl-C (or SIGTERM) ends the session cleanly: `session_ended` with
+    // reason `stopped`, events flushed.
     let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        if let Err(e) = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed)) {
+            tracing::warn!("cannot catch Ctrl-C: {e}");
+        }
+    }
     let mut status = StatusLine::new(!args.quiet && std::io::stderr().is_terminal());
     let mut sink = |e: &Event| -> std::io::Result<()> {
         writeln!(out, "{}", e.to_json_line())?;

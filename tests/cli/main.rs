@@ -427,3 +427,31 @@ fn policy_prints_defaults_and_checks_files() {
     assert!(o.status.success());
     assert!(stdout(&o).contains("absence_flag_s = 9.0"));
 }
+
+#[test]
+fn interrupting_watch_ends_the_session_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .args([
+            "watch",
+            "--realtime",
+            "--source",
+            "tests/scenarios/present_throughout.toml",
+        ])
+        .args(["--events", out.to_str().unwrap()])
+        .current_dir(root())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let ev = events(&std::fs::read_to_string(&out).unwrap());
+    assert_well_formed(&ev);
+    assert_eq!(ev.last().unwrap()["data"]["reason"], "stopped");
+}
