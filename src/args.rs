@@ -31,6 +31,27 @@ pub enum Command {
     Cameras,
     /// Print the default policy as TOML, or check a policy file.
     Policy(PolicyArgs),
+    /// The on-disk journal of events and media waiting to be sent.
+    Uplink {
+        #[command(subcommand)]
+        command: UplinkCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UplinkCommand {
+    /// Show what is waiting to be sent.
+    Status(UplinkStatusArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UplinkStatusArgs {
+    /// Journal directory.
+    #[arg(long, value_name = "DIR", default_value = "invigil-journal")]
+    pub journal: PathBuf,
+    /// Print the status as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command, QaCommand};
+use args::{Cli, Command, QaCommand, UplinkCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,6 +27,9 @@ fn main() -> ExitCode {
         } => qa::render(&a),
         Command::Cameras => cameras(),
         Command::Policy(a) => policy(&a),
+        Command::Uplink {
+            command: UplinkCommand::Status(a),
+        } => uplink_status(&a),
     };
     match result {
         Ok(code) => code,
@@ -88,5 +91,31 @@ fn policy(a: &args::PolicyArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{}: valid", path.display());
     }
     print!("{}", toml::to_string(&policy)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn uplink_status(a: &args::UplinkStatusArgs) -> anyhow::Result<ExitCode> {
+    // Opening creates a journal; status must not, so look first.
+    if !a.journal.join("media").is_dir() {
+        anyhow::bail!(
+            "{}: no journal here (no invigil journal in this directory)",
+            a.journal.display()
+        );
+    }
+    let journal = invigil_uplink::Journal::open(&a.journal)?;
+    let s = journal.status()?;
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!("journal {}", a.journal.display());
+        println!(
+            "  waiting: {} events, {} media ({} bytes)",
+            s.pending_events, s.pending_media, s.pending_media_bytes
+        );
+        println!(
+            "  acknowledged up to record {}; next record {}; {} segment file(s)",
+            s.acked, s.next_id, s.segments
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -455,3 +455,34 @@ fn interrupting_watch_ends_the_session_cleanly() {
     assert_well_formed(&ev);
     assert_eq!(ev.last().unwrap()["data"]["reason"], "stopped");
 }
+
+#[test]
+fn uplink_status_reports_a_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = invigil(&[
+        "uplink",
+        "status",
+        "--journal",
+        dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no journal"), "{}", stderr(&o));
+    let mut j = invigil_uplink_journal(dir.path());
+    j.append_media("face.jpg", "image/jpeg", b"12345").unwrap();
+    drop(j);
+    let o = invigil(&[
+        "uplink",
+        "status",
+        "--json",
+        "--journal",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(s["pending_media"], 1);
+    assert_eq!(s["pending_media_bytes"], 5);
+}
+
+fn invigil_uplink_journal(dir: &Path) -> invigil_uplink::Journal {
+    invigil_uplink::Journal::open(dir).unwrap()
+}
