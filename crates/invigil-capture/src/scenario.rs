@@ -432,7 +432,8 @@ impl Rng {
 /// What the current segment is producing.
 enum Playing {
     Generated {
-        base: Frame,
+        /// Shared so each frame borrows it without copying the picture.
+        base: std::sync::Arc<Frame>,
         frames: u64,
         jitter: f64,
         noise: f64,
@@ -519,7 +520,7 @@ impl ScenarioSource {
                     }
                 }
                 Playing::Generated {
-                    base,
+                    base: std::sync::Arc::new(base),
                     frames: self.frames_for(x.duration_s),
                     jitter: x.jitter_px,
                     noise: x.noise,
@@ -649,7 +650,7 @@ impl FrameSource for ScenarioSource {
                     noise,
                 } => {
                     *frames -= 1;
-                    let (base, jitter, noise) = (base.clone(), *jitter, *noise);
+                    let (base, jitter, noise) = (std::sync::Arc::clone(base), *jitter, *noise);
                     Some(self.generated(&base, jitter, noise))
                 }
                 Playing::Dark {
