@@ -37,6 +37,8 @@ pub struct RuleEngine {
     policy: Policy,
     rules: Vec<Box<dyn Rule>>,
     next_seq: u64,
+    /// Media time at which this run starts (non-zero when resuming).
+    t_offset: u64,
     first_t: Option<u64>,
     last_t: u64,
     frames: u64,
@@ -56,6 +58,7 @@ impl RuleEngine {
             policy,
             rules,
             next_seq: 0,
+            t_offset: 0,
             first_t: None,
             last_t: 0,
             frames: 0,
@@ -83,6 +86,36 @@ impl RuleEngine {
         self.dropped_frames += n;
     }
 
+    /// An engine that carries on a session an earlier run left unfinished
+    /// (the client crashed or was restarted): events continue at `next_seq`
+    /// and media time continues from `after_t_ms`. Call
+    /// [`resume_start`](Self::resume_start) instead of [`start`](Self::start).
+    pub fn resuming(policy: Policy, next_seq: u64, after_t_ms: u64) -> Self {
+        let mut engine = Self::new(policy);
+        engine.next_seq = next_seq;
+        engine.t_offset = after_t_ms;
+        engine.last_t = after_t_ms;
+        engine
+    }
+
+    /// Emits `session_resumed`, the first event of a resumed run.
+    pub fn resume_start(&mut self) -> Vec<Event> {
+        let data = json!({
+            "after_seq": self.next_seq.checked_sub(1),
+            "after_t_ms": self.t_offset,
+            "policy": serde_json::to_value(&self.policy).expect("policy serialises"),
+        });
+        let t = self.t_offset;
+        vec![self.event(t, EventKind::SessionResumed, into_map(data))]
+    }
+
+    /// Emits an event that did not come from a rule (e.g. `clip_saved`), at
+    /// the session time of the last observed frame.
+    pub fn note(&mut self, kind: EventKind, data: Map<String, Value>) -> Event {
+        let t = self.last_t;
+        self.event(t, kind, data)
+    }
+
     /// Emits `session_started`.
     pub fn start(&mut self) -> Vec<Event> {
         let data = json!({
@@ -98,7 +131,7 @@ impl RuleEngine {
         let first = *self.first_t.get_or_insert(obs.t_ms);
         // Media time never runs backwards for the rules, even if a source
         // stamps a frame out of order.
-        let t_ms = obs.t_ms.saturating_sub(first).max(self.last_t);
+        let t_ms = (obs.t_ms.saturating_sub(first) + self.t_offset).max(self.last_t);
         self.last_t = t_ms;
         self.frames += 1;
         let facts = FrameFacts {
@@ -166,6 +199,7 @@ impl RuleEngine {
             kind,
             severity: kind.severity(),
             data,
+            prev: None,
         }
     }
 }

@@ -84,6 +84,12 @@ event_kinds! {
     CameraLost = "camera_lost", Violation;
     /// Last event of every session; data: `reason`, `frames`, `duration_ms`.
     SessionEnded = "session_ended", Info;
+    /// The client restarted mid-session (crash, reboot) and carries on with
+    /// the same session; data: `after_seq`, `after_t_ms`.
+    SessionResumed = "session_resumed", Warning;
+    /// A flagged clip was recorded and stored as media; data: `event_seq`
+    /// (the violation it covers), `sha256`, `bytes`, `start_ms`, `end_ms`.
+    ClipSaved = "clip_saved", Info;
 }
 
 impl std::str::FromStr for EventKind {
@@ -121,6 +127,10 @@ pub struct Event {
     pub severity: Severity,
     /// Kind-specific details; always an object.
     pub data: Map<String, Value>,
+    /// Hash of the previous event of the session (see [`crate::chain`]);
+    /// absent in sessions that are not chained (plain `invigil watch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
 }
 
 impl Event {
@@ -145,6 +155,7 @@ mod tests {
             kind: EventKind::CandidateAbsent,
             severity: EventKind::CandidateAbsent.severity(),
             data,
+            prev: None,
         };
         assert_eq!(
             e.to_json_line(),

@@ -22,6 +22,7 @@
 //! );
 //! ```
 
+pub mod chain;
 mod engine;
 mod episode;
 mod event;

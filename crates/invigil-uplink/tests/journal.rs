@@ -15,6 +15,7 @@ fn event(seq: u64) -> Event {
         kind: EventKind::AbsenceWarning,
         severity: EventKind::AbsenceWarning.severity(),
         data: Default::default(),
+        prev: None,
     }
 }
 

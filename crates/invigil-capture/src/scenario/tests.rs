@@ -112,6 +112,7 @@ fn expectations_count_in_windows() {
         kind,
         severity: kind.severity(),
         data: Default::default(),
+        prev: None,
     };
     let events = [
         ev(1000, EventKind::AbsenceWarning),

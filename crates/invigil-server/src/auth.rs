@@ -1,0 +1,261 @@
+//! Who is calling: a candidate (bearer token of one session) or a proctor
+//! (account: bearer token from `/api/v1/auth/login`, or HTTP Basic).
+//!
+//! Tokens are 256 random bits; the database keeps only their SHA-256.
+//! Candidate tokens start `ivc_`, proctor tokens `ivp_`.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::error::ApiError;
+use crate::{now_ms, AppState};
+
+pub const CANDIDATE_PREFIX: &str = "ivc_";
+pub const PROCTOR_PREFIX: &str = "ivp_";
+/// How long a proctor sign-in lasts.
+pub const PROCTOR_TOKEN_TTL_MS: i64 = 12 * 3600 * 1000;
+
+/// A new random token with a prefix.
+pub fn new_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    format!("{prefix}{}", invigil_core::chain::hex(&bytes))
+}
+
+/// Random hex id (notes, generated session ids).
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    invigil_core::chain::hex(&bytes)
+}
+
+pub fn token_hash(token: &str) -> String {
+    invigil_core::chain::hex(&Sha256::digest(token.as_bytes()))
+}
+
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(hash) => Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Candidate { session_id: String },
+    Proctor { username: String },
+}
+
+impl Caller {
+    /// Proctors only; candidates get 403.
+    pub fn proctor(&self) -> Result<&str, ApiError> {
+        match self {
+            Caller::Proctor { username } => Ok(username),
+            Caller::Candidate { .. } => Err(ApiError::forbidden(
+                "this endpoint is for proctors; a candidate token cannot use it",
+            )),
+        }
+    }
+
+    /// The candidate of `session_id` only.
+    pub fn candidate_of(&self, session_id: &str) -> Result<(), ApiError> {
+        match self {
+            Caller::Candidate { session_id: own } if own == session_id => Ok(()),
+            Caller::Candidate { .. } => Err(ApiError::forbidden(format!(
+                "this token belongs to another session and cannot write session {session_id}"
+            ))),
+            Caller::Proctor { .. } => Err(ApiError::forbidden(
+                "only the session's candidate token can write its events and media",
+            )),
+        }
+    }
+
+    /// A proctor, or the candidate of `session_id`.
+    pub fn reader_of(&self, session_id: &str) -> Result<(), ApiError> {
+        match self {
+            Caller::Proctor { .. } => Ok(()),
+            Caller::Candidate { session_id: own } if own == session_id => Ok(()),
+            Caller::Candidate { .. } => Err(ApiError::forbidden(format!(
+                "this token belongs to another session and cannot read session {session_id}"
+            ))),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let cookie_token = parts
+            .headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix("invigil_session="))
+            .map(str::to_owned);
+        if let Some(value) = header {
+            if let Some(token) = value.strip_prefix("Bearer ") {
+                return token_caller(state, token.trim()).await;
+            }
+            if let Some(basic) = value.strip_prefix("Basic ") {
+                return basic_caller(state, basic.trim()).await;
+            }
+            return Err(ApiError::unauthorized(
+                "the Authorization header must be `Bearer <token>` or `Basic <credentials>`",
+            ));
+        }
+        if let Some(token) = cookie_token {
+            return token_caller(state, &token).await;
+        }
+        Err(ApiError::unauthorized(
+            "this endpoint needs credentials: a session token or a proctor sign-in",
+        ))
+    }
+}
+
+async fn token_caller(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let hash = token_hash(token);
+    if token.starts_with(CANDIDATE_PREFIX) {
+        let row = sqlx::query("SELECT id FROM sessions WHERE token_hash = $1")
+            .bind(&hash)
+            .fetch_optional(&state.db.pool)
+            .await?;
+        if let Some(row) = row {
+            return Ok(Caller::Candidate {
+                session_id: row.try_get("id")?,
+            });
+        }
+    } else if token.starts_with(PROCTOR_PREFIX) {
+        let row = sqlx::query(
+            "SELECT username FROM proctor_tokens WHERE token_hash = $1 AND expires_ms > $2",
+        )
+        .bind(&hash)
+        .bind(now_ms())
+        .fetch_optional(&state.db.pool)
+        .await?;
+        if let Some(row) = row {
+            return Ok(Caller::Proctor {
+                username: row.try_get("username")?,
+            });
+        }
+    }
+    Err(ApiError::unauthorized(
+        "the token is unknown, expired or signed out",
+    ))
+}
+
+async fn basic_caller(state: &AppState, encoded: &str) -> Result<Caller, ApiError> {
+    let bad = || ApiError::unauthorized("wrong user name or password");
+    let decoded = base64_decode(encoded).ok_or_else(bad)?;
+    let text = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (user, password) = text.split_once(':').ok_or_else(bad)?;
+    if check_proctor(state, user, password).await? {
+        Ok(Caller::Proctor {
+            username: user.to_owned(),
+        })
+    } else {
+        Err(bad())
+    }
+}
+
+/// Whether `user`/`password` is a proctor account. Runs argon2 off the
+/// async threads.
+pub async fn check_proctor(state: &AppState, user: &str, password: &str) -> Result<bool, ApiError> {
+    let row = sqlx::query("SELECT password_hash FROM proctors WHERE username = $1")
+        .bind(user)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    let phc: String = row.try_get("password_hash")?;
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// Standard base64 (RFC 4648, with padding), as HTTP Basic uses.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let s = s.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        if chunk.len() == 1 {
+            return None;
+        }
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= value(c)? << (18 - 6 * i);
+        }
+        out.push((n >> 16) as u8);
+        if chunk.len() > 2 {
+            out.push((n >> 8) as u8);
+        }
+        if chunk.len() > 3 {
+            out.push(n as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes_basic_credentials() {
+        assert_eq!(base64_decode("YWxpY2U6czNjcmV0").unwrap(), b"alice:s3cret");
+        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
+        assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
+        assert!(base64_decode("Y").is_none());
+        assert!(base64_decode("a$b=").is_none());
+    }
+
+    #[test]
+    fn passwords_verify_only_themselves() {
+        let phc = hash_password("correct horse").unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &phc));
+        assert!(!verify_password("wrong", &phc));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_prefixed() {
+        let a = new_token(CANDIDATE_PREFIX);
+        assert!(a.starts_with("ivc_") && a.len() == 68);
+        assert_ne!(a, new_token(CANDIDATE_PREFIX));
+    }
+}

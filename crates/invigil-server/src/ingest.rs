@@ -1,0 +1,303 @@
+//! Appending a batch of events: idempotent on (session, seq), and only
+//! along the session's hash chain.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use invigil_core::chain::event_hash;
+use invigil_core::{Event, EventKind, Severity, EVENT_SCHEMA_VERSION};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::Row;
+
+use crate::error::{ApiError, ApiResult};
+use crate::{auth, now_ms, Alert, AppState, MAX_BATCH_EVENTS};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AppendResult {
+    /// Events new to the server.
+    pub accepted: u64,
+    /// Events the server already held, byte for byte (re-sent batches).
+    pub duplicates: u64,
+    /// The server holds seq 0 .. next_seq-1.
+    pub next_seq: u64,
+    /// Hash of the server's last event: the next event's `prev`.
+    pub head: String,
+}
+
+/// Why a batch was refused; each is recorded in the session's timeline.
+enum Rejection {
+    Altered { seq: u64 },
+    Gap { expected: u64, got: u64 },
+    Broken { seq: u64, expected_prev: String },
+}
+
+impl Rejection {
+    fn into_error(self) -> ApiError {
+        match self {
+            Rejection::Altered { seq } => ApiError::conflict(
+                "event_altered",
+                format!("event seq {seq} differs from the event the server already holds under that seq; the chain is rejected"),
+            )
+            .with_detail(json!({ "seq": seq })),
+            Rejection::Gap { expected, got } => ApiError::conflict(
+                "seq_gap",
+                format!("expected event seq {expected} next but got {got}: an event is missing or out of order; the chain is rejected"),
+            )
+            .with_detail(json!({ "expected_seq": expected, "seq": got })),
+            Rejection::Broken { seq, expected_prev } => ApiError::conflict(
+                "chain_broken",
+                format!("event seq {seq} does not carry the hash of the event before it in `prev`; the chain is rejected"),
+            )
+            .with_detail(json!({ "seq": seq, "expected_prev": expected_prev })),
+        }
+    }
+}
+
+fn validate(batch: &EventBatch) -> ApiResult<()> {
+    if batch.events.is_empty() {
+        return Err(ApiError::invalid_field(
+            "events",
+            "the batch holds no events",
+        ));
+    }
+    if batch.events.len() > MAX_BATCH_EVENTS {
+        return Err(ApiError::invalid_field(
+            "events",
+            format!(
+                "a batch holds at most {MAX_BATCH_EVENTS} events, this one {}",
+                batch.events.len()
+            ),
+        ));
+    }
+    for (i, e) in batch.events.iter().enumerate() {
+        if e.v != EVENT_SCHEMA_VERSION {
+            return Err(ApiError::invalid_field(
+                format!("events[{i}].v"),
+                format!(
+                    "schema version {} is not supported (this server reads {EVENT_SCHEMA_VERSION})",
+                    e.v
+                ),
+            ));
+        }
+        if e.severity != e.kind.severity() {
+            return Err(ApiError::invalid_field(
+                format!("events[{i}].severity"),
+                format!(
+                    "`{}` events have severity `{}`, not `{}`",
+                    e.kind,
+                    e.kind.severity().as_str(),
+                    e.severity.as_str()
+                ),
+            ));
+        }
+        match &e.prev {
+            Some(p) if crate::store::Sha256Hex::parse(p).is_some() => {}
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    format!("events[{i}].prev"),
+                    "`prev` must be 64 lowercase hex digits (a SHA-256)",
+                ))
+            }
+            None => {
+                return Err(ApiError::invalid_field(
+                    format!("events[{i}].prev"),
+                    "missing `prev`: events sent to the server are hash-chained",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn append(
+    state: &AppState,
+    session_id: &str,
+    batch: EventBatch,
+) -> ApiResult<AppendResult> {
+    validate(&batch)?;
+    let lock = state.session_lock(session_id);
+    let _guard = lock.lock().await;
+
+    let row = sqlx::query(
+        "SELECT exam_id, candidate_id, state, next_seq, head FROM sessions WHERE id = $1",
+    )
+    .bind(session_id)
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no session {session_id}")))?;
+    let exam_id: String = row.try_get("exam_id")?;
+    let candidate_id: String = row.try_get("candidate_id")?;
+    let session_state: String = row.try_get("state")?;
+    let stored_next = row.try_get::<i64, _>("next_seq")? as u64;
+    let mut head: String = row.try_get("head")?;
+
+    // Hashes of stored events that this batch repeats.
+    let min_seq = batch.events.iter().map(|e| e.seq).min().unwrap_or(0);
+    let mut known: HashMap<u64, String> = HashMap::new();
+    if min_seq < stored_next {
+        let rows = sqlx::query(
+            "SELECT seq, hash FROM events WHERE session_id = $1 AND seq >= $2 AND seq < $3",
+        )
+        .bind(session_id)
+        .bind(min_seq as i64)
+        .bind(stored_next as i64)
+        .fetch_all(&state.db.pool)
+        .await?;
+        for r in rows {
+            known.insert(r.try_get::<i64, _>("seq")? as u64, r.try_get("hash")?);
+        }
+    }
+
+    let mut fresh: Vec<(Event, String)> = Vec::new();
+    let mut duplicates = 0u64;
+    let mut rejection = None;
+    for e in batch.events {
+        let hash = event_hash(&e);
+        let next = stored_next + fresh.len() as u64;
+        if e.seq < next {
+            if known.get(&e.seq) == Some(&hash) {
+                duplicates += 1;
+                continue;
+            }
+            rejection = Some(Rejection::Altered { seq: e.seq });
+            break;
+        }
+        if e.seq > next {
+            rejection = Some(Rejection::Gap {
+                expected: next,
+                got: e.seq,
+            });
+            break;
+        }
+        if e.prev.as_deref() != Some(head.as_str()) {
+            rejection = Some(Rejection::Broken {
+                seq: e.seq,
+                expected_prev: head.clone(),
+            });
+            break;
+        }
+        head = hash.clone();
+        known.insert(e.seq, hash.clone());
+        fresh.push((e, hash));
+    }
+    if let Some(rejection) = rejection {
+        let err = rejection.into_error();
+        record_note(
+            state,
+            session_id,
+            "batch_rejected",
+            "candidate",
+            json!({
+                "code": err.code,
+                "message": err.message,
+                "detail": err.detail,
+            }),
+        )
+        .await?;
+        tracing::warn!(session = session_id, "rejected a batch: {}", err.message);
+        return Err(err);
+    }
+    if !fresh.is_empty() && session_state != "live" {
+        return Err(ApiError::conflict(
+            "session_ended",
+            format!("session {session_id} has ended; it takes no new events"),
+        ));
+    }
+
+    let now = now_ms();
+    if !fresh.is_empty() {
+        let mut tx = state.db.pool.begin().await?;
+        for (e, hash) in &fresh {
+            sqlx::query(
+                "INSERT INTO events (session_id, seq, t_ms, kind, severity, body, hash, received_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(session_id)
+            .bind(e.seq as i64)
+            .bind(e.t_ms as i64)
+            .bind(e.kind.as_str())
+            .bind(e.severity.as_str())
+            .bind(invigil_core::chain::canonical_json(e))
+            .bind(hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let count = |s: Severity| fresh.iter().filter(|(e, _)| e.severity == s).count() as i64;
+        let ended = fresh
+            .iter()
+            .find(|(e, _)| e.kind == EventKind::SessionEnded);
+        let end_reason = ended
+            .and_then(|(e, _)| e.data.get("reason"))
+            .and_then(|r| r.as_str())
+            .map(str::to_owned);
+        sqlx::query(
+            "UPDATE sessions SET next_seq = $1, head = $2, last_event_ms = $3, \
+             violations = violations + $4, warnings = warnings + $5, \
+             state = CASE WHEN $6 = 1 THEN 'ended' ELSE state END, \
+             ended_ms = CASE WHEN $6 = 1 THEN $3 ELSE ended_ms END, \
+             end_reason = CASE WHEN $6 = 1 THEN $7 ELSE end_reason END \
+             WHERE id = $8",
+        )
+        .bind((stored_next + fresh.len() as u64) as i64)
+        .bind(&head)
+        .bind(now)
+        .bind(count(Severity::Violation))
+        .bind(count(Severity::Warning))
+        .bind(i64::from(ended.is_some()))
+        .bind(end_reason)
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        for (e, _) in &fresh {
+            if e.severity >= Severity::Warning {
+                // No receivers is fine: nobody is watching.
+                let _ = state.alerts.send(Arc::new(Alert {
+                    session_id: session_id.to_owned(),
+                    exam_id: exam_id.clone(),
+                    candidate_id: candidate_id.clone(),
+                    received_ms: now,
+                    event: e.clone(),
+                }));
+            }
+        }
+        if ended.is_some() {
+            state.forget_session_lock(session_id);
+        }
+    }
+    Ok(AppendResult {
+        accepted: fresh.len() as u64,
+        duplicates,
+        next_seq: stored_next + fresh.len() as u64,
+        head,
+    })
+}
+
+/// Adds a server note to a session's timeline.
+pub async fn record_note(
+    state: &AppState,
+    session_id: &str,
+    kind: &str,
+    actor: &str,
+    detail: serde_json::Value,
+) -> ApiResult<()> {
+    sqlx::query("INSERT INTO notes (id, session_id, at_ms, kind, actor, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(auth::new_id())
+        .bind(session_id)
+        .bind(now_ms())
+        .bind(kind)
+        .bind(actor)
+        .bind(detail.to_string())
+        .execute(&state.db.pool)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! invigil-server: the proctor backend.
+//!
+//! Candidates' clients create a session, append hash-chained batches of
+//! events and upload media (flagged clips, check-in photos); proctors sign
+//! in, list sessions, read timelines, fetch media and follow a live stream
+//! of every warning and violation. See docs/api.md and
+//! `GET /api/v1/openapi.json`.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! let dir = std::path::Path::new("/var/lib/invigil");
+//! let config = invigil_server::Config::new(dir, "127.0.0.1:8480".parse()?);
+//! let server = invigil_server::Server::start(config).await?;
+//! println!("listening on {}", server.addr());
+//! server.wait().await?;
+//! # Ok(()) }
+//! ```
+
+mod api;
+pub mod auth;
+pub mod db;
+mod error;
+mod ingest;
+mod json;
+pub mod store;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+pub use db::{Backend, Db};
+pub use error::ApiError;
+use store::{FsStore, MediaStore};
+
+/// Largest event batch body by default (1 MiB: ~2,000 events).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+/// Largest media upload by default (64 MiB: a 10 s clip is ~0.5–2 MiB).
+pub const DEFAULT_MAX_MEDIA_BYTES: usize = 64 << 20;
+/// Most events in one batch.
+pub const MAX_BATCH_EVENTS: usize = 1000;
+
+/// Server settings; see docs/server.md.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Data directory: the SQLite database (unless `database_url` says
+    /// otherwise) and the media store.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; default: SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub max_media_bytes: usize,
+    /// Directory of the proctor console's built files, served at `/`.
+    pub console_dir: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn new(data_dir: &Path, listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            data_dir: data_dir.to_owned(),
+            database_url: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_media_bytes: DEFAULT_MAX_MEDIA_BYTES,
+            console_dir: None,
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| db::sqlite_url(&self.data_dir))
+    }
+}
+
+/// A warning or violation pushed to every connected proctor.
+#[derive(Clone, Debug, Serialize)]
+pub struct Alert {
+    pub session_id: String,
+    pub exam_id: String,
+    pub candidate_id: String,
+    /// Server time the event arrived, ms since the Unix epoch.
+    pub received_ms: i64,
+    pub event: invigil_core::Event,
+}
+
+/// What [`AppState`] shares; reached through it.
+pub struct Inner {
+    pub(crate) db: Db,
+    pub(crate) store: Arc<dyn MediaStore>,
+    pub(crate) alerts: broadcast::Sender<Arc<Alert>>,
+    pub config: Config,
+    /// Set when the server shuts down; ends the live alert streams.
+    pub(crate) closing: tokio::sync::watch::Sender<bool>,
+    /// One writer at a time per session, so chain checks see a stable head.
+    session_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens the database (migrating it) and the media store.
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("cannot create data directory {}", config.data_dir.display())
+        })?;
+        let db = Db::open(&config.database_url()).await?;
+        let media_dir = config.data_dir.join("media");
+        let store = FsStore::new(&media_dir)
+            .with_context(|| format!("cannot create media store {}", media_dir.display()))?;
+        Ok(Self::with_parts(config, db, Arc::new(store)))
+    }
+
+    pub fn with_parts(config: Config, db: Db, store: Arc<dyn MediaStore>) -> Self {
+        let (alerts, _) = broadcast::channel(4096);
+        Self(Arc::new(Inner {
+            db,
+            store,
+            alerts,
+            config,
+            closing: tokio::sync::watch::Sender::new(false),
+            session_locks: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Subscribes to the live alert stream (what `/api/v1/alerts` sends).
+    pub fn subscribe_alerts(&self) -> broadcast::Receiver<Arc<Alert>> {
+        self.alerts.subscribe()
+    }
+
+    pub(crate) fn session_lock(&self, session_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.session_locks.lock().expect("lock map never poisoned");
+        Arc::clone(locks.entry(session_id.to_owned()).or_default())
+    }
+
+    pub(crate) fn forget_session_lock(&self, session_id: &str) {
+        let mut locks = self.session_locks.lock().expect("lock map never poisoned");
+        locks.remove(session_id);
+    }
+}
+
+/// Milliseconds since the Unix epoch, by the server's clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The HTTP application (routes and limits) over some state.
+pub fn router(state: AppState) -> axum::Router {
+    api::router(state)
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Opens the state, binds the address and starts serving on the current
+    /// tokio runtime.
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        let listen = config.listen;
+        let state = AppState::open(config).await?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        Self::start_on(listener, state)
+    }
+
+    /// Serves `state` on an already bound listener.
+    pub fn start_on(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<Self> {
+        let addr = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(Self {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting connections and waits for open requests to finish.
+    /// Live alert streams are closed.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // Alert streams never end on their own: tell them to.
+        let _ = self.state.closing.send(true);
+        tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.task)
+            .await
+            .map(|r| {
+                r.map_err(anyhow::Error::from)
+                    .and_then(|r| r.map_err(Into::into))
+            })
+            .unwrap_or(Ok(()))
+    }
+
+    /// Serves until the task ends.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await??;
+        Ok(())
+    }
+}
+
+/// Creates a proctor account (or replaces its password).
+pub async fn set_proctor(db: &Db, username: &str, password: &str) -> anyhow::Result<()> {
+    api::validate_username(username).map_err(|e| anyhow::anyhow!(e.message))?;
+    anyhow::ensure!(
+        password.chars().count() >= 8,
+        "the password must have at least 8 characters"
+    );
+    let phc = auth::hash_password(password).map_err(|e| anyhow::anyhow!(e))?;
+    sqlx::query(
+        "INSERT INTO proctors (username, password_hash, created_ms) VALUES ($1, $2, $3) \
+         ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash",
+    )
+    .bind(username)
+    .bind(&phc)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
