@@ -36,12 +36,82 @@ pub enum Command {
         #[command(subcommand)]
         command: UplinkCommand,
     },
+    /// Run the proctor backend (API, live alerts, media store).
+    Serve(ServeArgs),
+    /// Manage proctor accounts of a server's database.
+    Proctor {
+        #[command(subcommand)]
+        command: ProctorCommand,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseArgs {
+    /// Data directory: the embedded SQLite database and the media store.
+    #[arg(long, value_name = "DIR", default_value = "invigil-data")]
+    pub data: PathBuf,
+    /// Use this database instead of SQLite in --data, e.g.
+    /// postgres://user:password@host/db (media still go to --data).
+    #[arg(long, value_name = "URL", env = "INVIGIL_DATABASE_URL")]
+    pub database: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8480")]
+    pub listen: std::net::SocketAddr,
+    /// Largest request body for JSON endpoints, bytes (413 above).
+    #[arg(long, value_name = "BYTES", default_value_t = invigil_server::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Largest media upload, bytes (413 above).
+    #[arg(long, value_name = "BYTES", default_value_t = invigil_server::DEFAULT_MAX_MEDIA_BYTES)]
+    pub max_media_bytes: usize,
+    /// Serve the proctor console's built files from this directory.
+    #[arg(long, value_name = "DIR")]
+    pub console: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProctorCommand {
+    /// Create a proctor account (or set a new password). Prints a generated
+    /// password unless --password-stdin is given.
+    Add(ProctorAddArgs),
+    /// List proctor accounts.
+    List(DatabaseArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ProctorAddArgs {
+    /// User name: letters, digits, `-`, `_`, `.`, `@`.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum UplinkCommand {
     /// Show what is waiting to be sent.
     Status(UplinkStatusArgs),
+    /// Send what a journal still holds (after a run ended before its
+    /// items were delivered), then exit.
+    Send(UplinkSendArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UplinkSendArgs {
+    /// Journal directory.
+    #[arg(long, value_name = "DIR", default_value = "invigil-journal")]
+    pub journal: PathBuf,
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub timeout: f64,
 }
 
 #[derive(Args, Debug)]
@@ -138,6 +208,40 @@ pub struct WatchArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub stream: StreamArgs,
+}
+
+/// Streaming a session to a proctor backend.
+#[derive(Args, Debug)]
+pub struct StreamArgs {
+    /// Stream events and flagged clips to this invigil server, e.g.
+    /// http://127.0.0.1:8480. Needs --token, or --exam and --candidate.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Candidate token of a session created on the server beforehand.
+    #[arg(long, value_name = "TOKEN", env = "INVIGIL_TOKEN", requires = "server", conflicts_with_all = ["exam", "candidate"])]
+    pub token: Option<String>,
+    /// The session id of --token (otherwise asked from the server at start).
+    #[arg(long, value_name = "ID", requires = "token")]
+    pub session: Option<String>,
+    /// Exam id for a new session (with --candidate).
+    #[arg(long, value_name = "ID", requires_all = ["server", "candidate"])]
+    pub exam: Option<String>,
+    /// Candidate id for a new session (with --exam).
+    #[arg(long, value_name = "ID", requires_all = ["server", "exam"])]
+    pub candidate: Option<String>,
+    /// Journal directory: events and clips wait here until the server has
+    /// them. A journal with an unfinished session continues that session.
+    #[arg(long, value_name = "DIR", default_value = "invigil-journal")]
+    pub journal: PathBuf,
+    /// At the end, wait at most this long for the server to take what is
+    /// left; the rest stays in the journal (`invigil uplink send`).
+    #[arg(long, value_name = "SECONDS", default_value_t = 15.0)]
+    pub drain_timeout: f64,
+    /// Record flagged clips (H.264 MP4) and send them with the events.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub clips: bool,
 }
 
 #[derive(Args, Debug)]

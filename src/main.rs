@@ -5,13 +5,14 @@ mod detect;
 mod engine;
 mod qa;
 mod report;
+mod serve;
 mod watch;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command, QaCommand, UplinkCommand};
+use args::{Cli, Command, ProctorCommand, QaCommand, UplinkCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,6 +31,16 @@ fn main() -> ExitCode {
         Command::Uplink {
             command: UplinkCommand::Status(a),
         } => uplink_status(&a),
+        Command::Uplink {
+            command: UplinkCommand::Send(a),
+        } => watch::uplink_send(&a),
+        Command::Serve(a) => serve::serve(&a),
+        Command::Proctor {
+            command: ProctorCommand::Add(a),
+        } => serve::proctor_add(&a),
+        Command::Proctor {
+            command: ProctorCommand::List(a),
+        } => serve::proctor_list(&a),
     };
     match result {
         Ok(code) => code,
@@ -116,6 +127,26 @@ fn uplink_status(a: &args::UplinkStatusArgs) -> anyhow::Result<ExitCode> {
             "  acknowledged up to record {}; next record {}; {} segment file(s)",
             s.acked, s.next_id, s.segments
         );
+        if let Some(meta) = invigil_uplink::SessionMeta::load(&a.journal)? {
+            println!(
+                "  session {} on {} (exam {}, candidate {}): {} events journaled, {}{}",
+                meta.session_id,
+                meta.server,
+                meta.exam_id,
+                meta.candidate_id,
+                meta.next_seq,
+                if meta.created {
+                    "known to the server"
+                } else {
+                    "not yet created on the server"
+                },
+                if meta.ended {
+                    ", ended"
+                } else {
+                    ", unfinished"
+                },
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -22,7 +22,7 @@ impl StatusLine {
         }
     }
 
-    pub fn update(&mut self, p: &Progress, info: &SourceInfo) {
+    pub fn update(&mut self, p: &Progress, info: &SourceInfo, link: Option<&str>) {
         if !self.enabled {
             return;
         }
@@ -41,7 +41,7 @@ impl StatusLine {
         let mut err = std::io::stderr().lock();
         let _ = write!(
             err,
-            "\r\x1b[2K{} {}  frame {}{of}  t={}  faces {}  events {}  violations {}  dropped {}",
+            "\r\x1b[2K{} {}  frame {}{of}  t={}  faces {}  events {}  violations {}  dropped {}{}",
             info.kind,
             short(&info.name),
             p.frames,
@@ -49,7 +49,8 @@ impl StatusLine {
             p.faces,
             p.events,
             p.violations,
-            p.dropped
+            p.dropped,
+            link.map(|l| format!("  server: {l}")).unwrap_or_default()
         );
         let _ = err.flush();
     }

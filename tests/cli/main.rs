@@ -468,7 +468,8 @@ fn uplink_status_reports_a_journal() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no journal"), "{}", stderr(&o));
     let mut j = invigil_uplink_journal(dir.path());
-    j.append_media("face.jpg", "image/jpeg", b"12345").unwrap();
+    j.append_media("face_photo", "face.jpg", "image/jpeg", b"12345")
+        .unwrap();
     drop(j);
     let o = invigil(&[
         "uplink",

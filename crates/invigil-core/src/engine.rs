@@ -39,6 +39,7 @@ pub struct RuleEngine {
     next_seq: u64,
     /// Media time at which this run starts (non-zero when resuming).
     t_offset: u64,
+    resumed: bool,
     first_t: Option<u64>,
     last_t: u64,
     frames: u64,
@@ -59,6 +60,7 @@ impl RuleEngine {
             rules,
             next_seq: 0,
             t_offset: 0,
+            resumed: false,
             first_t: None,
             last_t: 0,
             frames: 0,
@@ -95,11 +97,12 @@ impl RuleEngine {
         engine.next_seq = next_seq;
         engine.t_offset = after_t_ms;
         engine.last_t = after_t_ms;
+        engine.resumed = true;
         engine
     }
 
     /// Emits `session_resumed`, the first event of a resumed run.
-    pub fn resume_start(&mut self) -> Vec<Event> {
+    fn resume_start(&mut self) -> Vec<Event> {
         let data = json!({
             "after_seq": self.next_seq.checked_sub(1),
             "after_t_ms": self.t_offset,
@@ -116,8 +119,12 @@ impl RuleEngine {
         self.event(t, kind, data)
     }
 
-    /// Emits `session_started`.
+    /// Emits `session_started` (or `session_resumed` for an engine made by
+    /// [`resuming`](Self::resuming)).
     pub fn start(&mut self) -> Vec<Event> {
+        if self.resumed {
+            return self.resume_start();
+        }
         let data = json!({
             "schema": EVENT_SCHEMA_VERSION,
             "policy": serde_json::to_value(&self.policy).expect("policy serialises"),

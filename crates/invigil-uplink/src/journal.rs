@@ -29,11 +29,19 @@ pub enum Item {
     Event(Event),
     /// A media body stored under `media/<sha256>`.
     Media {
+        /// What the server files it as: `clip`, `face_photo`, `id_photo`,
+        /// `room_scan`, `other`.
+        #[serde(default = "other_kind")]
+        kind: String,
         name: String,
         content_type: String,
         sha256: String,
         bytes: u64,
     },
+}
+
+fn other_kind() -> String {
+    "other".to_owned()
 }
 
 /// An item with its journal id (from 1, increasing, never reused).
@@ -186,6 +194,7 @@ impl Journal {
     /// are on disk.
     pub fn append_media(
         &mut self,
+        kind: &str,
         name: &str,
         content_type: &str,
         body: &[u8],
@@ -200,6 +209,7 @@ impl Journal {
             fs::rename(&tmp, &path).map_err(io(&path))?;
         }
         self.append(Item::Media {
+            kind: kind.to_owned(),
             name: name.to_owned(),
             content_type: content_type.to_owned(),
             sha256,

@@ -34,7 +34,7 @@ fn records_survive_reopening_and_ids_continue() {
         assert_eq!(j.append_event(&event(s)).unwrap(), s + 1);
     }
     let media = j
-        .append_media("clip.mp4", "video/mp4", b"not really mp4")
+        .append_media("clip", "clip.mp4", "video/mp4", b"not really mp4")
         .unwrap();
     drop(j);
     let mut j = Journal::open(dir.path()).unwrap();
@@ -70,7 +70,7 @@ fn acknowledged_records_are_compacted_away() {
         ids.push(j.append_event(&event(s)).unwrap());
     }
     let media = j
-        .append_media("face.jpg", "image/jpeg", b"jpeg bytes")
+        .append_media("face_photo", "face.jpg", "image/jpeg", b"jpeg bytes")
         .unwrap();
     let segments = j.segment_first_ids().len();
     assert!(segments > 3, "{segments}");

@@ -1,0 +1,118 @@
+//! `invigil serve` and `invigil proctor`: the backend from the command line.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use invigil_server::{Config, Server};
+use sqlx::Row;
+
+use crate::args::{DatabaseArgs, ProctorAddArgs, ServeArgs};
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn config(db: &DatabaseArgs, listen: std::net::SocketAddr) -> Config {
+    let mut config = Config::new(&db.data, listen);
+    config.database_url = db.database.clone();
+    config
+}
+
+pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = config(&args.db, args.listen);
+    config.max_body_bytes = args.max_body_bytes;
+    config.max_media_bytes = args.max_media_bytes;
+    if let Some(dir) = &args.console {
+        anyhow::ensure!(
+            dir.join("index.html").is_file(),
+            "--console {}: no index.html there (build the console first)",
+            dir.display()
+        );
+        config.console_dir = Some(dir.clone());
+    }
+    let db_shown = invigil_server::db::redact(&config.database_url());
+    runtime()?.block_on(async move {
+        let server = Server::start(config).await?;
+        eprintln!("invigil server listening on http://{}", server.addr());
+        eprintln!("  database: {db_shown}");
+        eprintln!("  media:    {}", args.db.data.join("media").display());
+        eprintln!("  API:      http://{}/api/v1/openapi.json", server.addr());
+        shutdown_signal().await;
+        eprintln!("invigil server: shutting down");
+        server.shutdown().await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+pub fn proctor_add(args: &ProctorAddArgs) -> anyhow::Result<ExitCode> {
+    let (password, generated) = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+    } else {
+        let mut bytes = [0u8; 12];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+        (invigil_core::chain::hex(&bytes), true)
+    };
+    let config = config(&args.db, "127.0.0.1:0".parse().expect("valid address"));
+    runtime()?.block_on(async {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+        let db = invigil_server::Db::open(&config.database_url()).await?;
+        invigil_server::set_proctor(&db, &args.name, &password).await
+    })?;
+    if generated {
+        println!("proctor {} password {}", args.name, password);
+    } else {
+        eprintln!("proctor {} saved", args.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn proctor_list(db_args: &DatabaseArgs) -> anyhow::Result<ExitCode> {
+    let config = config(db_args, "127.0.0.1:0".parse().expect("valid address"));
+    let rows = runtime()?.block_on(async {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+        let db = invigil_server::Db::open(&config.database_url()).await?;
+        let rows = sqlx::query("SELECT username FROM proctors ORDER BY username")
+            .fetch_all(&db.pool)
+            .await?;
+        anyhow::Ok(rows)
+    })?;
+    for row in rows {
+        let name: String = row.try_get("username")?;
+        println!("{name}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
