@@ -12,7 +12,7 @@ use anyhow::Context;
 use invigil_capture::pipeline::{self, PipelineOptions, Summary};
 use invigil_capture::{open_source, OpenOptions, Scenario};
 use invigil_core::{Event, Policy, RuleEngine};
-use invigil_uplink::{Connection, SessionRequest, Start, Uplink, UplinkStatus};
+use invigil_uplink::{ClipTap, Connection, SessionRequest, Start, Uplink, UplinkStatus};
 
 use crate::args::{StreamArgs, UplinkSendArgs, WatchArgs};
 use crate::engine::{analyzer, load_policy};
@@ -73,7 +73,11 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     };
-    let summary: Summary = pipeline::run(
+    let mut clips = match &uplink {
+        Some(u) if args.stream.clips => Some(ClipTap::new(engine.policy(), u)),
+        _ => None,
+    };
+    let summary: Summary = pipeline::run_with_tap(
         source,
         &mut analyzer,
         &mut engine,
@@ -86,7 +90,9 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
             let link = uplink.as_ref().map(|u| link_text(&u.status()));
             status.update(p, info, link.as_deref());
         },
+        clips.as_mut().map(|c| c as &mut dyn pipeline::FrameTap),
     )?;
+    drop(clips);
     out.flush().context("cannot write events")?;
     status.finish(&summary.progress);
     let (frames, detections) = analyzer.counts();

@@ -2,6 +2,7 @@
 //! scripted scenarios) and the `watch` pipeline that drives a source through
 //! an analyzer and the rule engine.
 
+pub mod clip_mp4;
 mod error;
 mod files;
 mod gif_source;

@@ -176,6 +176,46 @@ pub fn run<A: Analyzer>(
     sink: &mut dyn FnMut(&Event) -> std::io::Result<()>,
     on_progress: &mut dyn FnMut(&Progress, &SourceInfo),
 ) -> Result<Summary, PipelineError> {
+    run_with_tap(
+        source,
+        analyzer,
+        engine,
+        options,
+        stop,
+        sink,
+        on_progress,
+        None,
+    )
+}
+
+/// Sees every analysed frame with the events it caused, and may add events
+/// of its own (the clip recorder adds `clip_saved`).
+pub trait FrameTap {
+    /// `frame` is `None` for events that come without one (`camera_lost`).
+    /// Returned notes are emitted as events right after.
+    fn frame(&mut self, frame: Option<&Frame>, events: &[Event]) -> Vec<Note>;
+    /// The session is ending; called before `session_ended`.
+    fn finish(&mut self) -> Vec<Note>;
+}
+
+/// An event a [`FrameTap`] wants emitted.
+pub type Note = (
+    invigil_core::EventKind,
+    serde_json::Map<String, serde_json::Value>,
+);
+
+/// [`run`], with a [`FrameTap`].
+#[allow(clippy::too_many_arguments)]
+pub fn run_with_tap<A: Analyzer>(
+    source: Box<dyn FrameSource>,
+    analyzer: &mut A,
+    engine: &mut RuleEngine,
+    options: &PipelineOptions,
+    stop: &AtomicBool,
+    sink: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+    on_progress: &mut dyn FnMut(&Progress, &SourceInfo),
+    mut tap: Option<&mut dyn FrameTap>,
+) -> Result<Summary, PipelineError> {
     let info = source.info().clone();
     let mut progress = Progress::default();
     let mut emit = |events: Vec<Event>, progress: &mut Progress| -> Result<(), PipelineError> {
@@ -212,12 +252,31 @@ pub fn run<A: Analyzer>(
                 progress.faces = obs.faces.len();
                 let events = engine.observe(&obs);
                 progress.t_ms = engine.session_time_ms();
+                let notes = tap
+                    .as_mut()
+                    .map(|t| t.frame(Some(&frame), &events))
+                    .unwrap_or_default();
                 emit(events, &mut progress)?;
+                let notes = notes
+                    .into_iter()
+                    .map(|(kind, data)| engine.note(kind, data))
+                    .collect();
+                emit(notes, &mut progress)?;
                 on_progress(&progress, &info);
             }
             Delivery::End => break,
             Delivery::Failed(CaptureError::Disconnected(message)) => {
-                emit(engine.camera_lost(&message), &mut progress)?;
+                let events = engine.camera_lost(&message);
+                let notes = tap
+                    .as_mut()
+                    .map(|t| t.frame(None, &events))
+                    .unwrap_or_default();
+                emit(events, &mut progress)?;
+                let notes = notes
+                    .into_iter()
+                    .map(|(kind, data)| engine.note(kind, data))
+                    .collect();
+                emit(notes, &mut progress)?;
                 end = EndReason::CameraLost;
                 camera_lost = true;
                 break;
@@ -230,6 +289,14 @@ pub fn run<A: Analyzer>(
         }
     }
     drop(feed);
+    if let Some(tap) = tap.as_mut() {
+        let notes = tap
+            .finish()
+            .into_iter()
+            .map(|(kind, data)| engine.note(kind, data))
+            .collect();
+        emit(notes, &mut progress)?;
+    }
     emit(engine.finish(end), &mut progress)?;
     on_progress(&progress, &info);
     Ok(Summary {

@@ -23,6 +23,7 @@
 //! ```
 
 pub mod chain;
+pub mod clip;
 mod engine;
 mod episode;
 mod event;

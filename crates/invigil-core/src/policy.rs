@@ -46,6 +46,19 @@ pub struct Policy {
     /// behind a codec that repeats most of the picture from looking frozen
     /// as long as anything in it moves.
     pub frozen_max_change: f64,
+    /// Seconds of video before a violation kept in its flagged clip.
+    pub clip_pre_roll_s: f64,
+    /// Seconds of video after a violation kept in its flagged clip; a
+    /// further violation within it extends the clip.
+    pub clip_post_roll_s: f64,
+    /// Longest clip; a clip extended this far is closed and a later
+    /// violation opens a new one.
+    pub clip_max_s: f64,
+    /// Frames per second kept for clips (the camera's rate is thinned).
+    pub clip_fps: f64,
+    /// Clips are scaled down to fit this size (aspect kept).
+    pub clip_max_width: u32,
+    pub clip_max_height: u32,
 }
 
 impl Default for Policy {
@@ -65,6 +78,12 @@ impl Default for Policy {
             blocked_max_contrast: 4.0,
             blocked_max_detail: 0.6,
             frozen_max_change: 0.1,
+            clip_pre_roll_s: 5.0,
+            clip_post_roll_s: 5.0,
+            clip_max_s: 30.0,
+            clip_fps: 10.0,
+            clip_max_width: 640,
+            clip_max_height: 480,
         }
     }
 }
@@ -134,6 +153,9 @@ impl Policy {
             ("frozen_flag_s", self.frozen_flag_s),
             ("clear_confirm_s", self.clear_confirm_s),
             ("debounce_s", self.debounce_s),
+            ("clip_pre_roll_s", self.clip_pre_roll_s),
+            ("clip_post_roll_s", self.clip_post_roll_s),
+            ("clip_max_s", self.clip_max_s),
         ];
         for (key, value) in durations {
             if !value.is_finite() || value < 0.0 {
@@ -154,6 +176,35 @@ impl Policy {
                     self.absence_flag_s, self.absence_warn_s
                 ),
             ));
+        }
+        if self.clip_max_s > 300.0 {
+            return Err(invalid(
+                "clip_max_s",
+                format!(
+                    "must be at most 300 s (clips are evidence, not recordings); got {}",
+                    self.clip_max_s
+                ),
+            ));
+        }
+        if !(self.clip_fps.is_finite() && (1.0..=30.0).contains(&self.clip_fps)) {
+            return Err(invalid(
+                "clip_fps",
+                format!(
+                    "must be between 1 and 30 frames a second; got {}",
+                    self.clip_fps
+                ),
+            ));
+        }
+        for (key, value) in [
+            ("clip_max_width", self.clip_max_width),
+            ("clip_max_height", self.clip_max_height),
+        ] {
+            if !(64..=1920).contains(&value) {
+                return Err(invalid(
+                    key,
+                    format!("must be between 64 and 1920 pixels; got {value}"),
+                ));
+            }
         }
         for (key, value) in [
             ("min_face_score", self.min_face_score),

@@ -17,10 +17,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod clips;
 mod journal;
 mod session;
 mod uplink;
 
+pub use clips::ClipTap;
 pub use journal::{Item, Journal, JournalError, JournalStatus, Record};
 pub use session::SessionMeta;
 pub use uplink::{Connection, SessionRequest, Start, Uplink, UplinkError, UplinkStatus};
