@@ -55,6 +55,8 @@ fn assert_well_formed(events: &[Value]) {
     assert_eq!(events.last().unwrap()["kind"], "session_ended");
 }
 
+mod stream;
+
 mod detect {
     use super::*;
 

@@ -1,0 +1,499 @@
+//! Sessions streamed to a real `invigil serve` on loopback: the server's
+//! timeline equals what `watch` wrote locally, clips arrive intact, and
+//! nothing is lost or doubled when the server is down at the start, when
+//! the server is killed mid-stream, or when the client is.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::*;
+
+const SCENARIO: &str = "tests/scenarios/exam_with_incidents.toml";
+const PASSWORD: &str = "proctor password 1";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `invigil serve` as a child process.
+struct ServerProc {
+    child: Child,
+    base: String,
+}
+
+impl ServerProc {
+    fn start(data: &Path, port: u16) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_invigil"))
+            .args(["serve", "--data"])
+            .arg(data)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start invigil serve");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::blocking::get(format!("{base}/healthz")).is_err() {
+            assert!(Instant::now() < deadline, "the server did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, base }
+    }
+
+    /// SIGKILL: no chance to flush or shut down.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn add_proctor(data: &Path) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .args(["proctor", "add", "qa", "--password-stdin", "--data"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn watch_cmd(base: &str, journal: &Path, events: &Path, realtime: bool) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_invigil"));
+    cmd.current_dir(root())
+        .args(["watch", "--quiet", "--source", SCENARIO, "--server", base])
+        .args(["--exam", "exam-e2e", "--candidate", "cand-e2e", "--journal"])
+        .arg(journal)
+        .arg("--events")
+        .arg(events)
+        .args(["--drain-timeout", "60"])
+        .env_remove("INVIGIL_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if realtime {
+        cmd.arg("--realtime");
+    }
+    cmd
+}
+
+fn session_id(journal: &Path) -> String {
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(journal.join("session.json")).unwrap())
+            .unwrap();
+    meta["session_id"].as_str().unwrap().to_owned()
+}
+
+fn get(base: &str, path: &str) -> reqwest::blocking::Response {
+    reqwest::blocking::Client::new()
+        .get(format!("{base}{path}"))
+        .basic_auth("qa", Some(PASSWORD))
+        .send()
+        .unwrap()
+}
+
+fn timeline(base: &str, session: &str) -> Value {
+    let r = get(base, &format!("/api/v1/sessions/{session}/timeline"));
+    assert_eq!(r.status(), 200);
+    r.json().unwrap()
+}
+
+fn read_events(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    // A killed writer may leave a torn last line; it was journaled anyway.
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The server holds one unbroken chain, seq 0..n, ending the session, and
+/// every event any local run wrote is in it exactly as written.
+fn assert_delivered_once(timeline: &Value, session: &str, local_runs: &[Vec<Value>]) -> Vec<Value> {
+    let server: Vec<Value> = timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            let o = e.as_object_mut().unwrap();
+            o.remove("hash");
+            o.remove("received_ms");
+            e
+        })
+        .collect();
+    let mut head = invigil_core::chain::origin(session);
+    for (i, e) in server.iter().enumerate() {
+        assert_eq!(e["seq"], i as u64, "no gaps, no duplicates");
+        assert_eq!(e["prev"], head.as_str(), "chain unbroken at {i}");
+        let event: invigil_core::Event = serde_json::from_value(e.clone()).unwrap();
+        head = invigil_core::chain::event_hash(&event);
+    }
+    assert_eq!(server.last().unwrap()["kind"], "session_ended");
+    for run in local_runs {
+        for e in run {
+            let seq = e["seq"].as_u64().unwrap() as usize;
+            assert_eq!(&server[seq], e, "event {seq} as written locally");
+        }
+    }
+    assert_eq!(timeline["session"]["state"], "ended");
+    assert_eq!(timeline["session"]["rejected_batches"], 0);
+    server
+}
+
+fn kinds_of(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["kind"].as_str().unwrap()).collect()
+}
+
+/// Whether headless Chromium plays an MP4 file: `Some(description)` or
+/// `None` when no Chromium is installed.
+fn chromium_plays(mp4: &Path) -> Option<String> {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let page = mp4.with_extension("html");
+    std::fs::write(
+        &page,
+        format!(
+            r#"<!doctype html><title>pending</title><video id="v" muted src="{}"></video>
+<script>
+const v = document.getElementById('v');
+v.addEventListener('loadeddata', () => {{ document.title = 'played ' + v.videoWidth + 'x' + v.videoHeight + ' ' + v.duration.toFixed(1) + 's'; }});
+v.addEventListener('error', () => {{ document.title = 'error ' + v.error.code; }});
+</script>"#,
+            mp4.file_name().unwrap().to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--autoplay-policy=no-user-gesture-required",
+        ])
+        .args([
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", page.display()))
+        .stderr(Stdio::null())
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    let title = dom
+        .split("<title>")
+        .nth(1)?
+        .split("</title>")
+        .next()?
+        .to_owned();
+    Some(title)
+}
+
+#[test]
+fn streamed_session_matches_local_events_and_clips_play() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_proctor(&data);
+    let server = ServerProc::start(&data, free_port());
+    let journal = dir.path().join("journal");
+    let events_file = dir.path().join("events.jsonl");
+    let out = watch_cmd(&server.base, &journal, &events_file, false)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let local = read_events(&events_file);
+    let session = session_id(&journal);
+    let tl = timeline(&server.base, &session);
+    let server_events = assert_delivered_once(&tl, &session, std::slice::from_ref(&local));
+    assert_eq!(
+        server_events, local,
+        "the server's timeline is exactly the local events"
+    );
+    assert_eq!(
+        kinds_of(&local)
+            .iter()
+            .filter(|k| **k == "clip_saved")
+            .count(),
+        3,
+        "a clip per violation: {:?}",
+        kinds_of(&local)
+    );
+
+    // Each clip: linked from its violation, stored intact, playable.
+    let media = tl["media"].as_array().unwrap();
+    assert_eq!(media.len(), 3);
+    for saved in local.iter().filter(|e| e["kind"] == "clip_saved") {
+        let d = &saved["data"];
+        let violation = &local[d["event_seq"].as_u64().unwrap() as usize];
+        assert_eq!(violation["severity"], "violation");
+        let start = d["start_ms"].as_u64().unwrap();
+        let end = d["end_ms"].as_u64().unwrap();
+        let at = violation["t_ms"].as_u64().unwrap();
+        assert!(
+            start + 4500 <= at && at + 4000 <= end,
+            "clip {start}..{end} around {at}"
+        );
+        let sha = d["sha256"].as_str().unwrap();
+        let r = get(
+            &server.base,
+            &format!("/api/v1/sessions/{session}/media/{sha}"),
+        );
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "video/mp4");
+        let body = r.bytes().unwrap();
+        assert_eq!(invigil_core::chain::hex(&Sha256::digest(&body)), sha);
+        assert_eq!(body.len() as u64, d["bytes"].as_u64().unwrap());
+        assert_eq!(&body[4..8], b"ftyp");
+        let clip_path = dir.path().join(format!("{sha}.mp4"));
+        std::fs::write(&clip_path, &body).unwrap();
+        match chromium_plays(&clip_path) {
+            Some(title) => assert!(
+                title.starts_with(&format!("played {}x{}", d["width"], d["height"])),
+                "Chromium: {title}"
+            ),
+            None if std::env::var_os("INVIGIL_REQUIRE_CHROMIUM").is_some() => {
+                panic!("INVIGIL_REQUIRE_CHROMIUM is set but no Chromium is installed")
+            }
+            None => eprintln!("SKIPPED: Chromium playback check (no /usr/bin/chromium)"),
+        }
+    }
+    // The journal is empty once everything is acknowledged.
+    let j = invigil_uplink::Journal::open(&journal).unwrap();
+    assert!(j.pending().unwrap().is_empty());
+}
+
+#[test]
+fn server_down_at_start_comes_up_30_s_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_proctor(&data);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let journal = dir.path().join("journal");
+    let events_file = dir.path().join("events.jsonl");
+    let started = Instant::now();
+    let client = watch_cmd(&base, &journal, &events_file, true)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(30));
+    // Events so far exist only on the client.
+    assert!(
+        read_events(&events_file).len() >= 3,
+        "events were raised while the server was down"
+    );
+    let server = ServerProc::start(&data, port);
+    let out = client.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        started.elapsed() >= Duration::from_secs(44),
+        "the session ran in real time"
+    );
+    let session = session_id(&journal);
+    let local = read_events(&events_file);
+    let server_events = assert_delivered_once(
+        &timeline(&server.base, &session),
+        &session,
+        std::slice::from_ref(&local),
+    );
+    assert_eq!(server_events, local);
+}
+
+#[test]
+fn server_killed_mid_stream_and_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_proctor(&data);
+    let port = free_port();
+    let mut server = ServerProc::start(&data, port);
+    let journal = dir.path().join("journal");
+    let events_file = dir.path().join("events.jsonl");
+    let client = watch_cmd(&server.base, &journal, &events_file, true)
+        .spawn()
+        .unwrap();
+    // The absence (8-15 s) has been streamed; kill the server during it.
+    std::thread::sleep(Duration::from_secs(13));
+    let session = session_id(&journal);
+    let before = timeline(&server.base, &session)["events"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(
+        before >= 3,
+        "events reached the server before the kill ({before})"
+    );
+    server.kill();
+    std::thread::sleep(Duration::from_secs(8));
+    let server = ServerProc::start(&data, port);
+    let out = client.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let local = read_events(&events_file);
+    let server_events = assert_delivered_once(
+        &timeline(&server.base, &session),
+        &session,
+        std::slice::from_ref(&local),
+    );
+    assert_eq!(server_events, local);
+}
+
+#[test]
+fn client_killed_mid_stream_and_restarted_on_its_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_proctor(&data);
+    let server = ServerProc::start(&data, free_port());
+    let journal = dir.path().join("journal");
+    let first_run = dir.path().join("events-1.jsonl");
+    let mut client = watch_cmd(&server.base, &journal, &first_run, true)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(13));
+    client.kill().unwrap(); // SIGKILL
+    client.wait().unwrap();
+    let first = read_events(&first_run);
+    assert!(
+        first.len() >= 3,
+        "the first run raised events before it was killed"
+    );
+    assert!(first.iter().all(|e| e["kind"] != "session_ended"));
+
+    let second_run = dir.path().join("events-2.jsonl");
+    let out = watch_cmd(&server.base, &journal, &second_run, false)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("continuing unfinished session"),
+        "{}",
+        stderr(&out)
+    );
+    let second = read_events(&second_run);
+    assert_eq!(second[0]["kind"], "session_resumed");
+
+    let session = session_id(&journal);
+    let server_events = assert_delivered_once(
+        &timeline(&server.base, &session),
+        &session,
+        &[first.clone(), second.clone()],
+    );
+    // Everything of both runs, and nothing else, apart from events the first
+    // run journaled in its last instant without writing them locally.
+    assert!(server_events.len() >= first.len() + second.len());
+    assert!(server_events.len() <= first.len() + second.len() + 1);
+    assert_eq!(server_events[0]["kind"], "session_started");
+}
+
+#[test]
+fn a_rejected_session_is_reported_and_kept() {
+    // A journal whose chain was tampered with after the fact: the server
+    // refuses it, watch says so and exits non-zero, and the journal keeps
+    // the items.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_proctor(&data);
+    let server = ServerProc::start(&data, free_port());
+    let journal = dir.path().join("journal");
+    // The server already holds a different session under this id and token.
+    let out = watch_cmd(&server.base, &journal, &dir.path().join("e1.jsonl"), false)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(journal.join("session.json")).unwrap())
+            .unwrap();
+    let other_journal = dir.path().join("journal2");
+    std::fs::create_dir_all(&other_journal).unwrap();
+    meta["candidate_id"] = "someone-else".into();
+    meta["created"] = false.into();
+    meta["ended"] = false.into();
+    meta["next_seq"] = 0.into();
+    meta["head"] = invigil_core::chain::origin(meta["session_id"].as_str().unwrap()).into();
+    std::fs::write(other_journal.join("session.json"), meta.to_string()).unwrap();
+    let out = watch_cmd(
+        &server.base,
+        &other_journal,
+        &dir.path().join("e2.jsonl"),
+        false,
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refused this session"),
+        "{}",
+        stderr(&out)
+    );
+    let status = invigil(&[
+        "uplink",
+        "status",
+        "--journal",
+        other_journal.to_str().unwrap(),
+        "--json",
+    ]);
+    let s: Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert!(s["pending_events"].as_u64().unwrap() > 5, "items kept: {s}");
+}
+
+#[test]
+fn watch_server_flags_are_checked() {
+    let o = invigil(&[
+        "watch",
+        "--source",
+        SCENARIO,
+        "--server",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--token, or --exam and --candidate"),
+        "{}",
+        stderr(&o)
+    );
+    let o = invigil(&[
+        "watch",
+        "--source",
+        SCENARIO,
+        "--server",
+        "ftp://x",
+        "--exam",
+        "e",
+        "--candidate",
+        "c",
+        "--journal",
+        "/tmp/invigil-test-bad-url",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("http://"), "{}", stderr(&o));
+    let o = invigil(&[
+        "watch",
+        "--source",
+        SCENARIO,
+        "--exam",
+        "e",
+        "--candidate",
+        "c",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "--exam without --server");
+}
