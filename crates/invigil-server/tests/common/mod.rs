@@ -27,6 +27,10 @@ pub fn postgres_url() -> Option<String> {
     match std::env::var("INVIGIL_TEST_POSTGRES") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
+            assert!(
+                std::env::var_os("INVIGIL_REQUIRE_POSTGRES").is_none(),
+                "INVIGIL_REQUIRE_POSTGRES is set but INVIGIL_TEST_POSTGRES is not"
+            );
             eprintln!("SKIPPED: PostgreSQL variant; set INVIGIL_TEST_POSTGRES=postgres://... (scripts/test does)");
             None
         }
