@@ -164,7 +164,7 @@ fn report_uplink(s: &UplinkStatus, journal: &std::path::Path) -> bool {
     if let Some(e) = &s.journal_error {
         eprintln!("invigil: warning: the journal failed: {e}");
     }
-    if s.pending > 0 || s.held_in_memory > 0 {
+    if s.pending > 0 {
         eprintln!(
             "invigil: {} item(s) not yet delivered wait in {}; they are sent by the next run \
              on this journal, or by `invigil uplink send --journal {}`{}",
@@ -176,6 +176,14 @@ fn report_uplink(s: &UplinkStatus, journal: &std::path::Path) -> bool {
                 .map(|e| format!(" (last problem: {e})"))
                 .unwrap_or_default()
         );
+    }
+    if s.held_in_memory > 0 {
+        eprintln!(
+            "invigil: error: {} event(s) could not be journaled (the journal failed) and will not reach the server; \
+             they are in the local events output",
+            s.held_in_memory
+        );
+        return false;
     }
     if let Some(reason) = &s.refused {
         eprintln!("invigil: error: the server refused this session: {reason}");

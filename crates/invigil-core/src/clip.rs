@@ -197,7 +197,71 @@ fn fit(w: u32, h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
 pub fn to_i420(frame: &Frame, w: u32, h: u32) -> Vec<u8> {
     let (sw, sh) = (frame.width as usize, frame.height as usize);
     let (w, h) = (w as usize, h as usize);
-    // Scaled RGB first (box filter over the source span of each pixel).
+    let scaled;
+    let rgb: &[u8] = if (w, h) == (sw, sh) {
+        &frame.rgb
+    } else if sw % w == 0 && sh % h == 0 && sw / w == sh / h {
+        scaled = shrink_by(frame, sw / w);
+        &scaled
+    } else {
+        scaled = shrink_area(frame, w, h);
+        &scaled
+    };
+    let mut out = vec![0u8; w * h * 3 / 2];
+    let (luma, chroma) = out.split_at_mut(w * h);
+    let (u_plane, v_plane) = chroma.split_at_mut(w * h / 4);
+    for (y, px) in luma.iter_mut().zip(rgb.chunks_exact(3)) {
+        let (r, g, b) = (i32::from(px[0]), i32::from(px[1]), i32::from(px[2]));
+        *y = (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16) as u8;
+    }
+    let row = w * 3;
+    for cy in 0..h / 2 {
+        let top = &rgb[cy * 2 * row..(cy * 2 + 1) * row];
+        let bottom = &rgb[(cy * 2 + 1) * row..(cy * 2 + 2) * row];
+        for cx in 0..w / 2 {
+            let o = cx * 6;
+            let sum = |c: usize| {
+                i32::from(top[o + c])
+                    + i32::from(top[o + 3 + c])
+                    + i32::from(bottom[o + c])
+                    + i32::from(bottom[o + 3 + c])
+            };
+            let (r, g, b) = ((sum(0) + 2) >> 2, (sum(1) + 2) >> 2, (sum(2) + 2) >> 2);
+            let i = cy * (w / 2) + cx;
+            u_plane[i] = (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+            v_plane[i] = (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+        }
+    }
+    out
+}
+
+/// Averages `k` x `k` blocks (the common webcam case: 1280x720 -> 640x360).
+fn shrink_by(frame: &Frame, k: usize) -> Vec<u8> {
+    let (sw, sh) = (frame.width as usize, frame.height as usize);
+    let (w, h) = (sw / k, sh / k);
+    let mut sums = vec![0u32; w * 3];
+    let mut out = Vec::with_capacity(w * h * 3);
+    let n = (k * k) as u32;
+    for y in 0..h {
+        sums.fill(0);
+        for sy in y * k..(y + 1) * k {
+            let src = &frame.rgb[sy * sw * 3..(sy + 1) * sw * 3];
+            for (x, block) in src.chunks_exact(3 * k).enumerate() {
+                for px in block.chunks_exact(3) {
+                    sums[x * 3] += u32::from(px[0]);
+                    sums[x * 3 + 1] += u32::from(px[1]);
+                    sums[x * 3 + 2] += u32::from(px[2]);
+                }
+            }
+        }
+        out.extend(sums.iter().map(|&s| ((s + n / 2) / n) as u8));
+    }
+    out
+}
+
+/// Box filter over the source span of each output pixel (any ratio).
+fn shrink_area(frame: &Frame, w: usize, h: usize) -> Vec<u8> {
+    let (sw, sh) = (frame.width as usize, frame.height as usize);
     let mut rgb = vec![0u8; w * h * 3];
     let xs: Vec<(usize, usize)> = (0..w).map(|x| span(x, w, sw)).collect();
     for y in 0..h {
@@ -219,29 +283,7 @@ pub fn to_i420(frame: &Frame, w: u32, h: u32) -> Vec<u8> {
             }
         }
     }
-    let mut out = vec![0u8; w * h * 3 / 2];
-    let (luma, chroma) = out.split_at_mut(w * h);
-    let (u_plane, v_plane) = chroma.split_at_mut(w * h / 4);
-    for (i, px) in rgb.chunks_exact(3).enumerate() {
-        let (r, g, b) = (i32::from(px[0]), i32::from(px[1]), i32::from(px[2]));
-        luma[i] = (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16) as u8;
-    }
-    for cy in 0..h / 2 {
-        for cx in 0..w / 2 {
-            let mut sum = [0i32; 3];
-            for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                let o = ((cy * 2 + dy) * w + cx * 2 + dx) * 3;
-                for c in 0..3 {
-                    sum[c] += i32::from(rgb[o + c]);
-                }
-            }
-            let (r, g, b) = ((sum[0] + 2) / 4, (sum[1] + 2) / 4, (sum[2] + 2) / 4);
-            let i = cy * (w / 2) + cx;
-            u_plane[i] = (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
-            v_plane[i] = (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
-        }
-    }
-    out
+    rgb
 }
 
 /// Source range `[a, b)` covered by output pixel `i` of `n` over `len`.
@@ -354,5 +396,17 @@ mod tests {
         assert_eq!(fit(1920, 1080, 640, 480), (640, 360));
         assert_eq!(fit(320, 240, 640, 480), (320, 240));
         assert_eq!(fit(641, 481, 640, 480), (640, 480));
+    }
+
+    #[test]
+    fn the_fast_paths_agree_with_the_general_one() {
+        let mut f = Frame::solid(0, 1280, 720, [0, 0, 0]);
+        for (i, v) in f.rgb.iter_mut().enumerate() {
+            *v = (i * 7 % 251) as u8;
+        }
+        assert_eq!(shrink_by(&f, 2), shrink_area(&f, 640, 360));
+        assert_eq!(to_i420(&f, 640, 360).len(), 640 * 360 * 3 / 2);
+        let odd = shrink_area(&f, 500, 300);
+        assert_eq!(odd.len(), 500 * 300 * 3);
     }
 }

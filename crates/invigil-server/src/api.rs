@@ -740,27 +740,25 @@ async fn alerts(
     let rx = state.subscribe_alerts();
     let closing = state.closing.subscribe();
     let stream = futures_util::stream::unfold((rx, closing), |(mut rx, mut closing)| async move {
-        loop {
-            if *closing.borrow() {
-                return None;
-            }
-            let item = tokio::select! {
-                r = rx.recv() => r,
-                _ = closing.changed() => return None,
-            };
-            let event = match item {
-                Ok(alert) => SseEvent::default()
-                    .event("alert")
-                    .id(format!("{}:{}", alert.session_id, alert.event.seq))
-                    .json_data(&*alert)
-                    .unwrap_or_else(|_| SseEvent::default().comment("unserialisable alert")),
-                Err(RecvError::Lagged(n)) => SseEvent::default()
-                    .event("lagged")
-                    .data(json!({ "missed": n }).to_string()),
-                Err(RecvError::Closed) => return None,
-            };
-            return Some((Ok(event), (rx, closing)));
+        if *closing.borrow() {
+            return None;
         }
+        let item = tokio::select! {
+            r = rx.recv() => r,
+            _ = closing.changed() => return None,
+        };
+        let event = match item {
+            Ok(alert) => SseEvent::default()
+                .event("alert")
+                .id(format!("{}:{}", alert.session_id, alert.event.seq))
+                .json_data(&*alert)
+                .unwrap_or_else(|_| SseEvent::default().comment("unserialisable alert")),
+            Err(RecvError::Lagged(n)) => SseEvent::default()
+                .event("lagged")
+                .data(json!({ "missed": n }).to_string()),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(event), (rx, closing)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

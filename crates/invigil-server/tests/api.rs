@@ -618,3 +618,59 @@ async fn session_creation_is_repeatable(s: TestServer) {
 fn hex_sha(body: &[u8]) -> String {
     invigil_core::chain::hex(&Sha256::digest(body))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_describes_every_route() {
+    let s = TestServer::start(common::Db::Sqlite).await.unwrap();
+    let (status, doc) = s.get("/api/v1/openapi.json", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let routes = [
+        ("/healthz", "get"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/auth/me", "get"),
+        ("/api/v1/sessions", "post"),
+        ("/api/v1/sessions", "get"),
+        ("/api/v1/sessions/{id}", "get"),
+        ("/api/v1/sessions/{id}/events", "post"),
+        ("/api/v1/sessions/{id}/media/{sha256}", "put"),
+        ("/api/v1/sessions/{id}/media/{sha256}", "get"),
+        ("/api/v1/sessions/{id}/end", "post"),
+        ("/api/v1/sessions/{id}/timeline", "get"),
+        ("/api/v1/alerts", "get"),
+    ];
+    for (path, method) in routes {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not documented"
+        );
+        // And the route exists: anything but the fallback's 404 for an
+        // unknown endpoint.
+        let url = s.url(
+            &path
+                .replace("{id}", "x")
+                .replace("{sha256}", &"0".repeat(64)),
+        );
+        let r = s
+            .http
+            .request(method.parse().unwrap(), url)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(
+            !body["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("no such endpoint"),
+            "{method} {path} is documented but not routed"
+        );
+    }
+    let (status, v) = s.get("/api/v1/nope", None).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+}
