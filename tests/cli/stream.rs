@@ -82,6 +82,16 @@ fn add_proctor(data: &Path) {
 }
 
 fn watch_cmd(base: &str, journal: &Path, events: &Path, realtime: bool) -> Command {
+    watch_cmd_drain(base, journal, events, realtime, "60")
+}
+
+fn watch_cmd_drain(
+    base: &str,
+    journal: &Path,
+    events: &Path,
+    realtime: bool,
+    drain: &str,
+) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_invigil"));
     cmd.current_dir(root())
         .args(["watch", "--quiet", "--source", SCENARIO, "--server", base])
@@ -89,7 +99,7 @@ fn watch_cmd(base: &str, journal: &Path, events: &Path, realtime: bool) -> Comma
         .arg(journal)
         .arg("--events")
         .arg(events)
-        .args(["--drain-timeout", "60"])
+        .args(["--drain-timeout", drain])
         .env_remove("INVIGIL_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -496,4 +506,128 @@ fn watch_server_flags_are_checked() {
         "c",
     ]);
     assert_eq!(o.status.code(), Some(2), "--exam without --server");
+}
+
+#[test]
+fn a_session_created_beforehand_streams_with_its_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_proctor(&data);
+    let server = ServerProc::start(&data, free_port());
+    // The exam platform creates the session and hands out the token.
+    let created: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/sessions", server.base))
+        .json(&serde_json::json!({"exam_id": "exam-7", "candidate_id": "cand-7"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = created["token"].as_str().unwrap();
+    let session = created["session_id"].as_str().unwrap();
+    let journal = dir.path().join("journal");
+    let events_file = dir.path().join("events.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .current_dir(root())
+        .args([
+            "watch",
+            "--quiet",
+            "--source",
+            "tests/scenarios/glance_away.toml",
+            "--server",
+            &server.base,
+            "--token",
+            token,
+            "--journal",
+        ])
+        .arg(&journal)
+        .arg("--events")
+        .arg(&events_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let local = read_events(&events_file);
+    let tl = timeline(&server.base, session);
+    assert_eq!(
+        assert_delivered_once(&tl, session, std::slice::from_ref(&local)),
+        local
+    );
+    assert_eq!(tl["session"]["candidate_id"], "cand-7");
+
+    // A token the server does not know: a clear error before anything runs.
+    let o = invigil(&[
+        "watch",
+        "--source",
+        "tests/scenarios/glance_away.toml",
+        "--server",
+        &server.base,
+        "--token",
+        &format!("ivc_{}", "0".repeat(64)),
+        "--journal",
+        dir.path().join("j2").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("401") && stderr(&o).contains("token"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn uplink_send_delivers_what_an_offline_run_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_proctor(&data);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let journal = dir.path().join("journal");
+    let events_file = dir.path().join("events.jsonl");
+    // The whole session runs with the server down.
+    let out = watch_cmd_drain(&base, &journal, &events_file, false, "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("uplink send"), "{}", stderr(&out));
+    let status = invigil(&["uplink", "status", "--journal", journal.to_str().unwrap()]);
+    assert!(
+        stdout(&status).contains("not yet created on the server"),
+        "{}",
+        stdout(&status)
+    );
+    // Nothing to send to: exit 1, items kept.
+    let o = invigil(&[
+        "uplink",
+        "send",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--timeout",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+
+    let server = ServerProc::start(&data, port);
+    let o = invigil(&[
+        "uplink",
+        "send",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--timeout",
+        "30",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let session = session_id(&journal);
+    let local = read_events(&events_file);
+    let tl = timeline(&server.base, &session);
+    assert_eq!(
+        assert_delivered_once(&tl, &session, std::slice::from_ref(&local)),
+        local
+    );
+    assert_eq!(tl["media"].as_array().unwrap().len(), 3, "the clips too");
+    let o = invigil(&["uplink", "send", "--journal", "/nonexistent/journal"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("/nonexistent/journal"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -353,6 +353,10 @@ impl Uplink {
         if let Some(handle) = self.shipper.take() {
             let _ = handle.join();
         }
+        // What is left, straight from the journal.
+        if let Ok(j) = lock(&self.shared.journal).status() {
+            lock(&self.shared.status).pending = j.pending_events + j.pending_media;
+        }
         self.status()
     }
 }
