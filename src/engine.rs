@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use invigil_core::Policy;
-use invigil_vision::{AnalyzerConfig, FaceDetector, ModelKind, VisionAnalyzer};
+use invigil_vision::{analyzer_for, DetectorProfile, FaceDetector, ModelKind, VisionAnalyzer};
 
 use crate::args::{ModelArgs, ModelChoice};
 
@@ -39,22 +39,9 @@ pub fn detectors(args: &ModelArgs) -> anyhow::Result<(FaceDetector, Option<FaceD
 
 /// The analyzer `watch` and `qa run` use.
 pub fn analyzer(args: &ModelArgs, policy: &Policy) -> anyhow::Result<VisionAnalyzer> {
-    let (mut primary, fallback) = detectors(args)?;
-    // Keep candidates a little below the rules' threshold, so the policy
-    // alone decides what counts.
-    primary.set_min_score((policy.min_face_score as f32 - 0.1).clamp(0.05, 1.0));
-    let config = match args.model {
-        // The full-range model costs ~4x the short-range one; the rules work
-        // in tenths of seconds, so 4 detections a second lose little.
-        ModelChoice::Back => AnalyzerConfig {
-            detect_interval_ms: 250,
-            ..AnalyzerConfig::default()
-        },
-        ModelChoice::Front => AnalyzerConfig::default(),
+    let profile = match args.model {
+        ModelChoice::Back => DetectorProfile::FullRange,
+        ModelChoice::Front => DetectorProfile::ShortRangeWithFallback,
     };
-    let analyzer = VisionAnalyzer::new(primary, config);
-    Ok(match fallback {
-        Some(f) => analyzer.with_fallback(f),
-        None => analyzer,
-    })
+    Ok(analyzer_for(profile, args.model_file.as_deref(), policy)?)
 }

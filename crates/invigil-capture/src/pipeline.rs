@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use invigil_core::{Analyzer, EndReason, Event, Frame, RuleEngine};
+use invigil_core::{Analyzer, EndReason, Event, Frame, Observation, RuleEngine};
 
 use crate::{CaptureError, FrameSource, SourceInfo};
 
@@ -191,9 +191,14 @@ pub fn run<A: Analyzer>(
 /// Sees every analysed frame with the events it caused, and may add events
 /// of its own (the clip recorder adds `clip_saved`).
 pub trait FrameTap {
-    /// `frame` is `None` for events that come without one (`camera_lost`).
-    /// Returned notes are emitted as events right after.
-    fn frame(&mut self, frame: Option<&Frame>, events: &[Event]) -> Vec<Note>;
+    /// `frame` and `obs` are `None` for events that come without a frame
+    /// (`camera_lost`). Returned notes are emitted as events right after.
+    fn frame(
+        &mut self,
+        frame: Option<&Frame>,
+        obs: Option<&Observation>,
+        events: &[Event],
+    ) -> Vec<Note>;
     /// The session is ending; called before `session_ended`.
     fn finish(&mut self) -> Vec<Note>;
 }
@@ -254,7 +259,7 @@ pub fn run_with_tap<A: Analyzer>(
                 progress.t_ms = engine.session_time_ms();
                 let notes = tap
                     .as_mut()
-                    .map(|t| t.frame(Some(&frame), &events))
+                    .map(|t| t.frame(Some(&frame), Some(&obs), &events))
                     .unwrap_or_default();
                 emit(events, &mut progress)?;
                 let notes = notes
@@ -269,7 +274,7 @@ pub fn run_with_tap<A: Analyzer>(
                 let events = engine.camera_lost(&message);
                 let notes = tap
                     .as_mut()
-                    .map(|t| t.frame(None, &events))
+                    .map(|t| t.frame(None, None, &events))
                     .unwrap_or_default();
                 emit(events, &mut progress)?;
                 let notes = notes

@@ -5,7 +5,7 @@
 use invigil_capture::clip_mp4::encode_clip;
 use invigil_capture::pipeline::{FrameTap, Note};
 use invigil_core::clip::{Clip, ClipRecorder};
-use invigil_core::{Event, EventKind, Frame, Policy};
+use invigil_core::{Event, EventKind, Frame, Observation, Policy};
 use serde_json::json;
 
 use crate::Uplink;
@@ -73,7 +73,12 @@ impl<'a> ClipTap<'a> {
 }
 
 impl FrameTap for ClipTap<'_> {
-    fn frame(&mut self, frame: Option<&Frame>, events: &[Event]) -> Vec<Note> {
+    fn frame(
+        &mut self,
+        frame: Option<&Frame>,
+        _obs: Option<&Observation>,
+        events: &[Event],
+    ) -> Vec<Note> {
         match self.recorder.push(frame, events) {
             Some(clip) => self.save(clip).into_iter().collect(),
             None => Vec::new(),

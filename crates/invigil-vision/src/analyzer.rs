@@ -204,3 +204,55 @@ fn overlaps(a: &Face, b: &Face) -> bool {
     };
     inside(a.center(), b) || inside(b.center(), a)
 }
+
+/// Which detectors an analyzer runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DetectorProfile {
+    /// The 256 px full-range model, up to 4 detections a second: finds
+    /// faces from ~5% of the frame width at any usual webcam framing.
+    #[default]
+    FullRange,
+    /// The 128 px short-range model up to 10 times a second, with the
+    /// full-range one only when it finds nobody (and once a second for
+    /// further faces).
+    ShortRangeWithFallback,
+}
+
+/// The analyzer `watch`, `qa run` and the app use: `profile`'s detectors
+/// (the main one from `model_file` when given), thresholds from `policy`.
+pub fn analyzer_for(
+    profile: DetectorProfile,
+    model_file: Option<&std::path::Path>,
+    policy: &invigil_core::Policy,
+) -> Result<VisionAnalyzer, crate::VisionError> {
+    use crate::{FaceDetector, ModelKind};
+    let load = |kind: ModelKind, file: Option<&std::path::Path>| match file {
+        Some(path) => FaceDetector::from_file(kind, path),
+        None => FaceDetector::new(kind),
+    };
+    let (mut primary, fallback, config) = match profile {
+        // The full-range model costs ~4x the short-range one; the rules work
+        // in tenths of seconds, so 4 detections a second lose little.
+        DetectorProfile::FullRange => (
+            load(ModelKind::Back256, model_file)?,
+            None,
+            AnalyzerConfig {
+                detect_interval_ms: 250,
+                ..AnalyzerConfig::default()
+            },
+        ),
+        DetectorProfile::ShortRangeWithFallback => (
+            load(ModelKind::Front128, model_file)?,
+            Some(load(ModelKind::Back256, None)?),
+            AnalyzerConfig::default(),
+        ),
+    };
+    // Keep candidates a little below the rules' threshold, so the policy
+    // alone decides what counts.
+    primary.set_min_score((policy.min_face_score as f32 - 0.1).clamp(0.05, 1.0));
+    let analyzer = VisionAnalyzer::new(primary, config);
+    Ok(match fallback {
+        Some(f) => analyzer.with_fallback(f),
+        None => analyzer,
+    })
+}

@@ -17,7 +17,7 @@ mod error;
 mod preprocess;
 mod scene;
 
-pub use analyzer::{AnalyzerConfig, VisionAnalyzer};
+pub use analyzer::{analyzer_for, AnalyzerConfig, DetectorProfile, VisionAnalyzer};
 pub use decode::{decode_anchors, weighted_blend, Candidate};
 pub use detector::{FaceDetector, ModelKind, RawOutputs, DEFAULT_MIN_SCORE};
 pub use error::VisionError;

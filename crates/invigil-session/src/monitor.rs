@@ -1,0 +1,372 @@
+//! The session thread.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use invigil_capture::pipeline::{self, FrameTap, Note, PipelineOptions};
+use invigil_capture::{open_source, OpenOptions};
+use invigil_core::{Event, Frame, Observation, Policy, RuleEngine};
+use invigil_uplink::{ClipTap, SessionRequest, Start, Uplink};
+use invigil_vision::{analyzer_for, DetectorProfile};
+
+use crate::view::{ConnectionView, FaceBox, Receipt, Snapshot};
+
+/// Streaming settings.
+#[derive(Clone, Debug)]
+pub struct StreamOptions {
+    pub request: SessionRequest,
+    pub journal: PathBuf,
+    /// Record flagged clips.
+    pub clips: bool,
+    /// At the end, how long to wait for the server to take the rest.
+    pub drain: Duration,
+}
+
+/// What to monitor, and how.
+#[derive(Clone, Debug)]
+pub struct MonitorOptions {
+    /// `camera`, `camera:N`, or a fixture (image folder, Y4M, MJPEG, GIF,
+    /// scenario `.toml`), as `invigil watch --source`.
+    pub source: String,
+    /// Frame rate for image folders and MJPEG files.
+    pub fps: f64,
+    /// Pace file sources like a camera (the app always does).
+    pub realtime: bool,
+    pub policy: Policy,
+    pub detectors: DetectorProfile,
+    pub stream: Option<StreamOptions>,
+    /// Largest preview width, pixels; previews are made at most 5 times a
+    /// second.
+    pub preview_width: u32,
+}
+
+impl MonitorOptions {
+    pub fn new(source: &str) -> Self {
+        Self {
+            source: source.to_owned(),
+            fps: 10.0,
+            realtime: true,
+            policy: Policy::default(),
+            detectors: DetectorProfile::FullRange,
+            stream: None,
+            preview_width: 320,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    #[error("cannot open the camera or fixture `{source_name}`: {message}")]
+    Source {
+        source_name: String,
+        message: String,
+    },
+    #[error("cannot load the face detector: {0}")]
+    Detector(String),
+    #[error(transparent)]
+    Uplink(#[from] invigil_uplink::UplinkError),
+    #[error("invalid policy: {0}")]
+    Policy(String),
+}
+
+struct Shared {
+    snapshot: Mutex<Snapshot>,
+    preview: Mutex<Option<Vec<u8>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A running session.
+pub struct Monitor {
+    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Monitor {
+    /// Opens everything (errors come back here, before anything runs) and
+    /// starts the session thread.
+    pub fn start(options: MonitorOptions) -> Result<Self, MonitorError> {
+        let mut policy = options.policy.clone();
+        let source =
+            open_source(&options.source, &OpenOptions { fps: options.fps }).map_err(|e| {
+                MonitorError::Source {
+                    source_name: options.source.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+        if source.info().kind == "scenario" {
+            let scenario = invigil_capture::Scenario::load(std::path::Path::new(&options.source))
+                .map_err(|e| MonitorError::Source {
+                source_name: options.source.clone(),
+                message: e.to_string(),
+            })?;
+            policy = scenario
+                .policy(&policy)
+                .map_err(|e| MonitorError::Policy(e.to_string()))?;
+        }
+        let analyzer = analyzer_for(options.detectors, None, &policy)
+            .map_err(|e| MonitorError::Detector(e.to_string()))?;
+        let uplink = match &options.stream {
+            Some(s) => Some(Uplink::open(
+                &s.journal,
+                s.request.clone(),
+                Duration::from_secs(10),
+            )?),
+            None => None,
+        };
+        let engine = match uplink.as_ref().map(Uplink::start) {
+            Some(Start::Resume {
+                next_seq,
+                after_t_ms,
+            }) => RuleEngine::resuming(policy.clone(), *next_seq, *after_t_ms),
+            _ => RuleEngine::new(policy.clone()),
+        };
+        let mut snapshot = Snapshot::new(&options.source);
+        snapshot.session_id = uplink.as_ref().map(Uplink::session_id);
+        let shared = Arc::new(Shared {
+            snapshot: Mutex::new(snapshot),
+            preview: Mutex::new(None),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
+            std::thread::Builder::new()
+                .name("invigil-session".into())
+                .spawn(move || {
+                    run(
+                        source, analyzer, engine, uplink, options, policy, shared, stop,
+                    )
+                })
+                .expect("can spawn the session thread")
+        };
+        Ok(Self {
+            stop,
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// The current state.
+    pub fn snapshot(&self) -> Snapshot {
+        lock(&self.shared.snapshot).clone()
+    }
+
+    /// The latest preview frame as JPEG, if any.
+    pub fn preview(&self) -> Option<Vec<u8>> {
+        lock(&self.shared.preview).clone()
+    }
+
+    /// Whether the session thread has finished (end of a fixture, camera
+    /// lost).
+    pub fn finished(&self) -> bool {
+        lock(&self.shared.snapshot).receipt.is_some()
+    }
+
+    /// Ends the session (`session_ended`, reason `stopped` unless it had
+    /// already ended) and returns the receipt.
+    pub fn stop(mut self) -> Receipt {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        lock(&self.shared.snapshot)
+            .receipt
+            .clone()
+            .expect("the session thread leaves a receipt")
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Keeps faces and the preview; records clips when streaming.
+struct UiTap<'a> {
+    shared: &'a Shared,
+    clips: Option<ClipTap<'a>>,
+    preview_width: u32,
+    last_preview: Option<Instant>,
+}
+
+impl FrameTap for UiTap<'_> {
+    fn frame(
+        &mut self,
+        frame: Option<&Frame>,
+        obs: Option<&Observation>,
+        events: &[Event],
+    ) -> Vec<Note> {
+        if let (Some(frame), Some(obs)) = (frame, obs) {
+            let (w, h) = (frame.width as f32, frame.height as f32);
+            {
+                let mut s = lock(&self.shared.snapshot);
+                s.width = frame.width;
+                s.height = frame.height;
+                s.faces = obs
+                    .faces
+                    .iter()
+                    .filter(|f| f.score >= 0.6)
+                    .map(|f| FaceBox {
+                        x: f.bbox[0] / w,
+                        y: f.bbox[1] / h,
+                        w: f.bbox[2] / w,
+                        h: f.bbox[3] / h,
+                        score: f.score,
+                    })
+                    .collect();
+            }
+            if self
+                .last_preview
+                .is_none_or(|t| t.elapsed() >= Duration::from_millis(200))
+            {
+                self.last_preview = Some(Instant::now());
+                if let Some(jpeg) = preview_jpeg(frame, self.preview_width) {
+                    *lock(&self.shared.preview) = Some(jpeg);
+                }
+            }
+        }
+        match &mut self.clips {
+            Some(c) => c.frame(frame, obs, events),
+            None => Vec::new(),
+        }
+    }
+
+    fn finish(&mut self) -> Vec<Note> {
+        match &mut self.clips {
+            Some(c) => c.finish(),
+            None => Vec::new(),
+        }
+    }
+}
+
+fn preview_jpeg(frame: &Frame, max_width: u32) -> Option<Vec<u8>> {
+    let scale = (f64::from(max_width) / f64::from(frame.width)).min(1.0);
+    let w = ((f64::from(frame.width) * scale) as u32).max(2) & !1;
+    let h = ((f64::from(frame.height) * scale) as u32).max(2) & !1;
+    // Scaled through the clip path's area filter, then back to RGB.
+    let yuv = invigil_core::clip::to_i420(frame, w, h);
+    let rgb = i420_to_rgb(&yuv, w as usize, h as usize);
+    let mut out = Vec::new();
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 70);
+    image::ImageEncoder::write_image(encoder, &rgb, w, h, image::ExtendedColorType::Rgb8).ok()?;
+    Some(out)
+}
+
+fn i420_to_rgb(yuv: &[u8], w: usize, h: usize) -> Vec<u8> {
+    let (y_plane, rest) = yuv.split_at(w * h);
+    let (u_plane, v_plane) = rest.split_at(w * h / 4);
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        for x in 0..w {
+            let c = i32::from(y_plane[y * w + x]) - 16;
+            let i = (y / 2) * (w / 2) + x / 2;
+            let d = i32::from(u_plane[i]) - 128;
+            let e = i32::from(v_plane[i]) - 128;
+            let clamp = |v: i32| ((v + 128) >> 8).clamp(0, 255) as u8;
+            rgb.push(clamp(298 * c + 409 * e));
+            rgb.push(clamp(298 * c - 100 * d - 208 * e));
+            rgb.push(clamp(298 * c + 516 * d));
+        }
+    }
+    rgb
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    source: Box<dyn invigil_capture::FrameSource>,
+    mut analyzer: invigil_vision::VisionAnalyzer,
+    mut engine: RuleEngine,
+    uplink: Option<Uplink>,
+    options: MonitorOptions,
+    policy: Policy,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut last_event: Option<Event> = None;
+    let mut count = 0u64;
+    let mut tap = UiTap {
+        shared: &shared,
+        clips: match (&uplink, &options.stream) {
+            (Some(u), Some(s)) if s.clips => Some(ClipTap::new(&policy, u)),
+            _ => None,
+        },
+        preview_width: options.preview_width,
+        last_preview: None,
+    };
+    let mut sink = |e: &Event| -> std::io::Result<()> {
+        let mut e = e.clone();
+        if let Some(u) = &uplink {
+            u.record(&mut e);
+        }
+        lock(&shared.snapshot).apply(&e);
+        count += 1;
+        last_event = Some(e);
+        Ok(())
+    };
+    let result = pipeline::run_with_tap(
+        source,
+        &mut analyzer,
+        &mut engine,
+        &PipelineOptions {
+            realtime: options.realtime,
+        },
+        &stop,
+        &mut sink,
+        &mut |p, _info| {
+            let mut s = lock(&shared.snapshot);
+            s.frames = p.frames;
+            s.dropped = p.dropped;
+            s.tick(p.t_ms);
+            if let Some(u) = &uplink {
+                s.connection = ConnectionView::of(&u.status());
+            }
+        },
+        Some(&mut tap),
+    );
+    drop(tap);
+    let reason = last_event
+        .as_ref()
+        .and_then(|e| e.data.get("reason"))
+        .and_then(|r| r.as_str())
+        .unwrap_or("stopped")
+        .to_owned();
+    let last_hash = last_event
+        .as_ref()
+        .map(|e| invigil_core::chain::event_hash(e));
+    let error = match &result {
+        Ok(summary) => summary.source_error.as_ref().map(|e| e.to_string()),
+        Err(e) => Some(e.to_string()),
+    };
+    let connection = match uplink {
+        Some(u) => ConnectionView::of(
+            &u.finish(options.stream.as_ref().map_or(Duration::ZERO, |s| s.drain)),
+        ),
+        None => ConnectionView::none(),
+    };
+    let mut s = lock(&shared.snapshot);
+    s.running = false;
+    s.error = error;
+    s.countdown_ms = None;
+    s.connection = connection.clone();
+    s.receipt = Some(Receipt {
+        session_id: s.session_id.clone(),
+        events: count,
+        last_hash: if s.session_id.is_some() {
+            last_hash
+        } else {
+            None
+        },
+        reason,
+        connection,
+    });
+}
