@@ -342,7 +342,7 @@ fn run(
         .to_owned();
     let last_hash = last_event
         .as_ref()
-        .map(|e| invigil_core::chain::event_hash(e));
+        .map(invigil_core::chain::event_hash);
     let error = match &result {
         Ok(summary) => summary.source_error.as_ref().map(|e| e.to_string()),
         Err(e) => Some(e.to_string()),
