@@ -340,9 +340,7 @@ fn run(
         .and_then(|r| r.as_str())
         .unwrap_or("stopped")
         .to_owned();
-    let last_hash = last_event
-        .as_ref()
-        .map(invigil_core::chain::event_hash);
+    let last_hash = last_event.as_ref().map(invigil_core::chain::event_hash);
     let error = match &result {
         Ok(summary) => summary.source_error.as_ref().map(|e| e.to_string()),
         Err(e) => Some(e.to_string()),

@@ -1,0 +1,240 @@
+//! The candidate app's Tauri layer: commands and state only. The session
+//! itself is `invigil_session::Monitor`; checks and streaming live in the
+//! crates.
+//!
+//! Fixtures instead of the webcam: `INVIGIL_SOURCE=path/to/scenario.toml`
+//! (or `--source`), and `INVIGIL_SERVER` / `INVIGIL_SESSION_CODE` to prefill
+//! the start screen; `INVIGIL_DATA_DIR` for the journal.
+
+mod checks;
+mod ipc;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use invigil_session::{Monitor, MonitorOptions, Receipt, Snapshot, StreamOptions};
+use invigil_uplink::SessionRequest;
+use tauri::State;
+
+pub use ipc::{AppConfig, CheckItem, StartRequest, StartedSession, SystemCheck};
+
+/// What the app runs on: a camera, or a fixture for QA.
+struct AppState {
+    config: AppConfig,
+    data_dir: PathBuf,
+    monitor: Mutex<Option<Monitor>>,
+}
+
+fn arg_or_env(flag: &str, env: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1).cloned())
+        .or_else(|| std::env::var(env).ok())
+        .filter(|v| !v.is_empty())
+}
+
+fn config() -> (AppConfig, PathBuf) {
+    let source = arg_or_env("--source", "INVIGIL_SOURCE").unwrap_or_else(|| "camera".into());
+    let data_dir = arg_or_env("--data-dir", "INVIGIL_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("invigil-app"));
+    (
+        AppConfig {
+            fixture: source != "camera" && !source.starts_with("camera:"),
+            source,
+            server: arg_or_env("--server", "INVIGIL_SERVER"),
+            session_code: arg_or_env("--session-code", "INVIGIL_SESSION_CODE"),
+            retention_days: 30,
+        },
+        data_dir,
+    )
+}
+
+#[tauri::command]
+fn app_config(state: State<'_, AppState>) -> AppConfig {
+    state.config.clone()
+}
+
+#[tauri::command]
+async fn system_check(state: State<'_, AppState>, server: String) -> Result<SystemCheck, String> {
+    let source = state.config.source.clone();
+    let data_dir = state.data_dir.clone();
+    tauri::async_runtime::spawn_blocking(move || checks::run(&source, &server, &data_dir))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[tauri::command]
+async fn start_exam(
+    state: State<'_, AppState>,
+    request: StartRequest,
+) -> Result<StartedSession, String> {
+    let server = request.server.trim().trim_end_matches('/').to_owned();
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        return Err(format!(
+            "The server address `{server}` must start with http:// or https://."
+        ));
+    }
+    let session_request = match (
+        &request.session_code,
+        &request.exam_id,
+        &request.candidate_id,
+    ) {
+        (Some(code), _, _) if !code.trim().is_empty() => {
+            let code = code.trim();
+            if !code.starts_with("ivc_") || code.len() != 68 {
+                return Err("This session code is not valid: it starts with ivc_ and has 64 more letters and digits. Check the code you were given.".into());
+            }
+            SessionRequest::Token {
+                server: server.clone(),
+                token: code.to_owned(),
+                session_id: None,
+            }
+        }
+        (_, Some(exam), Some(candidate))
+            if !exam.trim().is_empty() && !candidate.trim().is_empty() =>
+        {
+            SessionRequest::Enrol {
+                server: server.clone(),
+                exam_id: exam.trim().to_owned(),
+                candidate_id: candidate.trim().to_owned(),
+                policy: Default::default(),
+            }
+        }
+        _ => return Err("Enter your session code (or an exam id and candidate id).".into()),
+    };
+    let mut options = MonitorOptions::new(&state.config.source);
+    options.stream = Some(StreamOptions {
+        request: session_request,
+        journal: state.data_dir.join("journal"),
+        clips: true,
+        drain: std::time::Duration::from_secs(10),
+    });
+    let monitor = tauri::async_runtime::spawn_blocking(move || Monitor::start(options))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| friendly(&e.to_string()))?;
+    let session_id = monitor.snapshot().session_id.unwrap_or_default();
+    let mut slot = state.monitor.lock().map_err(|e| e.to_string())?;
+    if let Some(old) = slot.take() {
+        old.stop();
+    }
+    *slot = Some(monitor);
+    Ok(StartedSession { session_id })
+}
+
+/// Turns internal errors into advice for the candidate.
+fn friendly(error: &str) -> String {
+    if error.contains("401") || error.contains("unknown, expired") {
+        "The server does not know this session code. Check the code you were given, or ask your exam's support.".into()
+    } else if error.contains("cannot resolve the session") {
+        format!("The exam server cannot be reached to look up your session code. Check your connection and try again. ({error})")
+    } else if error.contains("camera") || error.contains("fixture") {
+        format!("The camera could not be opened: {error}")
+    } else {
+        error.to_owned()
+    }
+}
+
+#[tauri::command]
+fn exam_status(state: State<'_, AppState>) -> Result<Option<Snapshot>, String> {
+    let slot = state.monitor.lock().map_err(|e| e.to_string())?;
+    Ok(slot.as_ref().map(Monitor::snapshot))
+}
+
+#[tauri::command]
+fn exam_preview(state: State<'_, AppState>) -> Result<Option<String>, String> {
+    use base64::Engine;
+    let slot = state.monitor.lock().map_err(|e| e.to_string())?;
+    Ok(slot.as_ref().and_then(Monitor::preview).map(|jpeg| {
+        format!(
+            "data:image/jpeg;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(jpeg)
+        )
+    }))
+}
+
+#[tauri::command]
+async fn end_exam(state: State<'_, AppState>) -> Result<Option<Receipt>, String> {
+    let monitor = state.monitor.lock().map_err(|e| e.to_string())?.take();
+    match monitor {
+        Some(m) => tauri::async_runtime::spawn_blocking(move || Some(m.stop()))
+            .await
+            .map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
+}
+
+pub fn run() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("INVIGIL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let (config, data_dir) = config();
+    tauri::Builder::default()
+        .manage(AppState {
+            config,
+            data_dir,
+            monitor: Mutex::new(None),
+        })
+        .invoke_handler(tauri::generate_handler![
+            app_config,
+            system_check,
+            start_exam,
+            exam_status,
+            exam_preview,
+            end_exam
+        ])
+        .run(tauri::generate_context!())
+        .expect("the app window opens");
+}
+
+/// The TypeScript definitions of every IPC type, as `ui/src/bindings.ts`
+/// holds them (checked by a test; `INVIGIL_UPDATE_BINDINGS=1 cargo test -p
+/// invigil-app bindings` rewrites the file).
+pub fn typescript_bindings() -> String {
+    use ts_rs::TS;
+    let cfg = ts_rs::Config::new().with_large_int("number");
+    let decls = [
+        ipc::AppConfig::decl(&cfg),
+        ipc::CheckItem::decl(&cfg),
+        ipc::SystemCheck::decl(&cfg),
+        ipc::StartRequest::decl(&cfg),
+        ipc::StartedSession::decl(&cfg),
+        invigil_session::EventView::decl(&cfg),
+        invigil_session::FaceBox::decl(&cfg),
+        invigil_session::ConnectionView::decl(&cfg),
+        invigil_session::Receipt::decl(&cfg),
+        invigil_session::Snapshot::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from the Rust types by `invigil_app::typescript_bindings` (ts-rs).\n// Do not edit: run `INVIGIL_UPDATE_BINDINGS=1 cargo test -p invigil-app bindings`.\n\n",
+    );
+    for d in decls {
+        out.push_str("export ");
+        out.push_str(&d);
+        out.push_str("\n\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bindings_are_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/bindings.ts");
+        let fresh = super::typescript_bindings();
+        if std::env::var_os("INVIGIL_UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &fresh).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            committed, fresh,
+            "ui/src/bindings.ts is stale: rerun with INVIGIL_UPDATE_BINDINGS=1"
+        );
+    }
+}

@@ -1,0 +1,100 @@
+// Generated from the Rust types by `invigil_app::typescript_bindings` (ts-rs).
+// Do not edit: run `INVIGIL_UPDATE_BINDINGS=1 cargo test -p invigil-app bindings`.
+
+export type AppConfig = { 
+/**
+ * `camera`, or the fixture the app runs on (QA).
+ */
+source: string, fixture: boolean, 
+/**
+ * Prefilled server address.
+ */
+server: string | null, 
+/**
+ * Prefilled session code.
+ */
+session_code: string | null, 
+/**
+ * How long the backend keeps evidence, for the privacy notice.
+ */
+retention_days: number, };
+
+export type CheckItem = { 
+/**
+ * `camera`, `face`, `lighting`, `backend`, `disk`.
+ */
+id: string, label: string, ok: boolean, 
+/**
+ * What was found, e.g. `640x480 at 10 fps`.
+ */
+detail: string, 
+/**
+ * How to fix it, when it failed.
+ */
+hint: string | null, };
+
+export type SystemCheck = { items: Array<CheckItem>, ok: boolean, };
+
+export type StartRequest = { server: string, session_code: string | null, exam_id: string | null, candidate_id: string | null, };
+
+export type StartedSession = { session_id: string, };
+
+export type EventView = { seq: number, t_ms: number, 
+/**
+ * Wire kind, e.g. `candidate_absent` (docs/events.md).
+ */
+kind: string, 
+/**
+ * `info`, `warning` or `violation`.
+ */
+severity: string, data: Record<string, unknown>, };
+
+export type FaceBox = { x: number, y: number, w: number, h: number, score: number, };
+
+export type ConnectionView = { 
+/**
+ * `none` (not streaming), `connecting`, `online`, `offline`, `refused`.
+ */
+state: string, 
+/**
+ * Items waiting in the journal.
+ */
+pending: number, sent_events: number, sent_media: number, last_error: string | null, journal_error: string | null, };
+
+export type Receipt = { session_id: string | null, 
+/**
+ * Events of this run, `session_started`/`session_resumed` to
+ * `session_ended`.
+ */
+events: number, 
+/**
+ * Hash of the last event (the chain head): what the server must hold.
+ */
+last_hash: string | null, 
+/**
+ * `end_of_stream`, `stopped`, `camera_lost`, `source_error`.
+ */
+reason: string, connection: ConnectionView, };
+
+export type Snapshot = { running: boolean, source: string, session_id: string | null, frames: number, dropped: number, 
+/**
+ * Session time, ms.
+ */
+t_ms: number, width: number, height: number, faces: Array<FaceBox>, events: number, violations: number, 
+/**
+ * While an absence warning is up: ms left before `candidate_absent`.
+ */
+countdown_ms: number | null, 
+/**
+ * Every warning and violation so far, oldest first.
+ */
+flagged: Array<EventView>, connection: ConnectionView, 
+/**
+ * Set once the session has ended.
+ */
+receipt: Receipt | null, 
+/**
+ * Why the session failed, if it did (the source broke).
+ */
+error: string | null, };
+
