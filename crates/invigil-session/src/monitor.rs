@@ -175,10 +175,16 @@ impl Monitor {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        lock(&self.shared.snapshot)
-            .receipt
-            .clone()
-            .expect("the session thread leaves a receipt")
+        let s = lock(&self.shared.snapshot);
+        // A session thread that panicked leaves no receipt; say so rather
+        // than take the UI down with it.
+        s.receipt.clone().unwrap_or_else(|| Receipt {
+            session_id: s.session_id.clone(),
+            events: s.events,
+            last_hash: None,
+            reason: "failed".into(),
+            connection: s.connection.clone(),
+        })
     }
 }
 

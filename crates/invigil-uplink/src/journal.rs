@@ -199,7 +199,7 @@ impl Journal {
         content_type: &str,
         body: &[u8],
     ) -> Result<u64, JournalError> {
-        let sha256 = hex(&Sha256::digest(body));
+        let sha256 = invigil_core::chain::hex(&Sha256::digest(body));
         let path = self.media_path(&sha256);
         if !path.exists() {
             let tmp = path.with_extension("tmp");
@@ -437,8 +437,4 @@ fn sync_dir(dir: &Path) -> Result<(), JournalError> {
         let _ = d.sync_all();
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -684,6 +684,15 @@ impl Shipper {
         Ok(true)
     }
 
+    /// Counts one answered request in the status.
+    fn count_request(&self, sent: u64, reply: &Value) -> MutexGuard<'_, UplinkStatus> {
+        let mut s = self.status();
+        s.requests += 1;
+        s.bytes_sent += sent;
+        s.bytes_received += reply.to_string().len() as u64;
+        s
+    }
+
     fn create(&self, meta: &SessionMeta) -> Result<(), Failure> {
         let body = json!({
             "session_id": meta.session_id,
@@ -700,10 +709,7 @@ impl Shipper {
                 .header("content-type", "application/json")
                 .body(body),
         )?;
-        let mut s = self.status();
-        s.requests += 1;
-        s.bytes_sent += len;
-        s.bytes_received += reply.to_string().len() as u64;
+        drop(self.count_request(len, &reply));
         tracing::info!("session {} created on {}", meta.session_id, meta.server);
         Ok(())
     }
@@ -728,11 +734,7 @@ impl Shipper {
                 .header("content-type", "application/json")
                 .body(body),
         )?;
-        let mut s = self.status();
-        s.requests += 1;
-        s.bytes_sent += len;
-        s.bytes_received += reply.to_string().len() as u64;
-        s.sent_events += reply["accepted"].as_u64().unwrap_or(0);
+        self.count_request(len, &reply).sent_events += reply["accepted"].as_u64().unwrap_or(0);
         Ok(())
     }
 
@@ -766,11 +768,7 @@ impl Shipper {
                 .header("content-type", content_type.as_str())
                 .body(body),
         )?;
-        let mut s = self.status();
-        s.requests += 1;
-        s.bytes_sent += len;
-        s.bytes_received += reply.to_string().len() as u64;
-        s.sent_media += 1;
+        self.count_request(len, &reply).sent_media += 1;
         Ok(())
     }
 }
