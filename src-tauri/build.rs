@@ -62,6 +62,12 @@ fn main() {
         tauri_build::AppManifest::new().commands(&[
             "app_config",
             "system_check",
+            "begin_session",
+            "checkin_start",
+            "checkin_step",
+            "checkin_status",
+            "checkin_preview",
+            "checkin_capture",
             "start_exam",
             "exam_status",
             "exam_preview",

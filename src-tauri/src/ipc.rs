@@ -12,6 +12,9 @@ pub struct AppConfig {
     pub server: Option<String>,
     /// Prefilled session code.
     pub session_code: Option<String>,
+    /// Session id from a launch link: lets the exam start while the server
+    /// is unreachable (the code is then checked when it comes back).
+    pub session_id: Option<String>,
     /// How long the backend keeps evidence, for the privacy notice.
     pub retention_days: u32,
 }
@@ -40,6 +43,8 @@ pub struct SystemCheck {
 pub struct StartRequest {
     pub server: String,
     pub session_code: Option<String>,
+    /// From a launch link, with the code (see `AppConfig::session_id`).
+    pub session_id: Option<String>,
     pub exam_id: Option<String>,
     pub candidate_id: Option<String>,
 }

@@ -3,8 +3,15 @@
 //! crates.
 //!
 //! Fixtures instead of the webcam: `INVIGIL_SOURCE=path/to/scenario.toml`
-//! (or `--source`), and `INVIGIL_SERVER` / `INVIGIL_SESSION_CODE` to prefill
-//! the start screen; `INVIGIL_DATA_DIR` for the journal.
+//! (or `--source`) for the exam and `INVIGIL_CHECKIN_SOURCE=checkin.toml`
+//! (or `--checkin-source`) for the check-in; `INVIGIL_SERVER`,
+//! `INVIGIL_SESSION_CODE` and `INVIGIL_SESSION_ID` prefill the start screen
+//! (a launch link carries them); `INVIGIL_DATA_DIR` holds the journal.
+//!
+//! The flow: `begin_session` (opens the uplink: the session code is checked
+//! here) -> `system_check` -> `checkin_*` (face photo, ID photo, room scan)
+//! -> `start_exam` (uploads the check-in photos through the journal, starts
+//! monitoring) -> `exam_status`/`exam_preview` -> `end_exam`.
 
 mod checks;
 mod ipc;
@@ -12,8 +19,12 @@ mod ipc;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use invigil_session::{Monitor, MonitorOptions, Receipt, Snapshot, StreamOptions};
-use invigil_uplink::SessionRequest;
+use invigil_core::EventKind;
+use invigil_session::{
+    data_url, CheckIn, CheckInOptions, CheckInView, Monitor, MonitorOptions, PhotoView, Receipt,
+    Snapshot, Step,
+};
+use invigil_uplink::{SessionRequest, Uplink};
 use tauri::State;
 
 pub use ipc::{AppConfig, CheckItem, StartRequest, StartedSession, SystemCheck};
@@ -22,7 +33,15 @@ pub use ipc::{AppConfig, CheckItem, StartRequest, StartedSession, SystemCheck};
 struct AppState {
     config: AppConfig,
     data_dir: PathBuf,
+    checkin_fixture: Option<PathBuf>,
+    /// The session opened by `begin_session`, until the exam starts.
+    uplink: Mutex<Option<Uplink>>,
+    checkin: Mutex<Option<CheckIn>>,
     monitor: Mutex<Option<Monitor>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn arg_or_env(flag: &str, env: &str) -> Option<String> {
@@ -34,7 +53,7 @@ fn arg_or_env(flag: &str, env: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn config() -> (AppConfig, PathBuf) {
+fn config() -> (AppConfig, PathBuf, Option<PathBuf>) {
     let source = arg_or_env("--source", "INVIGIL_SOURCE").unwrap_or_else(|| "camera".into());
     let data_dir = arg_or_env("--data-dir", "INVIGIL_DATA_DIR")
         .map(PathBuf::from)
@@ -45,9 +64,11 @@ fn config() -> (AppConfig, PathBuf) {
             source,
             server: arg_or_env("--server", "INVIGIL_SERVER"),
             session_code: arg_or_env("--session-code", "INVIGIL_SESSION_CODE"),
+            session_id: arg_or_env("--session-id", "INVIGIL_SESSION_ID"),
             retention_days: 30,
         },
         data_dir,
+        arg_or_env("--checkin-source", "INVIGIL_CHECKIN_SOURCE").map(PathBuf::from),
     )
 }
 
@@ -66,7 +87,7 @@ async fn system_check(state: State<'_, AppState>, server: String) -> Result<Syst
 }
 
 #[tauri::command]
-async fn start_exam(
+async fn begin_session(
     state: State<'_, AppState>,
     request: StartRequest,
 ) -> Result<StartedSession, String> {
@@ -89,7 +110,12 @@ async fn start_exam(
             SessionRequest::Token {
                 server: server.clone(),
                 token: code.to_owned(),
-                session_id: None,
+                session_id: request
+                    .session_id
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
             }
         }
         (_, Some(exam), Some(candidate))
@@ -104,23 +130,127 @@ async fn start_exam(
         }
         _ => return Err("Enter your session code (or an exam id and candidate id).".into()),
     };
-    let mut options = MonitorOptions::new(&state.config.source);
-    options.stream = Some(StreamOptions {
-        request: session_request,
-        journal: state.data_dir.join("journal"),
-        clips: true,
-        drain: std::time::Duration::from_secs(10),
-    });
-    let monitor = tauri::async_runtime::spawn_blocking(move || Monitor::start(options))
+    if state.monitor.lock().map_err(|e| e.to_string())?.is_some() {
+        return Err("An exam is already running in this window.".into());
+    }
+    let journal = state.data_dir.join("journal");
+    let uplink = tauri::async_runtime::spawn_blocking(move || {
+        Uplink::open(
+            &journal,
+            session_request,
+            std::time::Duration::from_secs(10),
+        )
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| friendly(&e.to_string()))?;
+    let session_id = uplink.session_id();
+    if let Some(old) = lock(&state.uplink).replace(uplink) {
+        old.finish(std::time::Duration::ZERO);
+    }
+    Ok(StartedSession { session_id })
+}
+
+/// Opens the camera for the check-in (face photo first).
+#[tauri::command]
+async fn checkin_start(state: State<'_, AppState>) -> Result<(), String> {
+    let mut options = CheckInOptions::new(&state.config.source);
+    options.fixture = state.checkin_fixture.clone();
+    let checkin = tauri::async_runtime::spawn_blocking(move || CheckIn::start(options))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| friendly(&e.to_string()))?;
+    *lock(&state.checkin) = Some(checkin);
+    Ok(())
+}
+
+#[tauri::command]
+fn checkin_step(state: State<'_, AppState>, step: Step, side: u32) -> Result<CheckInView, String> {
+    let slot = lock(&state.checkin);
+    let checkin = slot.as_ref().ok_or("The check-in has not started.")?;
+    checkin.set_step(step, side as usize)?;
+    Ok(checkin.view())
+}
+
+#[tauri::command]
+fn checkin_status(state: State<'_, AppState>) -> Option<CheckInView> {
+    lock(&state.checkin).as_ref().map(CheckIn::view)
+}
+
+#[tauri::command]
+fn checkin_preview(state: State<'_, AppState>) -> Option<String> {
+    lock(&state.checkin)
+        .as_ref()
+        .and_then(CheckIn::preview)
+        .map(|jpeg| data_url(&jpeg))
+}
+
+#[tauri::command]
+fn checkin_capture(state: State<'_, AppState>) -> Result<PhotoView, String> {
+    let slot = lock(&state.checkin);
+    slot.as_ref()
+        .ok_or("The check-in has not started.")?
+        .capture()
+}
+
+/// Uploads the check-in photos (through the journal) and starts monitoring.
+#[tauri::command]
+async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String> {
+    {
+        let slot = lock(&state.checkin);
+        let checkin = slot.as_ref().ok_or("The check-in has not started.")?;
+        let view = checkin.view();
+        if !view.complete {
+            return Err(format!(
+                "The check-in is not complete: {} of 7 photos taken.",
+                view.photos.len()
+            ));
+        }
+    }
+    let uplink = lock(&state.uplink)
+        .take()
+        .ok_or("Start again: the session is not open.")?;
+    let photos = lock(&state.checkin)
+        .take()
+        .map(CheckIn::finish)
+        .unwrap_or_default();
+    let mut data = serde_json::Map::new();
+    let mut room = Vec::new();
+    let mut measures = serde_json::Map::new();
+    for p in &photos {
+        let sha256 = uplink.record_media(p.kind, &format!("{}.jpg", p.slot), "image/jpeg", &p.jpeg);
+        measures.insert(
+            p.slot.clone(),
+            p.measures
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        );
+        match p.kind {
+            "room_scan" => room.push(serde_json::json!({"side": p.slot, "sha256": sha256})),
+            kind => {
+                data.insert(kind.to_owned(), sha256.into());
+            }
+        }
+    }
+    data.insert("room_scan".into(), room.into());
+    data.insert("measures".into(), measures.into());
+    let options = MonitorOptions::new(&state.config.source);
+    let monitor = tauri::async_runtime::spawn_blocking(move || {
+        Monitor::start_with(
+            options,
+            Some(uplink),
+            vec![(EventKind::CheckinCompleted, data)],
+        )
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| friendly(&e.to_string()))?;
     let session_id = monitor.snapshot().session_id.unwrap_or_default();
-    let mut slot = state.monitor.lock().map_err(|e| e.to_string())?;
-    if let Some(old) = slot.take() {
+    if let Some(old) = lock(&state.monitor).replace(monitor) {
         old.stop();
     }
-    *slot = Some(monitor);
     Ok(StartedSession { session_id })
 }
 
@@ -145,14 +275,11 @@ fn exam_status(state: State<'_, AppState>) -> Result<Option<Snapshot>, String> {
 
 #[tauri::command]
 fn exam_preview(state: State<'_, AppState>) -> Result<Option<String>, String> {
-    use base64::Engine;
     let slot = state.monitor.lock().map_err(|e| e.to_string())?;
-    Ok(slot.as_ref().and_then(Monitor::preview).map(|jpeg| {
-        format!(
-            "data:image/jpeg;base64,{}",
-            base64::engine::general_purpose::STANDARD.encode(jpeg)
-        )
-    }))
+    Ok(slot
+        .as_ref()
+        .and_then(Monitor::preview)
+        .map(|jpeg| data_url(&jpeg)))
 }
 
 #[tauri::command]
@@ -174,16 +301,25 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let (config, data_dir) = config();
+    let (config, data_dir, checkin_fixture) = config();
     tauri::Builder::default()
         .manage(AppState {
             config,
             data_dir,
+            checkin_fixture,
+            uplink: Mutex::new(None),
+            checkin: Mutex::new(None),
             monitor: Mutex::new(None),
         })
         .invoke_handler(tauri::generate_handler![
             app_config,
             system_check,
+            begin_session,
+            checkin_start,
+            checkin_step,
+            checkin_status,
+            checkin_preview,
+            checkin_capture,
             start_exam,
             exam_status,
             exam_preview,
@@ -205,6 +341,10 @@ pub fn typescript_bindings() -> String {
         ipc::SystemCheck::decl(&cfg),
         ipc::StartRequest::decl(&cfg),
         ipc::StartedSession::decl(&cfg),
+        invigil_session::Step::decl(&cfg),
+        invigil_session::ProblemView::decl(&cfg),
+        invigil_session::PhotoView::decl(&cfg),
+        invigil_session::CheckInView::decl(&cfg),
         invigil_session::EventView::decl(&cfg),
         invigil_session::FaceBox::decl(&cfg),
         invigil_session::ConnectionView::decl(&cfg),

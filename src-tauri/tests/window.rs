@@ -1,9 +1,16 @@
 //! The real app window under Xvfb, driven through WebDriver
-//! (`tauri-driver` + Debian's `WebKitWebDriver`), with a fixture camera and a
-//! real backend on loopback: a wrong session code is refused with a clear
-//! message; with the right one the system check passes, the exam runs a
-//! scenario in which the candidate leaves and returns, the countdown
-//! appears, and the server's timeline holds the events and the clip.
+//! (`tauri-driver` + Debian's `WebKitWebDriver`), with fixture cameras and a
+//! real backend on loopback:
+//! - a wrong session code is refused with a clear message; with the right
+//!   one the system check passes, the check-in takes the face photo, the ID
+//!   photo and the five room views (one retaken), the exam runs a scenario
+//!   in which the candidate leaves and returns, the countdown appears, and
+//!   the server's timeline holds the events, the check-in photos and the
+//!   clip;
+//! - bad input: the server down at start, no camera, the room scan not
+//!   turned, the server down mid-exam and the camera lost mid-exam, each
+//!   with a clear message and nothing lost.
+//!
 //! Screenshots go to `test-artifacts/` (or `INVIGIL_ARTIFACTS_DIR`).
 //!
 //! Needs `Xvfb`, `tauri-driver` (`cargo install tauri-driver --locked`) and
@@ -110,6 +117,39 @@ impl Driver {
         }
     }
 
+    /// Waits until the element's text contains `needle`.
+    fn wait_text(&self, css: &str, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let t = self.text(css);
+            if t.contains(needle) {
+                return t;
+            }
+            if Instant::now() > deadline {
+                self.screenshot(&format!(
+                    "timeout-text-{}",
+                    css.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+                ));
+                panic!(
+                    "`{css}` never said `{needle}`: `{t}`; page: {}",
+                    self.text("body")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn attr(&self, css: &str, name: &str) -> Option<String> {
+        let id = self.find(css)?;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{id}/attribute/{name}"),
+            None,
+        )
+        .as_str()
+        .map(str::to_owned)
+    }
+
     fn click(&self, css: &str) {
         let id = self.wait_for(css, Duration::from_secs(20));
         self.call(
@@ -173,56 +213,79 @@ impl Driver {
             }
         }
     }
+
+    /// Takes the photo of the current check-in step once it is ready.
+    fn take_photo(&self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.attr("#take-photo", "aria-disabled").as_deref() != Some("false") {
+            if Instant::now() > deadline {
+                self.screenshot(&format!("checkin-not-ready-{what}"));
+                panic!("{what}: never ready: {}", self.text("#guidance"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let title = self.text("#screen-title");
+        self.click("#take-photo");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.text("#screen-title") == title {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: the photo was not taken: {}",
+                self.text("body")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
-#[test]
-fn check_in_and_exam_in_the_real_window() {
+/// Xvfb, tauri-driver and the app; dropped in reverse order.
+struct App {
+    driver: Driver,
+    _tauri_driver: Proc,
+    _x: Proc,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.driver.call(reqwest::Method::DELETE, "", None);
+    }
+}
+
+fn tools() -> Option<(PathBuf, PathBuf, PathBuf)> {
     let required = std::env::var_os("INVIGIL_REQUIRE_WINDOW").is_some();
     let tools = (
         find_tool("Xvfb"),
         find_tool("tauri-driver"),
         find_tool("WebKitWebDriver"),
     );
-    let (Some(xvfb), Some(tauri_driver), Some(webkit_driver)) = tools else {
-        assert!(!required, "INVIGIL_REQUIRE_WINDOW is set but Xvfb, tauri-driver or WebKitWebDriver is missing: {tools:?}");
-        eprintln!(
-            "SKIPPED: the window test needs Xvfb, tauri-driver and WebKitWebDriver: {tools:?}"
-        );
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
+    match tools {
+        (Some(x), Some(t), Some(w)) => Some((x, t, w)),
+        _ => {
+            assert!(!required, "INVIGIL_REQUIRE_WINDOW is set but Xvfb, tauri-driver or WebKitWebDriver is missing: {tools:?}");
+            eprintln!(
+                "SKIPPED: the window test needs Xvfb, tauri-driver and WebKitWebDriver: {tools:?}"
+            );
+            None
+        }
+    }
+}
+
+/// Starts the app in a fresh X display with these environment variables.
+fn launch(env: &[(&str, &std::ffi::OsStr)]) -> Option<App> {
+    let (xvfb, tauri_driver, webkit_driver) = tools()?;
     let artifacts = std::env::var_os("INVIGIL_ARTIFACTS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("test-artifacts"));
-
-    // The backend, in process, on loopback.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let config =
-        invigil_server::Config::new(&dir.path().join("server"), "127.0.0.1:0".parse().unwrap());
-    let server = rt.block_on(invigil_server::Server::start(config)).unwrap();
-    let base = format!("http://{}", server.addr());
-    rt.block_on(invigil_server::set_proctor(
-        server.state().db(),
-        "qa",
-        "qa password 1",
-    ))
-    .unwrap();
-    let http = reqwest::blocking::Client::new();
-    let created: Value = http
-        .post(format!("{base}/api/v1/sessions"))
-        .json(&json!({"exam_id": "exam-app", "candidate_id": "cand-app"}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let token = created["token"].as_str().unwrap().to_owned();
-    let session_id = created["session_id"].as_str().unwrap().to_owned();
-
-    let display = format!(":{}", 50 + std::process::id() % 200);
-    let _x = Proc(
+    // Free display numbers: one per launch.
+    let display = (0..100)
+        .map(|i| 50 + (std::process::id() as usize * 7 + i) % 400)
+        .find(|n| {
+            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        })
+        .map(|n| format!(":{n}"))
+        .expect("a free X display");
+    let x = Proc(
         Command::new(xvfb)
             .args([
                 display.as_str(),
@@ -239,27 +302,24 @@ fn check_in_and_exam_in_the_real_window() {
     );
     std::thread::sleep(Duration::from_millis(500));
     let (port, native_port) = (free_port(), free_port());
-    let scenario = root().join("tests/scenarios/leaves_and_returns.toml");
-    let _driver = Proc(
-        Command::new(tauri_driver)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-                "--native-driver",
-            ])
-            .arg(webkit_driver)
-            .env("DISPLAY", &display)
-            .env("INVIGIL_SOURCE", &scenario)
-            .env("INVIGIL_SERVER", &base)
-            .env("INVIGIL_DATA_DIR", dir.path().join("app"))
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut cmd = Command::new(tauri_driver);
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--native-port",
+        &native_port.to_string(),
+        "--native-driver",
+    ])
+    .arg(webkit_driver)
+    .env("DISPLAY", &display)
+    .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let tauri_driver = Proc(cmd.spawn().unwrap());
+    let http = reqwest::blocking::Client::new();
     let wd = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while http.get(format!("{wd}/status")).send().is_err() {
@@ -278,19 +338,182 @@ fn check_in_and_exam_in_the_real_window() {
         .as_str()
         .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
         .to_owned();
-    let d = Driver {
+    let driver = Driver {
         http: reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap(),
-        base: wd.clone(),
+        base: wd,
         session,
         artifacts,
-        display: display.clone(),
+        display,
     };
+    driver.wait_for("#start-form", Duration::from_secs(30));
+    Some(App {
+        driver,
+        _tauri_driver: tauri_driver,
+        _x: x,
+    })
+}
+
+/// The backend, in process, on loopback, with a proctor `qa`.
+struct Backend {
+    rt: tokio::runtime::Runtime,
+    server: Option<invigil_server::Server>,
+    data: PathBuf,
+    base: String,
+}
+
+impl Backend {
+    fn start(data: &Path) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = invigil_server::Config::new(data, "127.0.0.1:0".parse().unwrap());
+        let server = rt.block_on(invigil_server::Server::start(config)).unwrap();
+        rt.block_on(invigil_server::set_proctor(
+            server.state().db(),
+            "qa",
+            "qa password 1",
+        ))
+        .unwrap();
+        let base = format!("http://{}", server.addr());
+        Self {
+            rt,
+            server: Some(server),
+            data: data.to_owned(),
+            base,
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.rt.block_on(s.shutdown()).unwrap();
+        }
+    }
+
+    /// Starts again on the same address and data.
+    fn restart(&mut self) {
+        self.stop();
+        let addr = self.base.trim_start_matches("http://").parse().unwrap();
+        let config = invigil_server::Config::new(&self.data, addr);
+        self.server = Some(
+            self.rt
+                .block_on(invigil_server::Server::start(config))
+                .unwrap(),
+        );
+    }
+
+    /// A session made by the exam platform: `(session id, candidate token)`.
+    fn session(&self, exam: &str, candidate: &str) -> (String, String) {
+        let created: Value = reqwest::blocking::Client::new()
+            .post(format!("{}/api/v1/sessions", self.base))
+            .json(&json!({"exam_id": exam, "candidate_id": candidate}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        (
+            created["session_id"].as_str().unwrap().to_owned(),
+            created["token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    fn timeline(&self, session_id: &str) -> Value {
+        reqwest::blocking::Client::new()
+            .get(format!(
+                "{}/api/v1/sessions/{session_id}/timeline",
+                self.base
+            ))
+            .basic_auth("qa", Some("qa password 1"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn kinds(timeline: &Value) -> Vec<String> {
+    timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Enters the code and goes through the system check.
+fn start_and_check(d: &Driver, token: &str) {
+    d.type_into("#session-code", token);
+    d.click("#start");
+    d.wait_for("#checks", Duration::from_secs(40));
+    for check in ["camera", "face", "lighting", "backend", "disk"] {
+        let ok = d.find(&format!("li[data-check='{check}'][data-ok='true']"));
+        assert!(ok.is_some(), "check {check} failed: {}", d.text("#checks"));
+    }
+}
+
+/// The whole check-in with the bundled fixture; `shots` saves screenshots.
+fn check_in(d: &Driver, shots: bool) {
+    d.click("#begin-checkin");
+    d.wait_for("#take-photo", Duration::from_secs(30));
+    assert!(d.text("#screen-title").contains("Face photo"));
+    if shots {
+        d.wait_text("#guidance", "take the photo", Duration::from_secs(20));
+        d.screenshot("4-face-photo");
+    }
+    d.take_photo("face photo");
+    assert!(
+        d.text("#screen-title").contains("ID photo"),
+        "{}",
+        d.text("#screen-title")
+    );
+    if shots {
+        d.wait_text("#guidance", "take the photo", Duration::from_secs(20));
+        d.screenshot("5-id-photo");
+    }
+    d.take_photo("ID photo");
+    for side in 1..=5 {
+        d.wait_text(
+            "#screen-title",
+            &format!("Room scan {side} of 5"),
+            Duration::from_secs(10),
+        );
+        if shots && side == 5 {
+            d.screenshot("6-room-desk");
+        }
+        d.take_photo(&format!("room view {side}"));
+    }
+    d.wait_for("#photos", Duration::from_secs(10));
+}
+
+#[test]
+fn check_in_and_exam_in_the_real_window() {
+    if tools().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::start(&dir.path().join("server"));
+    let (session_id, token) = backend.session("exam-app", "cand-app");
+    let scenario = root().join("tests/scenarios/leaves_and_returns.toml");
+    let checkin = root().join("tests/fixtures/checkin/checkin.toml");
+    let app = launch(&[
+        ("INVIGIL_SOURCE", scenario.as_os_str()),
+        ("INVIGIL_CHECKIN_SOURCE", checkin.as_os_str()),
+        ("INVIGIL_SERVER", backend.base.as_ref()),
+        ("INVIGIL_DATA_DIR", dir.path().join("app").as_os_str()),
+    ])
+    .unwrap();
+    let d = &app.driver;
 
     // Start screen: privacy notice, server prefilled.
-    d.wait_for("#start-form", Duration::from_secs(30));
     assert!(
         d.text("#start-form").contains("never streamed"),
         "privacy notice: {}",
@@ -301,30 +524,33 @@ fn check_in_and_exam_in_the_real_window() {
     // A wrong code: refused with a clear message, nothing started.
     d.type_into("#session-code", &format!("ivc_{}", "0".repeat(64)));
     d.click("#start");
-    d.click("#begin-exam");
-    d.wait_for("#start-error", Duration::from_secs(30));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while d.text("#start-error").is_empty() {
-        assert!(Instant::now() < deadline, "no error for a wrong code");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(
-        d.text("#start-error")
-            .contains("does not know this session code"),
-        "{}",
-        d.text("#start-error")
+    d.wait_text(
+        "#start-error",
+        "does not know this session code",
+        Duration::from_secs(30),
     );
     d.screenshot("2-wrong-code");
 
-    // The right code: system check, then the exam.
-    d.type_into("#session-code", &token);
-    d.click("#start");
-    d.wait_for("#checks", Duration::from_secs(30));
-    for check in ["camera", "face", "lighting", "backend", "disk"] {
-        let ok = d.find(&format!("li[data-check='{check}'][data-ok='true']"));
-        assert!(ok.is_some(), "check {check} failed: {}", d.text("#checks"));
-    }
+    // The right code: system check, check-in.
+    start_and_check(d, &token);
     d.screenshot("3-system-check");
+    check_in(d, true);
+    d.screenshot("7-review");
+    for slot in ["face", "id", "front", "right", "back", "left", "desk"] {
+        assert!(
+            d.find(&format!("#photos li[data-slot='{slot}'] img"))
+                .is_some(),
+            "no thumbnail for {slot}: {}",
+            d.text("#photos")
+        );
+    }
+    // Retake the desk: back to that step, then back to the review.
+    d.click("#photos button[data-slot='desk']");
+    d.wait_text("#screen-title", "Room scan 5 of 5", Duration::from_secs(10));
+    d.take_photo("desk again");
+    d.wait_for("#photos", Duration::from_secs(10));
+
+    // The exam.
     d.click("#begin-exam");
     d.wait_for("#selfview", Duration::from_secs(30));
     // The candidate leaves at 10 s: warning at 12 s, flag at 15 s.
@@ -335,35 +561,25 @@ fn check_in_and_exam_in_the_real_window() {
         "{}",
         d.text("#countdown")
     );
-    d.screenshot("4-countdown");
+    d.screenshot("8-countdown");
     d.wait_for(
         "#flagged li[data-kind='candidate_absent']",
         Duration::from_secs(20),
     );
-    d.screenshot("5-flagged");
+    d.screenshot("9-flagged");
     // The scenario ends at 35 s: the receipt.
     d.wait_for("#receipt", Duration::from_secs(60));
-    d.screenshot("6-receipt");
+    d.screenshot("10-receipt");
     let receipt_hash = d.text("#receipt-hash");
     assert_eq!(d.text("#receipt-session"), session_id);
-    d.call(reqwest::Method::DELETE, "", None);
+    drop(app);
 
-    // The server holds the session: events, chain head, the clip.
-    let tl: Value = http
-        .get(format!("{base}/api/v1/sessions/{session_id}/timeline"))
-        .basic_auth("qa", Some("qa password 1"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let kinds: Vec<&str> = tl["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    // The server holds the session: events, chain head, photos, the clip.
+    let tl = backend.timeline(&session_id);
+    let kinds = kinds(&tl);
     for k in [
         "session_started",
+        "checkin_completed",
         "absence_warning",
         "candidate_absent",
         "clip_saved",
@@ -371,15 +587,176 @@ fn check_in_and_exam_in_the_real_window() {
         "session_ended",
     ] {
         assert!(
-            kinds.contains(&k),
-            "{k} missing from the server's timeline: {kinds:?}"
+            kinds.contains(&k.to_owned()),
+            "{k} missing from the server's timeline: {tl:#}"
         );
     }
+    assert_eq!(kinds[1], "checkin_completed", "{kinds:?}");
     assert_eq!(
         tl["session"]["head"],
         receipt_hash.as_str(),
         "the receipt names the server's chain head"
     );
-    assert_eq!(tl["media"].as_array().unwrap().len(), 1);
-    rt.block_on(server.shutdown()).unwrap();
+    let media = tl["media"].as_array().unwrap();
+    let count = |kind: &str| media.iter().filter(|m| m["kind"] == kind).count();
+    assert_eq!(
+        (
+            count("face_photo"),
+            count("id_photo"),
+            count("room_scan"),
+            count("clip")
+        ),
+        (1, 1, 5, 1),
+        "{media:?}"
+    );
+    // The check-in event names exactly the uploaded photos.
+    let checkin = tl["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "checkin_completed")
+        .unwrap();
+    let face_sha = checkin["data"]["face_photo"].as_str().unwrap();
+    assert!(media
+        .iter()
+        .any(|m| m["sha256"] == face_sha && m["kind"] == "face_photo"));
+    let photo = reqwest::blocking::Client::new()
+        .get(format!(
+            "{}/api/v1/sessions/{session_id}/media/{face_sha}",
+            backend.base
+        ))
+        .basic_auth("qa", Some("qa password 1"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert_eq!(&photo[..3], &[0xFF, 0xD8, 0xFF], "the face photo is a JPEG");
+    assert_eq!(checkin["data"]["room_scan"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn bad_input_in_the_real_window() {
+    if tools().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut backend = Backend::start(&dir.path().join("server"));
+    let (session_id, token) = backend.session("exam-bad", "cand-bad");
+    let dead = format!("http://127.0.0.1:{}", free_port());
+
+    // No camera (an index no machine has), the server down at start.
+    {
+        let app = launch(&[
+            ("INVIGIL_SOURCE", "camera:7".as_ref()),
+            ("INVIGIL_SERVER", dead.as_ref()),
+            ("INVIGIL_DATA_DIR", dir.path().join("app1").as_os_str()),
+        ])
+        .unwrap();
+        let d = &app.driver;
+        d.type_into("#session-code", &token);
+        d.click("#start");
+        d.wait_text("#start-error", "cannot be reached", Duration::from_secs(40));
+        d.screenshot("bad-1-server-down-at-start");
+        d.type_into("#server", &backend.base);
+        d.click("#start");
+        d.wait_for("#checks", Duration::from_secs(40));
+        assert!(
+            d.find("li[data-check='camera'][data-ok='false']").is_some(),
+            "{}",
+            d.text("#checks")
+        );
+        assert!(d
+            .text("li[data-check='camera']")
+            .contains("Connect a webcam"));
+        assert!(d.find("li[data-check='backend'][data-ok='true']").is_some());
+        assert_eq!(
+            d.attr("#begin-checkin", "disabled").as_deref(),
+            Some("true")
+        );
+        d.screenshot("bad-2-no-camera");
+    }
+
+    // The room scan not turned: the same view for every side.
+    let same = dir.path().join("same_room.toml");
+    let fixtures = root().join("tests/fixtures/checkin");
+    std::fs::write(
+        &same,
+        format!(
+            "face = \"{0}/face.jpg\"\nid = \"{0}/id_card.jpg\"\nroom = [\"{0}/room_north.jpg\"]\n",
+            fixtures.display()
+        ),
+    )
+    .unwrap();
+    {
+        let app = launch(&[
+            (
+                "INVIGIL_SOURCE",
+                root().join("tests/scenarios/camera_lost.toml").as_os_str(),
+            ),
+            ("INVIGIL_CHECKIN_SOURCE", same.as_os_str()),
+            ("INVIGIL_SERVER", backend.base.as_ref()),
+            ("INVIGIL_DATA_DIR", dir.path().join("app2").as_os_str()),
+        ])
+        .unwrap();
+        let d = &app.driver;
+        start_and_check(d, &token);
+        d.click("#begin-checkin");
+        d.wait_for("#take-photo", Duration::from_secs(30));
+        d.take_photo("face photo");
+        d.take_photo("ID photo");
+        d.take_photo("room view 1");
+        d.wait_text("#screen-title", "Room scan 2 of 5", Duration::from_secs(10));
+        let guidance = d.wait_text("#guidance", "turn the camera", Duration::from_secs(20));
+        assert!(guidance.contains("the wall in front of you"), "{guidance}");
+        assert_eq!(
+            d.attr("#take-photo", "aria-disabled").as_deref(),
+            Some("true")
+        );
+        // Pressing it anyway explains why not.
+        d.click("#take-photo");
+        d.wait_text("#checkin-error", "Not yet", Duration::from_secs(10));
+        d.screenshot("bad-3-room-not-turned");
+    }
+
+    // The server goes down mid-exam and comes back; then the camera is lost.
+    let checkin = root().join("tests/fixtures/checkin/checkin.toml");
+    let app = launch(&[
+        (
+            "INVIGIL_SOURCE",
+            root().join("tests/scenarios/camera_lost.toml").as_os_str(),
+        ),
+        ("INVIGIL_CHECKIN_SOURCE", checkin.as_os_str()),
+        ("INVIGIL_SERVER", backend.base.as_ref()),
+        ("INVIGIL_DATA_DIR", dir.path().join("app3").as_os_str()),
+    ])
+    .unwrap();
+    let d = &app.driver;
+    start_and_check(d, &token);
+    check_in(d, false);
+    backend.stop();
+    d.click("#begin-exam");
+    d.wait_text("#connection", "Offline", Duration::from_secs(20));
+    d.screenshot("bad-4-server-down-mid-exam");
+    backend.restart();
+    // The scenario loses the camera at 10 s.
+    d.wait_for("#receipt", Duration::from_secs(60));
+    let reason = d.text("#receipt-reason");
+    assert!(reason.contains("camera stopped working"), "{reason}");
+    let delivery = d.wait_text("#receipt-delivery", "", Duration::from_secs(1));
+    let hash = d.text("#receipt-hash");
+    let events: usize = d.text("#receipt-events").parse().unwrap();
+    d.screenshot("bad-5-camera-lost");
+    drop(app);
+    assert!(delivery.contains("Everything was delivered"), "{delivery}");
+    let tl = backend.timeline(&session_id);
+    let kinds = kinds(&tl);
+    assert_eq!(kinds.len(), events, "{kinds:?}");
+    assert!(kinds.contains(&"camera_lost".to_owned()), "{kinds:?}");
+    assert_eq!(tl["session"]["head"], hash.as_str());
+    // The seven check-in photos, and the clip of the moments before the
+    // camera was lost.
+    let media = tl["media"].as_array().unwrap();
+    let photos = media.iter().filter(|m| m["kind"] != "clip").count();
+    let clips = media.iter().filter(|m| m["kind"] == "clip").count();
+    assert_eq!((photos, clips), (7, 1), "{media:?}");
 }

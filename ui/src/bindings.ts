@@ -15,6 +15,11 @@ server: string | null,
  */
 session_code: string | null, 
 /**
+ * Session id from a launch link: lets the exam start while the server
+ * is unreachable (the code is then checked when it comes back).
+ */
+session_id: string | null, 
+/**
  * How long the backend keeps evidence, for the privacy notice.
  */
 retention_days: number, };
@@ -35,9 +40,57 @@ hint: string | null, };
 
 export type SystemCheck = { items: Array<CheckItem>, ok: boolean, };
 
-export type StartRequest = { server: string, session_code: string | null, exam_id: string | null, candidate_id: string | null, };
+export type StartRequest = { server: string, session_code: string | null, 
+/**
+ * From a launch link, with the code (see `AppConfig::session_id`).
+ */
+session_id: string | null, exam_id: string | null, candidate_id: string | null, };
 
 export type StartedSession = { session_id: string, };
+
+export type Step = "face" | "id" | "room";
+
+export type ProblemView = { code: string, message: string, };
+
+export type PhotoView = { 
+/**
+ * `face`, `id`, or a room side.
+ */
+slot: string, label: string, 
+/**
+ * Small JPEG as a `data:` URL.
+ */
+thumbnail: string, };
+
+export type CheckInView = { step: Step, 
+/**
+ * Room side being scanned (`front`...`desk`) and its words.
+ */
+side: string | null, side_words: string | null, 
+/**
+ * The latest assessed frame may be captured.
+ */
+ready: boolean, problems: Array<ProblemView>, 
+/**
+ * Faces found (face photo) or the portrait on the ID.
+ */
+faces: Array<FaceBox>, 
+/**
+ * Corners of the ID found, as fractions of the frame.
+ */
+document: Array<[number, number]> | null, frames: number, 
+/**
+ * The camera failed (and is being retried).
+ */
+error: string | null, 
+/**
+ * Photos taken so far.
+ */
+photos: Array<PhotoView>, 
+/**
+ * Every photo the check-in needs is taken.
+ */
+complete: boolean, };
 
 export type EventView = { seq: number, t_ms: number, 
 /**

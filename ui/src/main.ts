@@ -1,7 +1,8 @@
-// The candidate app: start -> system check -> exam -> receipt.
+// The candidate app: start -> system check -> check-in (face photo, ID
+// photo, room scan) -> exam -> receipt.
 // Every type crossing the IPC comes from ./bindings (generated from Rust).
 import { invoke } from "@tauri-apps/api/core";
-import type { AppConfig, Receipt, Snapshot, StartedSession, SystemCheck, EventView } from "./bindings";
+import type { AppConfig, CheckInView, PhotoView, Receipt, Snapshot, StartedSession, Step, SystemCheck, EventView } from "./bindings";
 
 const app = document.getElementById("app") as HTMLElement;
 const announcer = document.getElementById("announcer") as HTMLElement;
@@ -9,6 +10,7 @@ const connection = document.getElementById("connection") as HTMLElement;
 
 let config: AppConfig;
 let server = "";
+let sessionCode = "";
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -49,7 +51,7 @@ function describe(e: EventView): string {
 
 function startScreen(message?: string): void {
   const serverInput = el("input", { id: "server", type: "url", autocomplete: "url", value: server || config.server || "" });
-  const codeInput = el("input", { id: "session-code", autocomplete: "off", spellcheck: "false", value: config.session_code ?? "" });
+  const codeInput = el("input", { id: "session-code", autocomplete: "off", spellcheck: "false", value: sessionCode || config.session_code || "" });
   const form = el(
     "form",
     { id: "start-form" },
@@ -76,17 +78,31 @@ function startScreen(message?: string): void {
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     server = serverInput.value.trim();
-    if (!server || !codeInput.value.trim()) {
+    sessionCode = codeInput.value.trim();
+    if (!server || !sessionCode) {
       (document.getElementById("start-error") as HTMLElement).textContent = "Enter the exam server address and your session code.";
       return;
     }
-    void checkScreen(codeInput.value.trim());
+    void beginSession(codeInput.value.trim());
   });
   show("Start your exam", form);
   if (config.fixture) app.append(el("p", { class: "hint" }, `Test mode: the camera is the fixture ${config.source}.`));
 }
 
-async function checkScreen(code: string): Promise<void> {
+async function beginSession(code: string): Promise<void> {
+  show("Start your exam", el("p", { role: "status", id: "begin-progress" }, "Checking your session code with the exam server…"));
+  try {
+    await invoke<StartedSession>("begin_session", {
+      request: { server, session_code: code, session_id: config.session_id, exam_id: null, candidate_id: null },
+    });
+  } catch (e) {
+    startScreen(errorText(e));
+    return;
+  }
+  await checkScreen();
+}
+
+async function checkScreen(): Promise<void> {
   show("System check", el("p", { id: "check-progress", role: "status" }, "Checking your camera, lighting and connection…"));
   let result: SystemCheck;
   try {
@@ -101,21 +117,152 @@ async function checkScreen(code: string): Promise<void> {
     if (item.hint) li.append(el("span", { class: "hint" }, item.hint));
     list.append(li);
   }
-  const begin = el("button", { id: "begin-exam" }, "Begin the exam");
+  const begin = el("button", { id: "begin-checkin" }, "Continue to check-in");
   const again = el("button", { class: "secondary", id: "check-again" }, "Check again");
   const back = el("button", { class: "secondary", id: "back" }, "Back");
   begin.toggleAttribute("disabled", !result.ok);
-  begin.addEventListener("click", () => void examScreen(code));
-  again.addEventListener("click", () => void checkScreen(code));
+  begin.addEventListener("click", () => void startCheckIn());
+  again.addEventListener("click", () => void checkScreen());
   back.addEventListener("click", () => startScreen());
   show("System check", list, begin, again, back);
 }
 
-async function examScreen(code: string): Promise<void> {
-  show("Starting…", el("p", { role: "status" }, "Connecting your session…"));
+const SIDES = 5;
+
+const STEP_TEXT: Record<Step, { title: string; help: string }> = {
+  face: {
+    title: "Face photo",
+    help: "Look at the camera. The photo can be taken when your face alone is in the middle of the picture, close enough and well lit.",
+  },
+  id: {
+    title: "ID photo",
+    help: "Hold your photo ID up to the camera, photo side facing it, so that it fills about a quarter of the picture. Hold it still.",
+  },
+  room: { title: "Room scan", help: "" },
+};
+
+async function startCheckIn(): Promise<void> {
+  show("Check-in", el("p", { role: "status" }, "Opening the camera…"));
+  try {
+    await invoke("checkin_start");
+  } catch (e) {
+    startScreen(errorText(e));
+    return;
+  }
+  await checkinStep("face", 0, false);
+}
+
+/** One check-in step: live preview with guidance, then the photo. */
+async function checkinStep(step: Step, side: number, reviewAfter: boolean): Promise<void> {
+  let view: CheckInView;
+  try {
+    view = await invoke<CheckInView>("checkin_step", { step, side });
+  } catch (e) {
+    startScreen(errorText(e));
+    return;
+  }
+  const text = STEP_TEXT[step];
+  const title = step === "room" ? `Room scan ${side + 1} of ${SIDES}: ${view.side_words}` : text.title;
+  const help = step === "room" ? `Turn the camera (or your laptop) to show ${view.side_words}. Each view must show a different part of the room.` : text.help;
+  const img = el("img", { alt: "Your camera picture", id: "checkin-img" });
+  const frame = el("div", { class: "selfview large", id: "checkin-view" }, img);
+  const guidance = el("ul", { class: "guidance", id: "guidance", "aria-live": "polite" });
+  const take = el("button", { id: "take-photo", "aria-disabled": "true" }, "Take photo");
+  const message = el("p", { class: "error", id: "checkin-error", role: "alert" });
+  const progress = el("p", { class: "hint" }, `Step ${step === "face" ? 1 : step === "id" ? 2 : 3 + side} of ${2 + SIDES}`);
+  show(title, el("p", {}, help), el("div", { class: "exam" }, frame, el("div", { class: "status" }, guidance, take, message, progress)));
+
+  let done = false;
+  let ready = false;
+  take.addEventListener("click", async () => {
+    if (!ready) {
+      message.textContent = "Not yet: follow the guidance above, the button turns blue when the picture is right.";
+      return;
+    }
+    try {
+      await invoke<PhotoView>("checkin_capture");
+    } catch (e) {
+      message.textContent = errorText(e);
+      return;
+    }
+    done = true;
+    if (reviewAfter) return void reviewScreen();
+    if (step === "face") return void checkinStep("id", 0, false);
+    if (step === "id") return void checkinStep("room", 0, false);
+    if (side + 1 < SIDES) return void checkinStep("room", side + 1, false);
+    return void reviewScreen();
+  });
+  let lastGuidance = "";
+  while (!done) {
+    const [v, preview] = await Promise.all([invoke<CheckInView | null>("checkin_status"), invoke<string | null>("checkin_preview")]);
+    if (!v || done) break;
+    if (preview) img.src = preview;
+    drawOverlay(frame, v);
+    ready = v.ready;
+    take.setAttribute("aria-disabled", String(!ready));
+    const lines = v.error ? [v.error] : v.ready ? ["The picture is right: take the photo."] : v.problems.map((p) => p.message);
+    const joined = lines.join("\n");
+    if (joined !== lastGuidance) {
+      lastGuidance = joined;
+      guidance.replaceChildren(...lines.map((l) => el("li", { "data-ready": String(v.ready) }, l)));
+      guidance.dataset.codes = v.problems.map((p) => p.code).join(" ");
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function drawOverlay(frame: HTMLElement, v: CheckInView): void {
+  frame.querySelectorAll(".facebox, svg").forEach((b) => b.remove());
+  for (const f of v.faces) {
+    const b = el("div", { class: "facebox", "aria-hidden": "true" });
+    b.style.left = `${f.x * 100}%`;
+    b.style.top = `${f.y * 100}%`;
+    b.style.width = `${f.w * 100}%`;
+    b.style.height = `${f.h * 100}%`;
+    frame.append(b);
+  }
+  if (v.document) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 100 100");
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("aria-hidden", "true");
+    const poly = document.createElementNS(ns, "polygon");
+    poly.setAttribute("points", v.document.map(([x, y]) => `${x * 100},${y * 100}`).join(" "));
+    svg.append(poly);
+    frame.append(svg);
+  }
+}
+
+/** All photos, each with a retake button, then the exam. */
+async function reviewScreen(): Promise<void> {
+  const v = await invoke<CheckInView | null>("checkin_status");
+  if (!v) return startScreen();
+  const grid = el("ul", { class: "photos", id: "photos" });
+  for (const p of v.photos) {
+    const retake = el("button", { class: "secondary", "data-slot": p.slot }, `Retake ${p.label.toLowerCase()}`);
+    retake.addEventListener("click", () => {
+      const side = ["front", "right", "back", "left", "desk"].indexOf(p.slot);
+      void checkinStep(p.slot === "face" ? "face" : p.slot === "id" ? "id" : "room", Math.max(0, side), true);
+    });
+    grid.append(el("li", { "data-slot": p.slot }, el("img", { src: p.thumbnail, alt: p.label }), el("span", {}, p.label), retake));
+  }
+  const begin = el("button", { id: "begin-exam" }, "Begin the exam");
+  begin.toggleAttribute("disabled", !v.complete);
+  begin.addEventListener("click", () => void examScreen());
+  show(
+    "Check your photos",
+    el("p", {}, "These photos are sent to your exam's proctors with the session. Retake any that are not right."),
+    grid,
+    begin,
+  );
+}
+
+async function examScreen(): Promise<void> {
+  show("Starting…", el("p", { role: "status" }, "Starting the exam…"));
   let started: StartedSession;
   try {
-    started = await invoke<StartedSession>("start_exam", { request: { server, session_code: code, exam_id: null, candidate_id: null } });
+    started = await invoke<StartedSession>("start_exam");
   } catch (e) {
     startScreen(errorText(e));
     return;
@@ -224,7 +371,18 @@ function receiptScreen(r: Receipt | null): void {
       r.connection.pending === 0 ? "Everything was delivered to the exam server." : `${r.connection.pending} item(s) are kept on this computer and will be sent the next time the app runs.`,
     ),
   );
-  show("Exam ended", el("p", {}, "Keep this receipt: the hash identifies exactly what was recorded."), dl);
+  const reason =
+    r.reason === "camera_lost"
+      ? "The exam ended because the camera stopped working. This was recorded and your proctors can see it; contact your exam's support."
+      : r.reason === "source_error"
+        ? "The exam ended because the camera picture could not be read. Contact your exam's support."
+        : "";
+  show(
+    "Exam ended",
+    ...(reason ? [el("p", { class: "error", id: "receipt-reason", role: "alert" }, reason)] : []),
+    el("p", {}, "Keep this receipt: the hash identifies exactly what was recorded."),
+    dl,
+  );
 }
 
 async function main(): Promise<void> {

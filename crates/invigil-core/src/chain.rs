@@ -127,6 +127,24 @@ mod tests {
         }
     }
 
+    /// The server hashes what it parsed: every float must survive the trip
+    /// through JSON text bit for bit (serde_json's `float_roundtrip`).
+    #[test]
+    fn hashes_survive_a_json_round_trip_with_floats() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for seq in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = f64::from(f32::from_bits((x as u32 & 0x3FFF_FFFF) | 0x3000_0000));
+            let g = (x >> 11) as f64 / (1u64 << 53) as f64 * 1000.0;
+            let e = event(seq, json!({"a": f, "b": g, "c": [f * 3.7, g / 7.0]}));
+            let text = serde_json::to_string(&e).unwrap();
+            let back: Event = serde_json::from_str(&text).unwrap();
+            assert_eq!(event_hash(&e), event_hash(&back), "{text}");
+        }
+    }
+
     #[test]
     fn canonical_form_sorts_keys_at_every_level() {
         let e = event(

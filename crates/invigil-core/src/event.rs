@@ -90,6 +90,10 @@ event_kinds! {
     /// A flagged clip was recorded and stored as media; data: `event_seq`
     /// (the violation it covers), `sha256`, `bytes`, `start_ms`, `end_ms`.
     ClipSaved = "clip_saved", Info;
+    /// The candidate's check-in photos, taken before the exam and uploaded
+    /// as media; data: `face_photo`, `id_photo` (sha256), `room_scan`
+    /// (`[{side, sha256}]`), `measures`.
+    CheckinCompleted = "checkin_completed", Info;
 }
 
 impl std::str::FromStr for EventKind {

@@ -14,15 +14,11 @@ use invigil_vision::{analyzer_for, DetectorProfile};
 
 use crate::view::{ConnectionView, FaceBox, Receipt, Snapshot};
 
-/// Streaming settings.
+/// Which session to stream to, for [`Monitor::start`].
 #[derive(Clone, Debug)]
 pub struct StreamOptions {
     pub request: SessionRequest,
     pub journal: PathBuf,
-    /// Record flagged clips.
-    pub clips: bool,
-    /// At the end, how long to wait for the server to take the rest.
-    pub drain: Duration,
 }
 
 /// What to monitor, and how.
@@ -38,6 +34,11 @@ pub struct MonitorOptions {
     pub policy: Policy,
     pub detectors: DetectorProfile,
     pub stream: Option<StreamOptions>,
+    /// When streaming: record flagged clips.
+    pub clips: bool,
+    /// When streaming: at the end, how long to wait for the server to take
+    /// the rest.
+    pub drain: Duration,
     /// Largest preview width, pixels; previews are made at most 5 times a
     /// second.
     pub preview_width: u32,
@@ -52,6 +53,8 @@ impl MonitorOptions {
             policy: Policy::default(),
             detectors: DetectorProfile::FullRange,
             stream: None,
+            clips: true,
+            drain: Duration::from_secs(10),
             preview_width: 320,
         }
     }
@@ -92,6 +95,26 @@ impl Monitor {
     /// Opens everything (errors come back here, before anything runs) and
     /// starts the session thread.
     pub fn start(options: MonitorOptions) -> Result<Self, MonitorError> {
+        let uplink = match &options.stream {
+            Some(s) => Some(Uplink::open(
+                &s.journal,
+                s.request.clone(),
+                Duration::from_secs(10),
+            )?),
+            None => None,
+        };
+        Self::start_with(options, uplink, Vec::new())
+    }
+
+    /// As [`start`](Self::start), streaming through an uplink opened
+    /// earlier (the app opens it before the check-in, whose photos it
+    /// carries), and emitting `notes` right after `session_started` (e.g.
+    /// `checkin_completed`); `options.stream` is not used.
+    pub fn start_with(
+        options: MonitorOptions,
+        uplink: Option<Uplink>,
+        notes: Vec<Note>,
+    ) -> Result<Self, MonitorError> {
         let mut policy = options.policy.clone();
         let source =
             open_source(&options.source, &OpenOptions { fps: options.fps }).map_err(|e| {
@@ -112,14 +135,6 @@ impl Monitor {
         }
         let analyzer = analyzer_for(options.detectors, None, &policy)
             .map_err(|e| MonitorError::Detector(e.to_string()))?;
-        let uplink = match &options.stream {
-            Some(s) => Some(Uplink::open(
-                &s.journal,
-                s.request.clone(),
-                Duration::from_secs(10),
-            )?),
-            None => None,
-        };
         let engine = match uplink.as_ref().map(Uplink::start) {
             Some(Start::Resume {
                 next_seq,
@@ -140,7 +155,7 @@ impl Monitor {
                 .name("invigil-session".into())
                 .spawn(move || {
                     run(
-                        source, analyzer, engine, uplink, options, policy, shared, stop,
+                        source, analyzer, engine, uplink, options, policy, notes, shared, stop,
                     )
                 })
                 .expect("can spawn the session thread")
@@ -200,6 +215,8 @@ impl Drop for Monitor {
 /// Keeps faces and the preview; records clips when streaming.
 struct UiTap<'a> {
     shared: &'a Shared,
+    /// Emitted with the first frame, right after `session_started`.
+    opening: Vec<Note>,
     clips: Option<ClipTap<'a>>,
     preview_width: u32,
     last_preview: Option<Instant>,
@@ -236,15 +253,16 @@ impl FrameTap for UiTap<'_> {
                 .is_none_or(|t| t.elapsed() >= Duration::from_millis(200))
             {
                 self.last_preview = Some(Instant::now());
-                if let Some(jpeg) = preview_jpeg(frame, self.preview_width) {
+                if let Some(jpeg) = crate::picture::jpeg(frame, self.preview_width, 70) {
                     *lock(&self.shared.preview) = Some(jpeg);
                 }
             }
         }
-        match &mut self.clips {
-            Some(c) => c.frame(frame, obs, events),
-            None => Vec::new(),
+        let mut notes = std::mem::take(&mut self.opening);
+        if let Some(c) = &mut self.clips {
+            notes.extend(c.frame(frame, obs, events));
         }
+        notes
     }
 
     fn finish(&mut self) -> Vec<Note> {
@@ -255,38 +273,6 @@ impl FrameTap for UiTap<'_> {
     }
 }
 
-fn preview_jpeg(frame: &Frame, max_width: u32) -> Option<Vec<u8>> {
-    let scale = (f64::from(max_width) / f64::from(frame.width)).min(1.0);
-    let w = ((f64::from(frame.width) * scale) as u32).max(2) & !1;
-    let h = ((f64::from(frame.height) * scale) as u32).max(2) & !1;
-    // Scaled through the clip path's area filter, then back to RGB.
-    let yuv = invigil_core::clip::to_i420(frame, w, h);
-    let rgb = i420_to_rgb(&yuv, w as usize, h as usize);
-    let mut out = Vec::new();
-    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 70);
-    image::ImageEncoder::write_image(encoder, &rgb, w, h, image::ExtendedColorType::Rgb8).ok()?;
-    Some(out)
-}
-
-fn i420_to_rgb(yuv: &[u8], w: usize, h: usize) -> Vec<u8> {
-    let (y_plane, rest) = yuv.split_at(w * h);
-    let (u_plane, v_plane) = rest.split_at(w * h / 4);
-    let mut rgb = Vec::with_capacity(w * h * 3);
-    for y in 0..h {
-        for x in 0..w {
-            let c = i32::from(y_plane[y * w + x]) - 16;
-            let i = (y / 2) * (w / 2) + x / 2;
-            let d = i32::from(u_plane[i]) - 128;
-            let e = i32::from(v_plane[i]) - 128;
-            let clamp = |v: i32| ((v + 128) >> 8).clamp(0, 255) as u8;
-            rgb.push(clamp(298 * c + 409 * e));
-            rgb.push(clamp(298 * c - 100 * d - 208 * e));
-            rgb.push(clamp(298 * c + 516 * d));
-        }
-    }
-    rgb
-}
-
 #[allow(clippy::too_many_arguments)]
 fn run(
     source: Box<dyn invigil_capture::FrameSource>,
@@ -295,6 +281,7 @@ fn run(
     uplink: Option<Uplink>,
     options: MonitorOptions,
     policy: Policy,
+    notes: Vec<Note>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
 ) {
@@ -302,8 +289,9 @@ fn run(
     let mut count = 0u64;
     let mut tap = UiTap {
         shared: &shared,
-        clips: match (&uplink, &options.stream) {
-            (Some(u), Some(s)) if s.clips => Some(ClipTap::new(&policy, u)),
+        opening: notes,
+        clips: match &uplink {
+            Some(u) if options.clips => Some(ClipTap::new(&policy, u)),
             _ => None,
         },
         preview_width: options.preview_width,
@@ -352,9 +340,7 @@ fn run(
         Err(e) => Some(e.to_string()),
     };
     let connection = match uplink {
-        Some(u) => ConnectionView::of(
-            &u.finish(options.stream.as_ref().map_or(Duration::ZERO, |s| s.drain)),
-        ),
+        Some(u) => ConnectionView::of(&u.finish(options.drain)),
         None => ConnectionView::none(),
     };
     let mut s = lock(&shared.snapshot);

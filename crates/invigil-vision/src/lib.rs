@@ -11,6 +11,7 @@
 //! ```
 
 mod analyzer;
+pub mod checkin;
 mod decode;
 mod detector;
 mod error;

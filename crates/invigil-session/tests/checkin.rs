@@ -1,0 +1,148 @@
+//! The check-in on the bundled fixture: every step becomes ready, photos are
+//! taken and retaken, and bad fixtures are clear errors.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use invigil_session::{CheckIn, CheckInOptions, Step, ROOM_SIDES};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/checkin/checkin.toml")
+}
+
+fn wait_ready(c: &CheckIn, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = c.view();
+        if v.ready {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} never ready: {:?}",
+            v.problems
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_whole_check_in_on_the_fixture() {
+    let mut options = CheckInOptions::new("unused");
+    options.fixture = Some(fixture());
+    let c = CheckIn::start(options).unwrap();
+    // Not ready before a frame was judged: capture says why.
+    assert!(c.capture().is_err() || c.view().photos.len() == 1);
+    wait_ready(&c, "face");
+    assert_eq!(c.view().faces.len(), 1);
+    c.capture().unwrap();
+    c.set_step(Step::Id, 0).unwrap();
+    wait_ready(&c, "id");
+    assert!(c.view().document.is_some());
+    c.capture().unwrap();
+    for side in 0..ROOM_SIDES.len() {
+        c.set_step(Step::Room, side).unwrap();
+        wait_ready(&c, ROOM_SIDES[side].0);
+        c.capture().unwrap();
+    }
+    let v = c.view();
+    assert!(
+        v.complete,
+        "{:?}",
+        v.photos.iter().map(|p| &p.slot).collect::<Vec<_>>()
+    );
+    assert!(v
+        .photos
+        .iter()
+        .all(|p| p.thumbnail.starts_with("data:image/jpeg;base64,")));
+    // A retake replaces the photo of its slot.
+    c.set_step(Step::Room, 4).unwrap();
+    wait_ready(&c, "desk again");
+    c.capture().unwrap();
+    assert_eq!(c.view().photos.len(), 7);
+    assert!(c.preview().is_some());
+    assert!(c.set_step(Step::Room, 9).is_err());
+    let photos = c.finish();
+    let kinds: Vec<&str> = photos.iter().map(|p| p.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "face_photo",
+            "id_photo",
+            "room_scan",
+            "room_scan",
+            "room_scan",
+            "room_scan",
+            "room_scan"
+        ]
+    );
+    assert!(photos
+        .iter()
+        .all(|p| p.jpeg.starts_with(&[0xFF, 0xD8, 0xFF])));
+}
+
+#[test]
+fn a_room_view_like_the_last_cannot_be_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = fixture().parent().unwrap().to_owned();
+    let same = dir.path().join("same.toml");
+    std::fs::write(
+        &same,
+        format!(
+            "face = '{0}/face.jpg'\nid = '{0}/id_card.jpg'\nroom = ['{0}/room_north.jpg']\n",
+            base.display()
+        ),
+    )
+    .unwrap();
+    let mut options = CheckInOptions::new("unused");
+    options.fixture = Some(same);
+    let c = CheckIn::start(options).unwrap();
+    c.set_step(Step::Room, 0).unwrap();
+    wait_ready(&c, "front");
+    c.capture().unwrap();
+    c.set_step(Step::Room, 1).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = c.view();
+        if v.problems.iter().any(|p| p.code == "same_view") {
+            assert!(!v.ready);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{:?}", v.problems);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let err = c.capture().unwrap_err();
+    assert!(err.contains("the wall in front of you"), "{err}");
+}
+
+#[test]
+fn bad_fixtures_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("missing.toml", None, "cannot read the check-in fixture"),
+        ("bad.toml", Some("face = 3\n"), "bad.toml"),
+        (
+            "empty_room.toml",
+            Some("face = 'a.jpg'\nid = 'b.jpg'\nroom = []\n"),
+            "lists no pictures",
+        ),
+        (
+            "no_file.toml",
+            Some("face = 'nope.jpg'\nid = 'nope.jpg'\nroom = ['nope.jpg']\n"),
+            "nope.jpg",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        let path = dir.path().join(name);
+        if let Some(t) = text {
+            std::fs::write(&path, t).unwrap();
+        }
+        let mut options = CheckInOptions::new("unused");
+        options.fixture = Some(path);
+        let err = match CheckIn::start(options) {
+            Ok(_) => panic!("{name} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(needle), "{name}: {err}");
+    }
+}
