@@ -40,9 +40,9 @@ fn the_whole_check_in_on_the_fixture() {
     wait_ready(&c, "id");
     assert!(c.view().document.is_some());
     c.capture().unwrap();
-    for side in 0..ROOM_SIDES.len() {
+    for (side, (name, _)) in ROOM_SIDES.iter().enumerate() {
         c.set_step(Step::Room, side).unwrap();
-        wait_ready(&c, ROOM_SIDES[side].0);
+        wait_ready(&c, name);
         c.capture().unwrap();
     }
     let v = c.view();

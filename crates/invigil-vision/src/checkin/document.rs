@@ -240,7 +240,7 @@ impl Edges {
                 }
             }
         }
-        peaks.sort_by(|a, b| b.votes.cmp(&a.votes));
+        peaks.sort_by_key(|l| std::cmp::Reverse(l.votes));
         let mut vertical = Vec::new();
         let mut horizontal = Vec::new();
         for mut l in peaks {

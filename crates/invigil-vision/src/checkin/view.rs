@@ -24,8 +24,8 @@ impl ViewSignature {
         let (w, h) = (frame.width as usize, frame.height as usize);
         let mut luma = vec![0f64; GW * GH];
         let mut luma_n = vec![0u32; GW * GH];
-        let mut chroma = vec![0f64; CW * CH * 2];
-        let mut chroma_n = vec![0u32; CW * CH];
+        let mut chroma = [0f64; CW * CH * 2];
+        let mut chroma_n = [0u32; CW * CH];
         let step = if w >= 4 * GW && h >= 4 * GH { 2 } else { 1 };
         for y in (0..h).step_by(step) {
             for x in (0..w).step_by(step) {
