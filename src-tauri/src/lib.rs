@@ -133,6 +133,11 @@ async fn begin_session(
     if state.monitor.lock().map_err(|e| e.to_string())?.is_some() {
         return Err("An exam is already running in this window.".into());
     }
+    // One uplink per journal: close an earlier attempt's (the candidate
+    // went back to the start) before opening the journal again.
+    if let Some(old) = lock(&state.uplink).take() {
+        old.finish(std::time::Duration::ZERO);
+    }
     let journal = state.data_dir.join("journal");
     let uplink = tauri::async_runtime::spawn_blocking(move || {
         Uplink::open(
@@ -145,15 +150,15 @@ async fn begin_session(
     .map_err(|e| e.to_string())?
     .map_err(|e| friendly(&e.to_string()))?;
     let session_id = uplink.session_id();
-    if let Some(old) = lock(&state.uplink).replace(uplink) {
-        old.finish(std::time::Duration::ZERO);
-    }
+    *lock(&state.uplink) = Some(uplink);
     Ok(StartedSession { session_id })
 }
 
 /// Opens the camera for the check-in (face photo first).
 #[tauri::command]
 async fn checkin_start(state: State<'_, AppState>) -> Result<(), String> {
+    // A camera opens once: release an earlier check-in's first.
+    drop(lock(&state.checkin).take());
     let mut options = CheckInOptions::new(&state.config.source);
     options.fixture = state.checkin_fixture.clone();
     let checkin = tauri::async_runtime::spawn_blocking(move || CheckIn::start(options))
@@ -202,8 +207,9 @@ async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String
         let view = checkin.view();
         if !view.complete {
             return Err(format!(
-                "The check-in is not complete: {} of 7 photos taken.",
-                view.photos.len()
+                "The check-in is not complete: {} of {} photos taken.",
+                view.photos.len(),
+                invigil_session::CHECKIN_PHOTOS
             ));
         }
     }

@@ -201,7 +201,8 @@ pub struct CheckIn {
     thread: Option<JoinHandle<()>>,
 }
 
-const ALL_SLOTS: usize = 2 + ROOM_SIDES.len();
+/// Photos a complete check-in holds: face, ID and every room side.
+pub const CHECKIN_PHOTOS: usize = 2 + ROOM_SIDES.len();
 
 impl CheckIn {
     /// Opens the source and the detector (errors come back here) and starts
@@ -298,13 +299,7 @@ impl CheckIn {
                 l.assessment
                     .faces
                     .iter()
-                    .map(|f| FaceBox {
-                        x: f.bbox[0] / fw,
-                        y: f.bbox[1] / fh,
-                        w: f.bbox[2] / fw,
-                        h: f.bbox[3] / fh,
-                        score: f.score,
-                    })
+                    .map(|f| FaceBox::of(f, fw, fh))
                     .collect()
             }),
             document: latest.and_then(|l| {
@@ -316,7 +311,7 @@ impl CheckIn {
             frames: s.frames,
             error: s.error.clone(),
             photos: s.photos.iter().map(photo_view).collect(),
-            complete: s.photos.len() == ALL_SLOTS,
+            complete: s.photos.len() == CHECKIN_PHOTOS,
         }
     }
 

@@ -17,7 +17,7 @@ mod view;
 
 pub use checkin::{
     CheckIn, CheckInFixture, CheckInOptions, CheckInView, Photo, PhotoView, ProblemView, Step,
-    ROOM_SIDES,
+    CHECKIN_PHOTOS, ROOM_SIDES,
 };
 pub use monitor::{Monitor, MonitorError, MonitorOptions, StreamOptions};
 pub use picture::data_url;

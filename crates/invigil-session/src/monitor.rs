@@ -239,13 +239,7 @@ impl FrameTap for UiTap<'_> {
                     .faces
                     .iter()
                     .filter(|f| f.score >= 0.6)
-                    .map(|f| FaceBox {
-                        x: f.bbox[0] / w,
-                        y: f.bbox[1] / h,
-                        w: f.bbox[2] / w,
-                        h: f.bbox[3] / h,
-                        score: f.score,
-                    })
+                    .map(|f| FaceBox::of(f, w, h))
                     .collect();
             }
             if self

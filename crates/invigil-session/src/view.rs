@@ -42,6 +42,20 @@ pub struct FaceBox {
     pub score: f32,
 }
 
+impl FaceBox {
+    /// A detected face (frame pixels) in fractions of a `width` x `height`
+    /// frame.
+    pub fn of(face: &invigil_core::Face, width: f32, height: f32) -> Self {
+        Self {
+            x: face.bbox[0] / width,
+            y: face.bbox[1] / height,
+            w: face.bbox[2] / width,
+            h: face.bbox[3] / height,
+            score: face.score,
+        }
+    }
+}
+
 /// The link to the backend.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
