@@ -8,7 +8,7 @@
 # Needs Xvfb, tauri-driver, WebKitWebDriver, curl, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-app="${1:-target/release/invigil-app}"
+app="$(realpath "${1:-target/release/invigil-app}")"
 cli="${2:-target/release/invigil}"
 work="$(mktemp -d)"
 pids=()
@@ -28,17 +28,24 @@ token="$(curl -s -X POST "http://127.0.0.1:$port/api/v1/sessions" -H 'content-ty
 
 Xvfb :93 -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 & pids+=($!)
 sleep 1
-DISPLAY=:93 INVIGIL_SOURCE="$work/camera.y4m" INVIGIL_SERVER="http://127.0.0.1:$port" INVIGIL_DATA_DIR="$work/app" \
+DISPLAY=:93 INVIGIL_SOURCE="$work/camera.y4m" INVIGIL_CHECKIN_SOURCE="$PWD/tests/fixtures/checkin/checkin.toml" INVIGIL_SERVER="http://127.0.0.1:$port" INVIGIL_DATA_DIR="$work/app" \
     tauri-driver --port 4711 --native-port 4712 >/dev/null 2>&1 & pids+=($!)
 sleep 1
 wd=http://127.0.0.1:4711
 sid="$(curl -s -X POST $wd/session -H 'content-type: application/json' \
-    -d "{\"capabilities\":{\"alwaysMatch\":{\"tauri:options\":{\"application\":\"$PWD/$app\"}}}}" \
+    -d "{\"capabilities\":{\"alwaysMatch\":{\"tauri:options\":{\"application\":\"$app\"}}}}" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"]["sessionId"])')"
 el() { curl -s -X POST "$wd/session/$sid/element" -H 'content-type: application/json' \
     -d "{\"using\":\"css selector\",\"value\":\"$1\"}" | python3 -c 'import json,sys; v=json.load(sys.stdin)["value"]; print(v.get("element-6066-11e4-a52e-4f735466cecf",""))'; }
 click() { local id=""; for _ in $(seq 100); do id="$(el "$1")"; [[ -n "$id" ]] && break; sleep 0.2; done
     curl -s -X POST "$wd/session/$sid/element/$id/click" -H 'content-type: application/json' -d '{}' >/dev/null; }
+# Waits until "Take photo" is enabled (the check-in judged the picture
+# right), then presses it.
+photo() { for _ in $(seq 150); do
+        local id; id="$(el '#take-photo')"
+        if [[ -n "$id" ]] && curl -s "$wd/session/$sid/element/$id/attribute/aria-disabled" | grep -q '"false"'; then
+            click '#take-photo'; sleep 1; return; fi
+        sleep 0.2; done; echo "the check-in never became ready" >&2; exit 1; }
 
 apppid="$(pgrep -n -f "$(basename "$app")")"
 # CPU seconds (user+system) and proportional memory (PSS) of a set of
@@ -66,5 +73,12 @@ echo "| state | CPU, app process (% of one core) | CPU, WebKit processes | memor
 echo "|---|---:|---:|---:|---:|"
 measure "idle (start screen)" 15
 curl -s -X POST "$wd/session/$sid/element/$(el '#session-code')/value" -H 'content-type: application/json' -d "{\"text\":\"$token\"}" >/dev/null
-click '#start'; click '#begin-exam'; sleep 5
+click '#start'; click '#begin-checkin'
+for _ in 1 2 3 4 5 6 7; do photo; done
+click '#begin-exam'; sleep 5
 measure "monitoring (30 fps 640x480, streaming)" 30
+# With PERF=1: where the app's time goes while monitoring.
+if [[ -n "${PERF:-}" ]]; then
+    perf record -F 499 -g -o "$work/perf.data" -p "$apppid" -- sleep 15 >/dev/null 2>&1
+    perf report -i "$work/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -25
+fi

@@ -74,6 +74,11 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
         Ok(())
     };
     let mut clips = match &uplink {
+        // Live sources must not stall while a clip is encoded; file sources
+        // encode inline, so a fixture gives the same events on every run.
+        Some(u) if args.stream.clips && (args.realtime || source.info().live) => {
+            Some(ClipTap::in_background(engine.policy(), u))
+        }
         Some(u) if args.stream.clips => Some(ClipTap::new(engine.policy(), u)),
         _ => None,
     };

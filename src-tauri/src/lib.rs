@@ -21,8 +21,8 @@ use std::sync::Mutex;
 
 use invigil_core::EventKind;
 use invigil_session::{
-    data_url, CheckIn, CheckInOptions, CheckInView, Monitor, MonitorOptions, PhotoView, Receipt,
-    Snapshot, Step,
+    data_url, CheckIn, CheckInOptions, CheckInView, Monitor, MonitorOptions, Photo, PhotoView,
+    Receipt, Snapshot, Step,
 };
 use invigil_uplink::{SessionRequest, Uplink};
 use tauri::State;
@@ -37,6 +37,9 @@ struct AppState {
     /// The session opened by `begin_session`, until the exam starts.
     uplink: Mutex<Option<Uplink>>,
     checkin: Mutex<Option<CheckIn>>,
+    /// A finished check-in's photos, from the moment its camera is released
+    /// until the exam has started (and taken them into the uplink).
+    photos: Mutex<Option<Vec<Photo>>>,
     monitor: Mutex<Option<Monitor>>,
 }
 
@@ -159,6 +162,7 @@ async fn begin_session(
 async fn checkin_start(state: State<'_, AppState>) -> Result<(), String> {
     // A camera opens once: release an earlier check-in's first.
     drop(lock(&state.checkin).take());
+    *lock(&state.photos) = None;
     let mut options = CheckInOptions::new(&state.config.source);
     options.fixture = state.checkin_fixture.clone();
     let checkin = tauri::async_runtime::spawn_blocking(move || CheckIn::start(options))
@@ -201,25 +205,37 @@ fn checkin_capture(state: State<'_, AppState>) -> Result<PhotoView, String> {
 /// Uploads the check-in photos (through the journal) and starts monitoring.
 #[tauri::command]
 async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String> {
+    if lock(&state.uplink).is_none() {
+        return Err("Start again: the session is not open.".into());
+    }
+    // Release the check-in's camera (the exam opens it again; a webcam
+    // opens only once), keeping its photos until the exam has started.
     {
-        let slot = lock(&state.checkin);
-        let checkin = slot.as_ref().ok_or("The check-in has not started.")?;
-        let view = checkin.view();
-        if !view.complete {
-            return Err(format!(
-                "The check-in is not complete: {} of {} photos taken.",
-                view.photos.len(),
-                invigil_session::CHECKIN_PHOTOS
-            ));
+        let mut photos = lock(&state.photos);
+        if photos.is_none() {
+            let mut slot = lock(&state.checkin);
+            let view = slot.as_ref().ok_or("The check-in has not started.")?.view();
+            if !view.complete {
+                return Err(format!(
+                    "The check-in is not complete: {} of {} photos taken.",
+                    view.photos.len(),
+                    invigil_session::CHECKIN_PHOTOS
+                ));
+            }
+            *photos = slot.take().map(CheckIn::finish);
         }
     }
+    // If the camera does not open, the photos and the session stay, and
+    // the candidate can try again.
+    let options = MonitorOptions::new(&state.config.source);
+    let prepared = tauri::async_runtime::spawn_blocking(move || Monitor::prepare(options))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| friendly(&e.to_string()))?;
     let uplink = lock(&state.uplink)
         .take()
         .ok_or("Start again: the session is not open.")?;
-    let photos = lock(&state.checkin)
-        .take()
-        .map(CheckIn::finish)
-        .unwrap_or_default();
+    let photos = lock(&state.photos).take().unwrap_or_default();
     let mut data = serde_json::Map::new();
     let mut room = Vec::new();
     let mut measures = serde_json::Map::new();
@@ -242,17 +258,7 @@ async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String
     }
     data.insert("room_scan".into(), room.into());
     data.insert("measures".into(), measures.into());
-    let options = MonitorOptions::new(&state.config.source);
-    let monitor = tauri::async_runtime::spawn_blocking(move || {
-        Monitor::start_with(
-            options,
-            Some(uplink),
-            vec![(EventKind::CheckinCompleted, data)],
-        )
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| friendly(&e.to_string()))?;
+    let monitor = prepared.start(Some(uplink), vec![(EventKind::CheckinCompleted, data)]);
     let session_id = monitor.snapshot().session_id.unwrap_or_default();
     if let Some(old) = lock(&state.monitor).replace(monitor) {
         old.stop();
@@ -315,6 +321,7 @@ pub fn run() {
             checkin_fixture,
             uplink: Mutex::new(None),
             checkin: Mutex::new(None),
+            photos: Mutex::new(None),
             monitor: Mutex::new(None),
         })
         .invoke_handler(tauri::generate_handler![

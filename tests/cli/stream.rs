@@ -360,12 +360,24 @@ fn server_killed_mid_stream_and_restarted() {
     let out = client.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let local = read_events(&events_file);
-    let server_events = assert_delivered_once(
-        &timeline(&server.base, &session),
-        &session,
-        std::slice::from_ref(&local),
-    );
+    let tl = timeline(&server.base, &session);
+    let server_events = assert_delivered_once(&tl, &session, std::slice::from_ref(&local));
     assert_eq!(server_events, local);
+    // Live runs encode clips on a worker thread: each still follows its
+    // violation, names the media, and the media arrived.
+    let saved: Vec<&Value> = local.iter().filter(|e| e["kind"] == "clip_saved").collect();
+    assert_eq!(saved.len(), 3, "{:?}", kinds_of(&local));
+    let media: Vec<&str> = tl["media"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["sha256"].as_str().unwrap())
+        .collect();
+    for e in saved {
+        let violation = e["data"]["event_seq"].as_u64().unwrap();
+        assert!(violation < e["seq"].as_u64().unwrap());
+        assert!(media.contains(&e["data"]["sha256"].as_str().unwrap()));
+    }
 }
 
 #[test]

@@ -264,7 +264,13 @@ async function examScreen(): Promise<void> {
   try {
     started = await invoke<StartedSession>("start_exam");
   } catch (e) {
-    startScreen(errorText(e));
+    // The photos and the session are kept: trying again is enough once the
+    // camera is free.
+    const again = el("button", { id: "retry-exam" }, "Try again");
+    again.addEventListener("click", () => void examScreen());
+    const over = el("button", { class: "secondary", id: "start-over" }, "Start over");
+    over.addEventListener("click", () => startScreen());
+    show("The exam could not start", el("p", { role: "alert", class: "error" }, errorText(e)), el("p", {}, "Your check-in photos are kept."), again, over);
     return;
   }
   const img = el("img", { alt: "Your camera picture", id: "selfview-img" });

@@ -19,6 +19,6 @@ pub use checkin::{
     CheckIn, CheckInFixture, CheckInOptions, CheckInView, Photo, PhotoView, ProblemView, Step,
     CHECKIN_PHOTOS, ROOM_SIDES,
 };
-pub use monitor::{Monitor, MonitorError, MonitorOptions, StreamOptions};
+pub use monitor::{Monitor, MonitorError, MonitorOptions, Prepared, StreamOptions};
 pub use picture::data_url;
 pub use view::{ConnectionView, EventView, FaceBox, Receipt, Snapshot};

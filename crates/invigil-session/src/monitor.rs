@@ -115,6 +115,13 @@ impl Monitor {
         uplink: Option<Uplink>,
         notes: Vec<Note>,
     ) -> Result<Self, MonitorError> {
+        Ok(Self::prepare(options)?.start(uplink, notes))
+    }
+
+    /// Opens the source and the detector without starting anything, so a
+    /// caller can find out whether the camera opens before it commits
+    /// anything (the app keeps the check-in photos until it does).
+    pub fn prepare(options: MonitorOptions) -> Result<Prepared, MonitorError> {
         let mut policy = options.policy.clone();
         let source =
             open_source(&options.source, &OpenOptions { fps: options.fps }).map_err(|e| {
@@ -135,35 +142,11 @@ impl Monitor {
         }
         let analyzer = analyzer_for(options.detectors, None, &policy)
             .map_err(|e| MonitorError::Detector(e.to_string()))?;
-        let engine = match uplink.as_ref().map(Uplink::start) {
-            Some(Start::Resume {
-                next_seq,
-                after_t_ms,
-            }) => RuleEngine::resuming(policy.clone(), *next_seq, *after_t_ms),
-            _ => RuleEngine::new(policy.clone()),
-        };
-        let mut snapshot = Snapshot::new(&options.source);
-        snapshot.session_id = uplink.as_ref().map(Uplink::session_id);
-        let shared = Arc::new(Shared {
-            snapshot: Mutex::new(snapshot),
-            preview: Mutex::new(None),
-        });
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
-            std::thread::Builder::new()
-                .name("invigil-session".into())
-                .spawn(move || {
-                    run(
-                        source, analyzer, engine, uplink, options, policy, notes, shared, stop,
-                    )
-                })
-                .expect("can spawn the session thread")
-        };
-        Ok(Self {
-            stop,
-            shared,
-            thread: Some(thread),
+        Ok(Prepared {
+            source,
+            analyzer,
+            policy,
+            options,
         })
     }
 
@@ -208,6 +191,57 @@ impl Drop for Monitor {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+/// A session whose source and detector are open, ready to start.
+pub struct Prepared {
+    source: Box<dyn invigil_capture::FrameSource>,
+    analyzer: invigil_vision::VisionAnalyzer,
+    policy: Policy,
+    options: MonitorOptions,
+}
+
+impl Prepared {
+    /// Starts the session thread, streaming through `uplink` if given and
+    /// emitting `notes` right after `session_started`.
+    pub fn start(self, uplink: Option<Uplink>, notes: Vec<Note>) -> Monitor {
+        let Prepared {
+            source,
+            analyzer,
+            policy,
+            options,
+        } = self;
+        let engine = match uplink.as_ref().map(Uplink::start) {
+            Some(Start::Resume {
+                next_seq,
+                after_t_ms,
+            }) => RuleEngine::resuming(policy.clone(), *next_seq, *after_t_ms),
+            _ => RuleEngine::new(policy.clone()),
+        };
+        let mut snapshot = Snapshot::new(&options.source);
+        snapshot.session_id = uplink.as_ref().map(Uplink::session_id);
+        let shared = Arc::new(Shared {
+            snapshot: Mutex::new(snapshot),
+            preview: Mutex::new(None),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
+            std::thread::Builder::new()
+                .name("invigil-session".into())
+                .spawn(move || {
+                    run(
+                        source, analyzer, engine, uplink, options, policy, notes, shared, stop,
+                    )
+                })
+                .expect("can spawn the session thread")
+        };
+        Monitor {
+            stop,
+            shared,
+            thread: Some(thread),
         }
     }
 }
@@ -279,12 +313,17 @@ fn run(
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
 ) {
+    let live = source.info().live;
     let mut last_event: Option<Event> = None;
     let mut count = 0u64;
     let mut tap = UiTap {
         shared: &shared,
         opening: notes,
         clips: match &uplink {
+            // A live camera must not stall while a clip is encoded.
+            Some(u) if options.clips && (options.realtime || live) => {
+                Some(ClipTap::in_background(&policy, u))
+            }
             Some(u) if options.clips => Some(ClipTap::new(&policy, u)),
             _ => None,
         },
