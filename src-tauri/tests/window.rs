@@ -256,6 +256,20 @@ impl Driver {
         );
     }
 
+    /// Presses Tab until the focused element `a` satisfies `js` (a
+    /// JavaScript expression), as a keyboard user looking for a control.
+    fn tab_until(&self, what: &str, js: &str) {
+        for _ in 0..40 {
+            let check = format!("const a = document.activeElement; return !!(a && ({js}))");
+            if self.script(&check).as_bool() == Some(true) {
+                return;
+            }
+            self.press(TAB);
+        }
+        self.screenshot(&format!("tab-never-reached-{}", what.replace(' ', "-")));
+        panic!("Tab never reached {what}");
+    }
+
     fn focused_id(&self) -> String {
         self.script("return document.activeElement ? document.activeElement.id : ''")
             .as_str()
@@ -326,6 +340,10 @@ fn tools() -> Option<(PathBuf, PathBuf, PathBuf)> {
 }
 
 /// Starts the app in a fresh X display with these environment variables.
+/// WebDriver key codes.
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
 fn launch(env: &[(&str, &std::ffi::OsStr)]) -> Option<App> {
     let (xvfb, tauri_driver, webkit_driver) = tools()?;
     let artifacts = std::env::var_os("INVIGIL_ARTIFACTS_DIR")
@@ -599,14 +617,35 @@ fn check_in_and_exam_in_the_real_window() {
             d.text("#photos")
         );
     }
-    // Retake the desk: back to that step, then back to the review.
-    d.click("#photos button[data-slot='desk']");
+    // Retake the desk, by keyboard alone at 200% zoom: Tab to its retake
+    // button, Enter; on the step, Tab to "Take photo", Enter once the
+    // picture is right; back on the review, Tab to "Begin the exam", Enter.
+    d.script("document.documentElement.style.zoom = '2'; return true");
+    assert!(d.fits_width(), "the review overflows at 200%");
+    d.tab_until("the desk's retake button", "a.dataset.slot === 'desk'");
+    d.press(ENTER);
     d.wait_text("#screen-title", "Room scan 5 of 5", Duration::from_secs(10));
-    d.take_photo("desk again");
-    d.wait_for("#photos", Duration::from_secs(10));
+    assert!(d.fits_width(), "the room scan overflows at 200%");
+    d.tab_until("Take photo", "a.id === 'take-photo'");
+    d.screenshot("7b-zoom-200-take-photo-focus");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while d.attr("#take-photo", "aria-disabled").as_deref() != Some("false") {
+        assert!(
+            Instant::now() < deadline,
+            "desk view never ready: {}",
+            d.text("#guidance")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    d.press(ENTER);
+    d.wait_for("#photos", Duration::from_secs(20));
+    d.tab_until("Begin the exam", "a.id === 'begin-exam'");
+    d.press(ENTER);
+    d.wait_for("#selfview", Duration::from_secs(30));
+    assert!(d.fits_width(), "the exam screen overflows at 200%");
+    d.script("document.documentElement.style.zoom = '1'; return true");
 
     // The exam.
-    d.click("#begin-exam");
     d.wait_for("#selfview", Duration::from_secs(30));
     // The candidate leaves at 10 s: warning at 12 s, flag at 15 s.
     d.wait_for("#countdown", Duration::from_secs(40));
@@ -718,8 +757,6 @@ fn bad_input_in_the_real_window() {
         d.script("document.documentElement.style.zoom = '2'; return true");
         assert!(d.fits_width(), "the start screen overflows at 200%");
         assert_eq!(d.focused_id(), "screen-title");
-        const TAB: &str = "\u{E004}";
-        const ENTER: &str = "\u{E007}";
         d.press(TAB);
         assert_eq!(d.focused_id(), "server");
         d.type_keys(&backend.base);
