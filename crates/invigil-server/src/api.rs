@@ -23,6 +23,7 @@ use crate::auth::{self, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::ingest::{self, AppendResult, EventBatch};
 use crate::json::{body_bytes, parse, StrictJson};
+use crate::review;
 use crate::store::Sha256Hex;
 use crate::{now_ms, AppState};
 
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sessions/{id}", get(session_status))
         .route("/api/v1/sessions/{id}/events", post(append_events))
         .route("/api/v1/sessions/{id}/end", post(end_session))
+        .route("/api/v1/sessions/{id}/decisions", post(decide))
         .route("/api/v1/sessions/{id}/timeline", get(timeline))
         .route("/api/v1/alerts", get(alerts))
         .layer(DefaultBodyLimit::max(max_body))
@@ -357,10 +359,20 @@ struct SessionSummary {
     /// Batches refused for a broken chain (tamper evidence).
     rejected_batches: i64,
     policy: Value,
+    /// Review priority, 0-100 (docs/console.md).
+    priority: f64,
+    /// Violations no proctor has decided on yet.
+    open_alerts: i64,
+    /// `invalidated` once a proctor invalidated the session.
+    verdict: Option<String>,
+    /// When the candidate's client last reached the server (heartbeat
+    /// every 30 s), ms since the Unix epoch.
+    last_seen_ms: Option<i64>,
 }
 
 const SUMMARY_COLUMNS: &str = "s.id, s.exam_id, s.candidate_id, s.state, s.created_ms, s.ended_ms, s.end_reason, \
      s.next_seq, s.head, s.last_event_ms, s.violations, s.warnings, s.policy, \
+     s.priority, s.open_alerts, s.verdict, s.last_seen_ms, \
      (SELECT COUNT(*) FROM media m WHERE m.session_id = s.id) AS media, \
      (SELECT COUNT(*) FROM notes n WHERE n.session_id = s.id AND n.kind = 'batch_rejected') AS rejected";
 
@@ -382,6 +394,10 @@ fn summary(row: &AnyRow) -> ApiResult<SessionSummary> {
         media: row.try_get("media")?,
         rejected_batches: row.try_get("rejected")?,
         policy: serde_json::from_str(&policy).unwrap_or(Value::Null),
+        priority: row.try_get("priority")?,
+        open_alerts: row.try_get("open_alerts")?,
+        verdict: row.try_get("verdict")?,
+        last_seen_ms: row.try_get("last_seen_ms")?,
     })
 }
 
@@ -401,6 +417,12 @@ async fn load_summary(state: &AppState, id: &str) -> ApiResult<SessionSummary> {
 struct ListQuery {
     /// `live`, `ended` or `all` (default).
     state: Option<String>,
+    /// Only the sessions of this exam.
+    exam: Option<String>,
+    /// `created` (newest first, default), `priority` (highest review
+    /// priority first) or `attention` (undecided alerts first, then
+    /// priority).
+    order: Option<String>,
     limit: Option<i64>,
 }
 
@@ -411,14 +433,25 @@ async fn list_sessions(
 ) -> ApiResult<Json<Value>> {
     caller.proctor()?;
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let filter = match query.state.as_deref() {
-        None | Some("all") => "",
+    let mut filter = match query.state.as_deref() {
+        None | Some("all") => "WHERE 1 = 1",
         Some("live") => "WHERE s.state = 'live'",
         Some("ended") => "WHERE s.state = 'ended'",
         Some(other) => {
             return Err(ApiError::invalid_field(
                 "state",
                 format!("state `{other}` is not one of live, ended, all"),
+            ))
+        }
+    };
+    let order = match query.order.as_deref() {
+        None | Some("created") => "s.created_ms DESC, s.id",
+        Some("priority") => "s.priority DESC, s.created_ms DESC, s.id",
+        Some("attention") => "s.open_alerts DESC, s.priority DESC, s.created_ms DESC, s.id",
+        Some(other) => {
+            return Err(ApiError::invalid_field(
+                "order",
+                format!("order `{other}` is not one of created, priority, attention"),
             ))
         }
     };
@@ -429,10 +462,19 @@ async fn list_sessions(
             "limit must be between 1 and 5000",
         ));
     }
-    let rows = sqlx::query(&format!(
-        "SELECT {SUMMARY_COLUMNS} FROM sessions s {filter} ORDER BY s.created_ms DESC, s.id LIMIT $1"
-    ))
-    .bind(limit)
+    if let Some(exam) = &query.exam {
+        validate_label("exam", exam, 200)?;
+        filter = "WHERE s.exam_id = $2 AND ($3 = 'all' OR s.state = $3)";
+    }
+    let sql =
+        format!("SELECT {SUMMARY_COLUMNS} FROM sessions s {filter} ORDER BY {order} LIMIT $1");
+    let rows = sqlx::query(&sql).bind(limit);
+    let rows = match &query.exam {
+        Some(exam) => rows
+            .bind(exam)
+            .bind(query.state.as_deref().unwrap_or("all")),
+        None => rows,
+    }
     .fetch_all(&state.db.pool)
     .await?;
     let sessions = rows.iter().map(summary).collect::<ApiResult<Vec<_>>>()?;
@@ -486,26 +528,174 @@ async fn end_session(
     let lock = state.session_lock(&id);
     let _guard = lock.lock().await;
     load_summary(&state, &id).await?;
+    end_live(&state, &id, &reason, &actor).await?;
+    Ok(Json(load_summary(&state, &id).await?))
+}
+
+/// Ends a live session (the caller holds its lock); false if it had ended.
+async fn end_live(state: &AppState, id: &str, reason: &str, actor: &str) -> ApiResult<bool> {
     let changed = sqlx::query(
         "UPDATE sessions SET state = 'ended', ended_ms = $1, end_reason = $2 WHERE id = $3 AND state = 'live'",
     )
     .bind(now_ms())
-    .bind(&reason)
-    .bind(&id)
+    .bind(reason)
+    .bind(id)
     .execute(&state.db.pool)
     .await?
     .rows_affected();
     if changed == 1 {
         ingest::record_note(
-            &state,
-            &id,
+            state,
+            id,
             "session_ended",
-            &actor,
+            actor,
             json!({ "reason": reason }),
         )
         .await?;
     }
-    Ok(Json(load_summary(&state, &id).await?))
+    Ok(changed == 1)
+}
+
+// ---------------------------------------------------------------- decisions
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDecision {
+    /// acknowledge | dismiss | confirm (with `event_seq`); end | invalidate.
+    action: String,
+    event_seq: Option<u64>,
+    #[serde(default)]
+    note: String,
+}
+
+/// Longest decision note, in characters.
+const MAX_NOTE_CHARS: usize = 2000;
+
+async fn decide(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    StrictJson(body): StrictJson<NewDecision>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let proctor = caller.proctor()?.to_owned();
+    review::check_action(&body.action, body.event_seq)?;
+    let note = body.note.trim().to_owned();
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(ApiError::invalid_field(
+            "note",
+            format!("`note` is longer than {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    if note
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ApiError::invalid_field(
+            "note",
+            "`note` contains control characters",
+        ));
+    }
+    if body.action == "invalidate" && note.is_empty() {
+        return Err(ApiError::invalid_field(
+            "note",
+            "say in `note` why the session is invalidated",
+        ));
+    }
+    let lock = state.session_lock(&id);
+    let _guard = lock.lock().await;
+    let session = load_summary(&state, &id).await?;
+    if let Some(seq) = body.event_seq {
+        let row = sqlx::query("SELECT severity FROM events WHERE session_id = $1 AND seq = $2")
+            .bind(&id)
+            .bind(seq as i64)
+            .fetch_optional(&state.db.pool)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("session {id} has no event {seq}")))?;
+        let severity: String = row.try_get("severity")?;
+        if severity == "info" {
+            return Err(ApiError::invalid_field(
+                "event_seq",
+                format!("event {seq} is not an alert (a warning or violation)"),
+            ));
+        }
+    }
+    let actor = format!("proctor:{proctor}");
+    match body.action.as_str() {
+        "end" => {
+            if !end_live(&state, &id, "ended_by_proctor", &actor).await? {
+                return Err(ApiError::conflict(
+                    "session_ended",
+                    format!("session {id} has already ended"),
+                ));
+            }
+        }
+        "invalidate" => {
+            if session.verdict.as_deref() == Some("invalidated") {
+                return Err(ApiError::conflict(
+                    "session_invalidated",
+                    format!("session {id} is already invalidated"),
+                ));
+            }
+            sqlx::query("UPDATE sessions SET verdict = 'invalidated' WHERE id = $1")
+                .bind(&id)
+                .execute(&state.db.pool)
+                .await?;
+        }
+        _ => {}
+    }
+    let decision_id = auth::new_id();
+    let at = now_ms();
+    sqlx::query(
+        "INSERT INTO decisions (id, session_id, event_seq, action, note, proctor, at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&decision_id)
+    .bind(&id)
+    .bind(body.event_seq.map(|s| s as i64))
+    .bind(&body.action)
+    .bind(&note)
+    .bind(&proctor)
+    .bind(at)
+    .execute(&state.db.pool)
+    .await?;
+    review::refresh(&state, &id).await?;
+    tracing::info!(session = %id, proctor = %proctor, "decision: {} {:?}", body.action, body.event_seq);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "decision": {
+                "id": decision_id,
+                "session_id": id,
+                "event_seq": body.event_seq,
+                "action": body.action,
+                "note": note,
+                "proctor": proctor,
+                "at_ms": at,
+            },
+            "session": load_summary(&state, &id).await?,
+        })),
+    ))
+}
+
+async fn load_decisions(state: &AppState, id: &str) -> ApiResult<Vec<Value>> {
+    sqlx::query(
+        "SELECT id, event_seq, action, note, proctor, at_ms FROM decisions WHERE session_id = $1 ORDER BY at_ms, id",
+    )
+    .bind(id)
+    .fetch_all(&state.db.pool)
+    .await?
+    .iter()
+    .map(|r| -> ApiResult<Value> {
+        Ok(json!({
+            "id": r.try_get::<String, _>("id")?,
+            "event_seq": r.try_get::<Option<i64>, _>("event_seq")?,
+            "action": r.try_get::<String, _>("action")?,
+            "note": r.try_get::<String, _>("note")?,
+            "proctor": r.try_get::<String, _>("proctor")?,
+            "at_ms": r.try_get::<i64, _>("at_ms")?,
+        }))
+    })
+    .collect()
 }
 
 #[derive(Deserialize)]
@@ -582,9 +772,14 @@ async fn timeline(
         }))
     })
     .collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(
-        json!({ "session": session, "events": events, "media": media, "notes": notes }),
-    ))
+    let decisions = load_decisions(&state, &id).await?;
+    Ok(Json(json!({
+        "session": session,
+        "events": events,
+        "media": media,
+        "notes": notes,
+        "decisions": decisions,
+    })))
 }
 
 // ---------------------------------------------------------------- media

@@ -143,9 +143,20 @@ async fn token_caller(state: &AppState, token: &str) -> Result<Caller, ApiError>
             .fetch_optional(&state.db.pool)
             .await?;
         if let Some(row) = row {
-            return Ok(Caller::Candidate {
-                session_id: row.try_get("id")?,
-            });
+            let session_id: String = row.try_get("id")?;
+            // Proctors see when a candidate's client last reached us (its
+            // heartbeat, every 30 s when idle); at most one write per 5 s.
+            let now = now_ms();
+            sqlx::query(
+                "UPDATE sessions SET last_seen_ms = $1 WHERE id = $2 \
+                 AND (last_seen_ms IS NULL OR last_seen_ms < $3)",
+            )
+            .bind(now)
+            .bind(&session_id)
+            .bind(now - 5000)
+            .execute(&state.db.pool)
+            .await?;
+            return Ok(Caller::Candidate { session_id });
         }
     } else if token.starts_with(PROCTOR_PREFIX) {
         let row = sqlx::query(

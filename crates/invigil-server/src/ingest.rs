@@ -202,6 +202,7 @@ pub async fn append(
         )
         .await?;
         tracing::warn!(session = session_id, "rejected a batch: {}", err.message);
+        crate::review::refresh(state, session_id).await?;
         return Err(err);
     }
     if !fresh.is_empty() && session_state != "live" {
@@ -257,6 +258,13 @@ pub async fn append(
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        let reviewed = fresh.iter().any(|(e, _)| {
+            e.severity >= Severity::Warning
+                || crate::review::REVIEW_KINDS.contains(&e.kind.as_str())
+        });
+        if reviewed {
+            crate::review::refresh(state, session_id).await?;
+        }
 
         for (e, _) in &fresh {
             if e.severity >= Severity::Warning {

@@ -22,6 +22,7 @@ pub mod db;
 mod error;
 mod ingest;
 mod json;
+pub mod review;
 pub mod store;
 
 use std::collections::HashMap;
