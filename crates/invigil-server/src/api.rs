@@ -620,28 +620,23 @@ async fn decide(
         }
     }
     let actor = format!("proctor:{proctor}");
-    match body.action.as_str() {
-        "end" => {
-            if !end_live(&state, &id, "ended_by_proctor", &actor).await? {
-                return Err(ApiError::conflict(
-                    "session_ended",
-                    format!("session {id} has already ended"),
-                ));
-            }
+    if body.action == "end" && !end_live(&state, &id, "ended_by_proctor", &actor).await? {
+        return Err(ApiError::conflict(
+            "session_ended",
+            format!("session {id} has already ended"),
+        ));
+    }
+    if body.action == "invalidate" {
+        if session.verdict.as_deref() == Some("invalidated") {
+            return Err(ApiError::conflict(
+                "session_invalidated",
+                format!("session {id} is already invalidated"),
+            ));
         }
-        "invalidate" => {
-            if session.verdict.as_deref() == Some("invalidated") {
-                return Err(ApiError::conflict(
-                    "session_invalidated",
-                    format!("session {id} is already invalidated"),
-                ));
-            }
-            sqlx::query("UPDATE sessions SET verdict = 'invalidated' WHERE id = $1")
-                .bind(&id)
-                .execute(&state.db.pool)
-                .await?;
-        }
-        _ => {}
+        sqlx::query("UPDATE sessions SET verdict = 'invalidated' WHERE id = $1")
+            .bind(&id)
+            .execute(&state.db.pool)
+            .await?;
     }
     let decision_id = auth::new_id();
     let at = now_ms();
