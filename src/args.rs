@@ -38,6 +38,10 @@ pub enum Command {
     },
     /// Run the proctor backend (API, live alerts, media store).
     Serve(ServeArgs),
+    /// The whole system on this machine: the server with its console, a
+    /// proctor account, and candidate sessions from the webcam (or, without
+    /// one, bundled scenarios) streamed live.
+    Demo(DemoArgs),
     /// Manage proctor accounts of a server's database.
     Proctor {
         #[command(subcommand)]
@@ -72,6 +76,30 @@ pub struct ServeArgs {
     /// Serve the proctor console's built files from this directory.
     #[arg(long, value_name = "DIR")]
     pub console: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Data directory: the SQLite database, media and the candidates'
+    /// journals.
+    #[arg(long, value_name = "DIR", default_value = "invigil-demo")]
+    pub data: PathBuf,
+    /// Address and port of the server and console.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8480")]
+    pub listen: std::net::SocketAddr,
+    /// A candidate's camera or fixture (`camera`, `camera:N`, scenario
+    /// `.toml`, Y4M, ...); repeat for several candidates. Default: the
+    /// webcam if there is one, else three bundled scenarios.
+    #[arg(long = "source", value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// The proctor account to create (its password is generated and
+    /// printed).
+    #[arg(long, value_name = "NAME", default_value = "proctor")]
+    pub user: String,
+    /// Exit once the candidate sessions have ended, instead of serving the
+    /// console until Ctrl-C.
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Subcommand, Debug)]

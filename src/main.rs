@@ -1,6 +1,7 @@
 //! `invigil`: on-device online proctoring from the command line.
 
 mod args;
+mod demo;
 mod detect;
 mod engine;
 mod qa;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
             command: UplinkCommand::Send(a),
         } => watch::uplink_send(&a),
         Command::Serve(a) => serve::serve(&a),
+        Command::Demo(a) => demo::run(&a),
         Command::Proctor {
             command: ProctorCommand::Add(a),
         } => serve::proctor_add(&a),

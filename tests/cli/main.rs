@@ -55,6 +55,7 @@ fn assert_well_formed(events: &[Value]) {
     assert_eq!(events.last().unwrap()["kind"], "session_ended");
 }
 
+mod console;
 mod stream;
 
 mod detect {

@@ -54,13 +54,64 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .merge(media_routes)
         .fallback(not_found);
-    if let Some(dir) = &state.config.console_dir {
-        app = app.fallback_service(
+    app = match &state.config.console_dir {
+        Some(dir) => app.fallback_service(
             tower_http::services::ServeDir::new(dir)
                 .fallback(tower_http::services::ServeFile::new(dir.join("index.html"))),
-        );
-    }
+        ),
+        None => app.fallback(console_asset),
+    };
     app.with_state(state)
+}
+
+mod console {
+    include!(concat!(env!("OUT_DIR"), "/console_assets.rs"));
+}
+
+/// What the console's pages may load: only this server; no framing.
+const CONSOLE_CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self'; \
+     style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; \
+     base-uri 'none'; form-action 'self'";
+
+/// Serves the proctor console embedded at build time (see build.rs). The
+/// pages themselves hold no data: everything they show comes from the API,
+/// which needs a proctor's sign-in.
+async fn console_asset(req: Request) -> Response {
+    let path = req.uri().path();
+    let readable =
+        req.method() == axum::http::Method::GET || req.method() == axum::http::Method::HEAD;
+    if !readable || path.starts_with("/api/") {
+        return not_found(req).await.into_response();
+    }
+    let path = if path == "/" { "/index.html" } else { path };
+    let (content_type, body): (&str, &'static [u8]) =
+        match console::CONSOLE.iter().find(|(p, ..)| *p == path) {
+            Some((_, ct, bytes)) => (ct, bytes),
+            None if path == "/index.html" => (
+                "text/html; charset=utf-8",
+                b"<!doctype html><title>invigil console</title><h1>The proctor console was not built</h1>\
+                  <p>Install Node.js and npm, then rebuild invigil (cargo build); the build runs \
+                  <code>npm ci && npm run build</code> in <code>console/</code>.</p>",
+            ),
+            None => return not_found(req).await.into_response(),
+        };
+    let cache = if path.starts_with("/assets/") {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, cache),
+            (header::CONTENT_SECURITY_POLICY, CONSOLE_CSP),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 async fn not_found(req: Request) -> ApiError {
@@ -878,6 +929,7 @@ async fn get_media(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, sha256)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     caller.proctor()?;
     let sha = Sha256Hex::parse(&sha256).ok_or_else(|| {
@@ -903,21 +955,79 @@ async fn get_media(
                 "media {sha256} is listed but missing from the store"
             ))
         })?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type),
-            (
-                header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable".to_owned(),
-            ),
-            (
-                header::HeaderName::from_static("x-content-type-options"),
-                "nosniff".to_owned(),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    let total = body.len() as u64;
+    let common = [
+        (header::CONTENT_TYPE, content_type),
+        (
+            header::CACHE_CONTROL,
+            "private, max-age=31536000, immutable".to_owned(),
+        ),
+        (
+            header::HeaderName::from_static("x-content-type-options"),
+            "nosniff".to_owned(),
+        ),
+        (header::ACCEPT_RANGES, "bytes".to_owned()),
+    ];
+    // Browsers seek in a clip with range requests.
+    match headers
+        .get(header::RANGE)
+        .map(|v| byte_range(v.to_str().unwrap_or(""), total))
+    {
+        None => Ok((common, body).into_response()),
+        Some(Some((start, end))) => Ok((
+            StatusCode::PARTIAL_CONTENT,
+            common,
+            [(
+                header::CONTENT_RANGE,
+                format!("bytes {start}-{end}/{total}"),
+            )],
+            body[start as usize..=end as usize].to_vec(),
+        )
+            .into_response()),
+        Some(None) => Ok((
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, format!("bytes */{total}"))],
+        )
+            .into_response()),
+    }
+}
+
+/// The one byte range of a `Range` header (`bytes=a-b`, `bytes=a-`,
+/// `bytes=-n`) within `total` bytes, inclusive; `None` when unsatisfiable
+/// or not understood (several ranges are not served).
+fn byte_range(value: &str, total: u64) -> Option<(u64, u64)> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || total == 0 {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: u64 = n.parse().ok()?;
+            (total.saturating_sub(n), total - 1)
+        }
+        (a, "") => (a.parse().ok()?, total - 1),
+        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(total - 1)),
+    };
+    (start <= end && start < total).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn byte_ranges() {
+        assert_eq!(byte_range("bytes=0-", 100), Some((0, 99)));
+        assert_eq!(byte_range("bytes=10-19", 100), Some((10, 19)));
+        assert_eq!(byte_range("bytes=90-200", 100), Some((90, 99)));
+        assert_eq!(byte_range("bytes=-30", 100), Some((70, 99)));
+        assert_eq!(byte_range("bytes=100-", 100), None);
+        assert_eq!(byte_range("bytes=5-2", 100), None);
+        assert_eq!(byte_range("bytes=0-1,4-5", 100), None);
+        assert_eq!(byte_range("items=0-1", 100), None);
+        assert_eq!(byte_range("bytes=x-", 100), None);
+    }
 }
 
 // ---------------------------------------------------------------- alerts

@@ -1,0 +1,267 @@
+// The proctor console in headless Chromium (Playwright) against a real
+// `invigil serve` on loopback and a real `invigil watch` streaming a
+// scenario: sign in, an alert arrives live, its clip plays, a dismissal is
+// in the timeline after a reload; authorization; sign-out.
+//
+// Run through `cargo test` (tests/cli/console.rs), which sets:
+//   INVIGIL_BIN        the invigil binary
+//   INVIGIL_ROOT       the source tree (scenarios)
+//   INVIGIL_ARTIFACTS  where screenshots and the latency figures go
+// Chromium: /usr/bin/chromium (Debian), or INVIGIL_CHROMIUM.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const bin = process.env.INVIGIL_BIN;
+const root = process.env.INVIGIL_ROOT;
+const artifacts = process.env.INVIGIL_ARTIFACTS ?? join(tmpdir(), "invigil-console-artifacts");
+const chromiumPath = process.env.INVIGIL_CHROMIUM ?? "/usr/bin/chromium";
+const PASSWORD = "console test password";
+const VIEWPORT = { width: 1366, height: 768 };
+
+let work, server, base, browser;
+const children = [];
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHealthy(url) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the server at ${url} did not come up`);
+}
+
+const shot = (page, name) => page.screenshot({ path: join(artifacts, `console-${name}.png`), fullPage: true });
+
+before(async () => {
+  assert.ok(bin && root, "INVIGIL_BIN and INVIGIL_ROOT must be set (run through cargo test)");
+  mkdirSync(artifacts, { recursive: true });
+  work = mkdtempSync(join(tmpdir(), "invigil-console-"));
+  const data = join(work, "data");
+  const add = spawnSync(bin, ["proctor", "add", "qa", "--password-stdin", "--data", data], { input: `${PASSWORD}\n` });
+  assert.equal(add.status, 0, String(add.stderr));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(bin, ["serve", "--data", data, "--listen", `127.0.0.1:${port}`], { stdio: "ignore" });
+  children.push(server);
+  await waitHealthy(base);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--autoplay-policy=no-user-gesture-required"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const c of children) c.kill("SIGKILL");
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+async function signIn(page) {
+  await page.goto(base);
+  await page.fill("#username", "qa");
+  await page.fill("#password", PASSWORD);
+  await page.click("#sign-in");
+  await page.waitForSelector("#top:not([hidden])");
+}
+
+/** Streams a scenario with `invigil watch`; resolves when it exits. Each
+ * violation line is timed as `watch` prints it (after it is journaled). */
+function watch(scenario, candidate, journal, onViolation) {
+  const child = spawn(
+    bin,
+    ["watch", "--quiet", "--realtime", "--source", join(root, "tests/scenarios", scenario), "--server", base, "--exam", "exam-console", "--candidate", candidate, "--journal", journal],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  children.push(child);
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    const e = JSON.parse(line);
+    if (e.severity === "violation") onViolation(e, Date.now());
+  });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stderr })));
+}
+
+test("a proctor signs in, an alert arrives live, its clip plays, a dismissal survives a reload", async () => {
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  // The 401s before sign-in (who am I?) and of the wrong password are the
+  // API working; anything else is a fault.
+  page.on("console", (m) => m.type() === "error" && !/status of 401/.test(m.text()) && errors.push(m.text()));
+
+  // Sign-in: a wrong password is refused with a message; keyboard order.
+  await page.goto(base);
+  await page.waitForSelector("#signin-form");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "username");
+  await page.keyboard.type("qa");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "password");
+  await page.keyboard.type("not the password");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "sign-in");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector("#signin-error")?.textContent.includes("Wrong user name or password"));
+  await shot(page, "1-signin-refused");
+  await page.fill("#password", PASSWORD);
+  await page.press("#password", "Enter");
+  await page.waitForSelector("#top:not([hidden])");
+  await page.waitForFunction(() => document.querySelector("#page-title")?.textContent === "Live sessions");
+
+  // A candidate streams a scenario: leaves at 10 s, flagged at 15 s.
+  const journal = join(work, "journal-live");
+  const violations = [];
+  const done = watch("leaves_and_returns.toml", "cand-live", journal, (e, at) => violations.push({ seq: e.seq, kind: e.kind, printedAt: at }));
+  await page.waitForSelector("li.card", { timeout: 20_000 });
+  const handle = await page.waitForFunction(
+    () => window.__invigil.alerts.find((a) => a.severity === "violation" && a.shownAt),
+    null,
+    { timeout: 60_000 },
+  );
+  const shown = await handle.jsonValue();
+  await page.waitForSelector("li.card.open .open-count");
+  assert.match(await page.textContent("li.card.open .open-count"), /1 open alert/);
+  assert.match(await page.textContent("li.card .last-alert"), /Candidate absent/);
+  await shot(page, "2-live-alert");
+  const { code, stderr } = await done;
+  assert.equal(code, 0, stderr);
+  const printed = violations.find((v) => v.seq === shown.seq);
+  assert.ok(printed, `the alert shown (seq ${shown.seq}) is a violation watch printed`);
+  const latency = shown.shownAt - printed.printedAt;
+  const sessionId = JSON.parse(readFileSync(join(journal, "session.json"), "utf8")).session_id;
+
+  // The session: timeline, clip at the moment it covers, dismissal.
+  await page.click(`li.card[data-session="${sessionId}"] a.title`);
+  await page.waitForSelector("#events");
+  // The clip closes 5 s after the flag; reload until it is listed.
+  for (let i = 0; i < 30 && !(await page.$(`button[data-play="${shown.seq}"]`)); i++) {
+    await page.waitForTimeout(1000);
+    await page.reload();
+    await page.waitForSelector("#events");
+  }
+  await page.click(`button[data-play="${shown.seq}"]`);
+  const video = `#clip-${shown.seq} video`;
+  await page.waitForFunction((sel) => {
+    const v = document.querySelector(sel);
+    return v && v.readyState >= 2 && v.currentTime > 3.2 && v.videoWidth > 0 && !v.error;
+  }, video, { timeout: 20_000 });
+  const clip = await page.$eval(video, (v) => ({ width: v.videoWidth, height: v.videoHeight, duration: v.duration, t: v.currentTime }));
+  assert.ok(clip.width >= 160 && clip.height >= 120, JSON.stringify(clip));
+  assert.ok(clip.duration > 5, `a 10 s clip: ${JSON.stringify(clip)}`);
+  // It started near the flag (pre-roll 5 s, minus a second of lead-in).
+  assert.ok(clip.t >= 3 && clip.t < 9, JSON.stringify(clip));
+  await shot(page, "3-session-clip");
+
+  await page.fill(`input[data-note="${shown.seq}"]`, "glare on glasses; candidate visible throughout");
+  await page.click(`button[data-action="dismiss"][data-seq="${shown.seq}"]`);
+  const decision = `tr[data-seq="${shown.seq}"] .decision`;
+  await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.includes("Dismissed"), decision);
+  await page.reload();
+  await page.waitForSelector("#events");
+  const text = await page.textContent(decision);
+  assert.match(text, /Dismissed \(false flag\) by qa/);
+  assert.match(text, /glare on glasses/);
+  assert.match(await page.textContent("#audit"), /qa: Dismissed \(false flag\) — event \d+/);
+  assert.match(await page.textContent("#session-summary"), /No open alerts/);
+
+  // Filter and zoom.
+  await page.uncheck("#filter-absence_warning");
+  assert.equal(await page.$$eval('#events tr[data-kind="absence_warning"]', (r) => r.length), 0);
+  await page.check("#filter-absence_warning");
+  assert.ok((await page.$$eval('#events tr[data-kind="absence_warning"]', (r) => r.length)) > 0);
+  await page.selectOption("#zoom", "4");
+  const ratio = await page.$eval("#strip", (s) => s.getBoundingClientRect().width / s.parentElement.getBoundingClientRect().width);
+  assert.ok(ratio > 3.5, `zoomed strip ${ratio}x`);
+  await page.selectOption("#zoom", "1");
+
+  // Invalidate needs a note; with one, the verdict shows.
+  await page.click("#invalidate");
+  assert.match(await page.textContent("#action-error"), /why/);
+  await page.fill("#session-note", "identity could not be confirmed");
+  await page.click("#invalidate");
+  await page.waitForSelector("#verdict");
+  assert.match(await page.textContent("#audit"), /Invalidated the session “identity could not be confirmed”/);
+  // Readable on a 1366x768 laptop: nothing scrolls sideways.
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), "no horizontal overflow at 1366x768");
+  await shot(page, "4-after-reload");
+  assert.deepEqual(errors, [], "no errors in the page");
+
+  writeFileSync(join(artifacts, "console-latency.json"), JSON.stringify({ latency_ms: latency, alert: shown, violations }, null, 2));
+  console.log(`alert latency (violation printed by watch -> shown in the console): ${latency} ms`);
+  assert.ok(latency < 1000, `the alert arrived in under a second (${latency} ms)`);
+  await context.close();
+});
+
+test("console data and media need a proctor; candidates and signed-out proctors are refused", async () => {
+  // A session with a clip, streamed without the browser.
+  const journal = join(work, "journal-auth");
+  const { code, stderr } = await watch("camera_lost.toml", "cand-auth", journal, () => {});
+  assert.equal(code, 0, stderr);
+  const meta = JSON.parse(readFileSync(join(journal, "session.json"), "utf8"));
+  const own = meta.session_id;
+
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  const page = await context.newPage();
+  await signIn(page);
+  const timeline = await page.evaluate(async (id) => (await fetch(`/api/v1/sessions/${id}/timeline`)).json(), own);
+  const clip = timeline.media.find((m) => m.kind === "clip");
+  assert.ok(clip, "the session has a clip");
+  const media = `${base}/api/v1/sessions/${own}/media/${clip.sha256}`;
+  const proctorCookie = (await context.cookies()).find((c) => c.name === "invigil_session");
+  assert.ok(proctorCookie?.httpOnly, "the sign-in cookie is HttpOnly");
+
+  // Nobody signed in: the pages show the sign-in form and no data.
+  const anon = await browser.newContext({ viewport: VIEWPORT });
+  const anonPage = await anon.newPage();
+  await anonPage.goto(`${base}/#/session/${own}`);
+  await anonPage.waitForSelector("#signin-form");
+  assert.equal(await anonPage.$("#events"), null);
+  for (const url of [`${base}/api/v1/sessions`, `${base}/api/v1/sessions/${own}/timeline`, media, `${base}/api/v1/alerts`]) {
+    assert.equal((await anon.request.get(url)).status(), 401, url);
+  }
+  await shot(anonPage, "5-signed-out-session-link");
+
+  // The candidate's own token: its status only.
+  const asCandidate = { headers: { authorization: `Bearer ${meta.token}` } };
+  assert.equal((await anon.request.get(`${base}/api/v1/sessions/${own}`, asCandidate)).status(), 200);
+  for (const url of [`${base}/api/v1/sessions`, `${base}/api/v1/sessions/${own}/timeline`, media, `${base}/api/v1/alerts`]) {
+    assert.equal((await anon.request.get(url, asCandidate)).status(), 403, url);
+  }
+  const decide = await anon.request.post(`${base}/api/v1/sessions/${own}/decisions`, { ...asCandidate, data: { action: "end" } });
+  assert.equal(decide.status(), 403);
+  await anon.close();
+
+  // Signed in, the clip is served; after sign-out neither the cookie nor
+  // the token it carried works.
+  assert.equal((await context.request.get(media)).status(), 200);
+  await page.click("#sign-out");
+  await page.waitForFunction(() => document.querySelector("#signin-error")?.textContent.includes("signed out"));
+  assert.ok(await page.$eval("#top", (t) => t.hidden));
+  assert.equal((await context.request.get(media)).status(), 401);
+  const replay = await fetch(`${base}/api/v1/sessions`, { headers: { cookie: `invigil_session=${proctorCookie.value}` } });
+  assert.equal(replay.status, 401);
+  await context.close();
+});
