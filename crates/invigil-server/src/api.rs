@@ -1012,24 +1012,6 @@ fn byte_range(value: &str, total: u64) -> Option<(u64, u64)> {
     (start <= end && start < total).then_some((start, end))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::byte_range;
-
-    #[test]
-    fn byte_ranges() {
-        assert_eq!(byte_range("bytes=0-", 100), Some((0, 99)));
-        assert_eq!(byte_range("bytes=10-19", 100), Some((10, 19)));
-        assert_eq!(byte_range("bytes=90-200", 100), Some((90, 99)));
-        assert_eq!(byte_range("bytes=-30", 100), Some((70, 99)));
-        assert_eq!(byte_range("bytes=100-", 100), None);
-        assert_eq!(byte_range("bytes=5-2", 100), None);
-        assert_eq!(byte_range("bytes=0-1,4-5", 100), None);
-        assert_eq!(byte_range("items=0-1", 100), None);
-        assert_eq!(byte_range("bytes=x-", 100), None);
-    }
-}
-
 // ---------------------------------------------------------------- alerts
 
 async fn alerts(
@@ -1061,4 +1043,22 @@ async fn alerts(
         Some((Ok(event), (rx, closing)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn byte_ranges() {
+        assert_eq!(byte_range("bytes=0-", 100), Some((0, 99)));
+        assert_eq!(byte_range("bytes=10-19", 100), Some((10, 19)));
+        assert_eq!(byte_range("bytes=90-200", 100), Some((90, 99)));
+        assert_eq!(byte_range("bytes=-30", 100), Some((70, 99)));
+        assert_eq!(byte_range("bytes=100-", 100), None);
+        assert_eq!(byte_range("bytes=5-2", 100), None);
+        assert_eq!(byte_range("bytes=0-1,4-5", 100), None);
+        assert_eq!(byte_range("items=0-1", 100), None);
+        assert_eq!(byte_range("bytes=x-", 100), None);
+    }
 }
