@@ -56,6 +56,7 @@ fn assert_well_formed(events: &[Value]) {
 }
 
 mod console;
+mod demo;
 mod stream;
 
 mod detect {
