@@ -93,7 +93,13 @@ fn demo_runs_a_candidate_and_prints_a_working_sign_in() {
 fn demo_bad_inputs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = demo(
-        &["--listen", "127.0.0.1:0", "--source", "/nonexistent/cam.y4m", "--once"],
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--source",
+            "/nonexistent/cam.y4m",
+            "--once",
+        ],
         &dir.path().join("a"),
     );
     assert!(!out.status.success());

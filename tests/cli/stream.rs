@@ -643,3 +643,67 @@ fn uplink_send_delivers_what_an_offline_run_left() {
         stderr(&o)
     );
 }
+
+#[test]
+fn an_idle_client_checks_in_so_proctors_see_it_connected() {
+    use invigil_core::{Event, EventKind, EVENT_SCHEMA_VERSION};
+    use invigil_uplink::{SessionRequest, Uplink};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_proctor(&data);
+    let server = ServerProc::start(&data, free_port());
+    let uplink = Uplink::open(
+        &dir.path().join("journal"),
+        SessionRequest::Enrol {
+            server: server.base.clone(),
+            exam_id: "exam-idle".into(),
+            candidate_id: "cand-idle".into(),
+            policy: Default::default(),
+        },
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let mut started = Event {
+        v: EVENT_SCHEMA_VERSION,
+        seq: 0,
+        t_ms: 0,
+        kind: EventKind::SessionStarted,
+        severity: EventKind::SessionStarted.severity(),
+        data: Default::default(),
+        prev: None,
+    };
+    uplink.record(&mut started);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while uplink.status().sent_events < 1 {
+        assert!(Instant::now() < deadline, "the event was sent");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let session = uplink.session_id();
+    let seen = |what: &str| -> (i64, i64) {
+        let v: Value = get(&server.base, &format!("/api/v1/sessions/{session}"))
+            .json()
+            .unwrap();
+        (
+            v["last_seen_ms"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{what}: {v}")),
+            v["last_event_ms"].as_i64().unwrap(),
+        )
+    };
+    let (first_seen, last_event) = seen("after the event");
+    assert!(first_seen >= last_event - 1000);
+    let requests = uplink.status().requests;
+    // Nothing more to send: the heartbeat (every 30 s) still reaches the
+    // server and refreshes what proctors see.
+    std::thread::sleep(invigil_uplink::HEARTBEAT + Duration::from_secs(2));
+    let status = uplink.status();
+    assert!(status.requests > requests, "{status:?}");
+    assert_eq!(status.connection, invigil_uplink::Connection::Online);
+    let (later_seen, _) = seen("after the heartbeat");
+    assert!(
+        later_seen >= first_seen + 25_000,
+        "last seen {first_seen} -> {later_seen}"
+    );
+    drop(uplink);
+}

@@ -638,6 +638,7 @@ async fn openapi_describes_every_route() {
         ("/api/v1/sessions/{id}/media/{sha256}", "put"),
         ("/api/v1/sessions/{id}/media/{sha256}", "get"),
         ("/api/v1/sessions/{id}/end", "post"),
+        ("/api/v1/sessions/{id}/decisions", "post"),
         ("/api/v1/sessions/{id}/timeline", "get"),
         ("/api/v1/alerts", "get"),
     ];
@@ -673,4 +674,23 @@ async fn openapi_describes_every_route() {
         (status, v["error"]["code"].as_str()),
         (404, Some("not_found"))
     );
+
+    // Every other GET is the console: its page, under a strict CSP, and no
+    // data in it.
+    let r = s.http.get(s.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(r.text().await.unwrap().contains("invigil console"));
+    let r = s.http.get(s.url("/assets/nope.js")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = s.http.post(s.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
 }

@@ -25,4 +25,4 @@ mod uplink;
 pub use clips::ClipTap;
 pub use journal::{Item, Journal, JournalError, JournalStatus, Record};
 pub use session::SessionMeta;
-pub use uplink::{Connection, SessionRequest, Start, Uplink, UplinkError, UplinkStatus};
+pub use uplink::{Connection, SessionRequest, Start, Uplink, UplinkError, UplinkStatus, HEARTBEAT};
