@@ -215,7 +215,9 @@ async function signOut(): Promise<void> {
   }
   me = null;
   lastAlert.clear();
-  location.hash = "#/live";
+  // Back to the start page without a hashchange (which would route again
+  // and replace the message).
+  history.replaceState(null, "", "#/live");
   signInScreen("You are signed out.");
 }
 
@@ -380,7 +382,9 @@ function photosSection(t: Timeline): HTMLElement | null {
 }
 
 function strip(t: Timeline, zoom: number, visible: (e: EventRecord) => boolean, select: (seq: number) => void): HTMLElement {
-  const end = Math.max(1000, ...t.events.map((e) => e.t_ms));
+  // A little room after the last event, so its mark stays inside the strip.
+  const last = Math.max(0, ...t.events.map((e) => e.t_ms));
+  const end = Math.max(1000, last + Math.max(500, last * 0.02));
   const pct = (ms: number) => `${((100 * ms) / end).toFixed(3)}%`;
   const bar = el("div", { class: "strip", id: "strip", style: `width: ${100 * zoom}%` });
   // Episodes: a violation until the event that clears it (or the end).

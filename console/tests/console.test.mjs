@@ -12,6 +12,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -27,6 +28,8 @@ const PASSWORD = "console test password";
 const VIEWPORT = { width: 1366, height: 768 };
 
 let work, server, base, browser;
+/** The session of the authorization test, reviewed again in Firefox. */
+let reviewed;
 const children = [];
 
 function freePort() {
@@ -228,6 +231,7 @@ test("console data and media need a proctor; candidates and signed-out proctors 
   assert.equal(code, 0, stderr);
   const meta = JSON.parse(readFileSync(join(journal, "session.json"), "utf8"));
   const own = meta.session_id;
+  reviewed = own;
 
   const context = await browser.newContext({ viewport: VIEWPORT });
   const page = await context.newPage();
@@ -260,6 +264,28 @@ test("console data and media need a proctor; candidates and signed-out proctors 
   assert.equal(decide.status(), 403);
   await anon.close();
 
+  // Check-in photos the candidate uploaded appear on the session's page.
+  const photos = [
+    ["face.jpg", "face_photo"],
+    ["id_card.jpg", "id_photo"],
+    ["room_north.jpg", "room_scan"],
+  ];
+  for (const [file, kind] of photos) {
+    const body = readFileSync(join(root, "tests/fixtures/checkin", file));
+    const sha = createHash("sha256").update(body).digest("hex");
+    const put = await fetch(`${base}/api/v1/sessions/${own}/media/${sha}?name=${file}&kind=${kind}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${meta.token}`, "content-type": "image/jpeg" },
+      body,
+    });
+    assert.ok(put.ok, `${file}: ${put.status}`);
+  }
+  await page.goto(`${base}/#/session/${own}`);
+  await page.waitForSelector("#photos");
+  await page.waitForFunction(() => [...document.querySelectorAll("#photos img")].every((i) => i.complete && i.naturalWidth > 0));
+  assert.deepEqual(await page.$$eval("#photos li", (l) => l.map((x) => x.dataset.kind)), ["face_photo", "id_photo", "room_scan"]);
+  await shot(page, "6-checkin-photos");
+
   // Signed in, the clip is served; after sign-out neither the cookie nor
   // the token it carried works.
   assert.equal((await context.request.get(media)).status(), 200);
@@ -270,4 +296,89 @@ test("console data and media need a proctor; candidates and signed-out proctors 
   const replay = await fetch(`${base}/api/v1/sessions`, { headers: { cookie: `invigil_session=${proctorCookie.value}` } });
   assert.equal(replay.status, 401);
   await context.close();
+});
+
+// ------------------------------------------------------------------ Firefox
+
+/** Where a program is on PATH, if anywhere. */
+function which(name) {
+  const r = spawnSync("sh", ["-c", `command -v ${name}`]);
+  return r.status === 0 ? String(r.stdout).trim() : null;
+}
+
+test("the console works in Firefox (geckodriver)", async (t) => {
+  const firefox = ["/usr/bin/firefox-esr", "/usr/bin/firefox"].find((p) => spawnSync("test", ["-x", p]).status === 0);
+  const gecko = which("geckodriver");
+  if (!firefox || !gecko) {
+    assert.ok(!process.env.INVIGIL_REQUIRE_FIREFOX, "INVIGIL_REQUIRE_FIREFOX is set but Firefox or geckodriver is missing");
+    t.skip("needs firefox-esr and geckodriver");
+    return;
+  }
+  assert.ok(reviewed, "the authorization test ran first and left a session");
+  const port = await freePort();
+  const driver = spawn(gecko, ["--port", String(port), "--host", "127.0.0.1"], { stdio: "ignore" });
+  children.push(driver);
+  const wd = `http://127.0.0.1:${port}`;
+  const call = async (method, path, body) => {
+    const r = await fetch(`${wd}${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const j = await r.json();
+    if (!r.ok) throw new Error(`${method} ${path}: ${JSON.stringify(j.value)}`);
+    return j.value;
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      if ((await call("GET", "/status")).ready) break;
+    } catch {
+      // not up yet
+    }
+    assert.ok(Date.now() < deadline, "geckodriver came up");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const session = await call("POST", "/session", {
+    capabilities: { alwaysMatch: { browserName: "firefox", "moz:firefoxOptions": { binary: firefox, args: ["-headless", "--width=1366", "--height=768"], prefs: { "media.autoplay.default": 0 } } } },
+  });
+  const sid = session.sessionId;
+  const S = (path) => `/session/${sid}${path}`;
+  const run = (script, ...args) => call("POST", S("/execute/sync"), { script, args });
+  const until = async (what, script, timeout = 20_000) => {
+    const end = Date.now() + timeout;
+    for (;;) {
+      if (await run(script)) return;
+      if (Date.now() > end) {
+        await saveShot(`firefox-timeout-${what.replace(/\W+/g, "-")}`);
+        assert.fail(`Firefox: ${what}`);
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  };
+  const find = async (css) => Object.values(await call("POST", S("/element"), { using: "css selector", value: css }))[0];
+  const click = async (css) => call("POST", S(`/element/${await find(css)}/click`), {});
+  const type = async (css, text) => call("POST", S(`/element/${await find(css)}/value`), { text });
+  const saveShot = async (name) => writeFileSync(join(artifacts, `console-${name}.png`), Buffer.from(await call("GET", S("/screenshot")), "base64"));
+  try {
+    await call("POST", S("/url"), { url: base });
+    await until("the sign-in form", "return !!document.querySelector('#signin-form')");
+    await type("#username", "qa");
+    await type("#password", PASSWORD);
+    await click("#sign-in");
+    await until("the live page", "return document.querySelector('#page-title')?.textContent === 'Live sessions'");
+    await call("POST", S("/url"), { url: `${base}/#/session/${reviewed}` });
+    await until("the session's events", "return document.querySelectorAll('#events tr[data-seq]').length > 2");
+    await until("the check-in photos", "const i = [...document.querySelectorAll('#photos img')]; return i.length === 3 && i.every((x) => x.complete && x.naturalWidth > 0)");
+    // The clip: Firefox plays H.264 through the system's FFmpeg.
+    await until("the clip's metadata", "const v = document.querySelector('#clips video'); return v && (v.readyState >= 1 || v.error)", 30_000);
+    const clip = await run("const v = document.querySelector('#clips video'); return { error: v.error && v.error.code, width: v.videoWidth, duration: v.duration }");
+    assert.equal(clip.error, null, `Firefox plays the clip: ${JSON.stringify(clip)}`);
+    assert.ok(clip.width > 0 && clip.duration > 5, JSON.stringify(clip));
+    const seq = await run("return document.querySelector('tr.violation')?.dataset.seq");
+    assert.ok(seq, "a violation row");
+    await type(`input[data-note="${seq}"]`, "checked in Firefox");
+    await click(`button[data-action="acknowledge"][data-seq="${seq}"]`);
+    await until("the decision", `return document.querySelector('tr[data-seq="${seq}"] .decision')?.textContent.includes('Acknowledged by qa')`);
+    assert.ok(await run("return document.documentElement.scrollWidth <= window.innerWidth"), "no horizontal overflow at 1366x768 in Firefox");
+    await saveShot("7-firefox-session");
+  } finally {
+    await call("DELETE", S("")).catch(() => undefined);
+  }
 });

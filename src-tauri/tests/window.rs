@@ -151,7 +151,7 @@ impl Driver {
     }
 
     fn click(&self, css: &str) {
-        let id = self.wait_for(css, Duration::from_secs(20));
+        let id = self.wait_for(css, Duration::from_secs(40));
         self.call(
             reqwest::Method::POST,
             &format!("/element/{id}/click"),
