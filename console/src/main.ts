@@ -237,7 +237,7 @@ function card(s: SessionSummary): HTMLLIElement {
     { class: `card${s.open_alerts > 0 ? " open" : ""}`, "data-session": s.session_id, "data-open": String(s.open_alerts) },
     el("a", { class: "title", href: `#/session/${encodeURIComponent(s.session_id)}` }, s.candidate_id),
     el("span", { class: "muted" }, `Exam ${s.exam_id}`),
-    el("div", { class: "row" }, openBadge(s), priorityBadge(s)),
+    el("div", { class: "row" }, el("span", { class: "badge status" }, s.verdict === "invalidated" ? "Live, invalidated" : "Live"), openBadge(s), priorityBadge(s)),
     el("span", { class: "last-alert" }, s.last_event_ms ? `Last event ${ago(s.last_event_ms)}` : "No events yet"),
     el("span", { class: "connection" }, connection(s)),
     el("span", { class: "muted" }, `${s.violations} violation${s.violations === 1 ? "" : "s"}, ${s.warnings} warning${s.warnings === 1 ? "" : "s"}`),

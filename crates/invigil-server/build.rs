@@ -5,37 +5,8 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::SystemTime;
 
-const SOURCES: [&str; 6] = [
-    "src",
-    "index.html",
-    "package.json",
-    "package-lock.json",
-    "vite.config.ts",
-    "tsconfig.json",
-];
-
-fn newest(path: &Path) -> SystemTime {
-    let mut t = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    if path.is_dir() {
-        for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
-            t = t.max(newest(&entry.path()));
-        }
-    }
-    t
-}
-
-fn npm(dir: &Path, args: &[&str]) -> Result<(), String> {
-    match Command::new("npm").args(args).current_dir(dir).status() {
-        Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(format!("`npm {}` failed ({s})", args.join(" "))),
-        Err(e) => Err(format!("cannot run npm (install Node.js and npm): {e}")),
-    }
-}
+include!("../../build-support/web_ui.rs");
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -65,26 +36,9 @@ fn content_type(path: &Path) -> &'static str {
 
 fn main() {
     let console = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../console");
-    for s in SOURCES {
-        println!("cargo:rerun-if-changed={}", console.join(s).display());
-    }
     let dist = console.join("dist");
-    let built_at = std::fs::metadata(dist.join("index.html"))
-        .and_then(|m| m.modified())
-        .ok();
-    let sources_at = SOURCES
-        .iter()
-        .map(|s| newest(&console.join(s)))
-        .max()
-        .unwrap();
-    if console.is_dir() && built_at.is_none_or(|b| b < sources_at) {
-        let built = if console.join("node_modules").is_dir() {
-            Ok(())
-        } else {
-            npm(&console, &["ci", "--no-audit", "--no-fund"])
-        }
-        .and_then(|()| npm(&console, &["run", "build"]));
-        if let Err(e) = built {
+    if console.is_dir() {
+        if let Err(e) = build_web_ui(&console) {
             println!("cargo:warning=the proctor console was not built: {e}");
         }
     }
