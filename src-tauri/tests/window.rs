@@ -339,41 +339,55 @@ fn tools() -> Option<(PathBuf, PathBuf, PathBuf)> {
     }
 }
 
-/// Starts the app in a fresh X display with these environment variables.
 /// WebDriver key codes.
 const TAB: &str = "\u{E004}";
 const ENTER: &str = "\u{E007}";
 
+/// Starts the app in a fresh X display with these environment variables.
 fn launch(env: &[(&str, &std::ffi::OsStr)]) -> Option<App> {
     let (xvfb, tauri_driver, webkit_driver) = tools()?;
     let artifacts = std::env::var_os("INVIGIL_ARTIFACTS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("test-artifacts"));
-    // Free display numbers: one per launch.
-    let display = (0..100)
-        .map(|i| 50 + (std::process::id() as usize * 7 + i) % 400)
-        .find(|n| {
-            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        })
-        .map(|n| format!(":{n}"))
-        .expect("a free X display");
-    let x = Proc(
-        Command::new(xvfb)
-            .args([
-                display.as_str(),
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    std::thread::sleep(Duration::from_millis(500));
+    // Free display numbers: one per launch. Tests launch concurrently and
+    // Xvfb creates its lock file only after a moment, so each launch of this
+    // process starts its search at a number of its own (two apps on one
+    // display lose their window when the other's Xvfb stops).
+    static LAUNCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let mut started = None;
+    for _ in 0..10 {
+        let nth = LAUNCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let display = (0..100)
+            .map(|i| 50 + (std::process::id() as usize * 7 + nth * 13 + i) % 400)
+            .find(|n| {
+                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                    && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            })
+            .map(|n| format!(":{n}"))
+            .expect("a free X display");
+        let mut x = Proc(
+            Command::new(&xvfb)
+                .args([
+                    display.as_str(),
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        // An Xvfb that lost the race for its display has exited: next one.
+        if matches!(x.0.try_wait(), Ok(None)) {
+            started = Some((display, x));
+            break;
+        }
+    }
+    let (display, x) = started.expect("Xvfb starts on a free display");
     let (port, native_port) = (free_port(), free_port());
     let mut cmd = Command::new(tauri_driver);
     cmd.args([
