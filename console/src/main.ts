@@ -156,10 +156,29 @@ function onAlert(a: Alert): void {
   }
 }
 
+/** Another proctor's decision: keep this console in step. */
+function onDecision(d: { decision: Decision & { session_id: string }; session: SessionSummary }): void {
+  if (d.decision.proctor === me) return;
+  const id = d.decision.session_id;
+  const what = DECIDED[d.decision.action] ?? d.decision.action;
+  const n = el("div", { class: "toast", style: "background: var(--accent)" }, `${d.decision.proctor}: ${what} — ${d.session.candidate_id}`);
+  region.append(n);
+  setTimeout(() => n.remove(), 6000);
+  if (location.hash.startsWith("#/live") || location.hash === "" || location.hash === "#/") {
+    clearTimeout(refreshTimer);
+    refreshTimer = window.setTimeout(() => void liveScreen(false), 300);
+  } else if (location.hash === `#/session/${encodeURIComponent(id)}`) {
+    // Redraw, unless this proctor is typing a note.
+    const typing = document.activeElement?.matches("input, textarea");
+    if (!typing) void sessionScreen(id);
+  }
+}
+
 function openStream(): void {
   if (stream) return;
   stream = new EventSource("/api/v1/alerts");
   stream.addEventListener("alert", (ev) => onAlert(JSON.parse((ev as MessageEvent).data) as Alert));
+  stream.addEventListener("decision", (ev) => onDecision(JSON.parse((ev as MessageEvent).data)));
 }
 
 function closeStream(): void {

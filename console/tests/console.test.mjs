@@ -184,8 +184,15 @@ test("a proctor signs in, an alert arrives live, its clip plays, a dismissal sur
   assert.ok(clip.t >= 3 && clip.t < 9, JSON.stringify(clip));
   await shot(page, "3-session-clip");
 
-  await page.fill(`input[data-note="${shown.seq}"]`, "glare on glasses; candidate visible throughout");
-  await page.click(`button[data-action="dismiss"][data-seq="${shown.seq}"]`);
+  // The dismissal by keyboard: note field, Tab past Acknowledge to
+  // Dismiss, Enter.
+  await page.focus(`input[data-note="${shown.seq}"]`);
+  await page.keyboard.type("glare on glasses; candidate visible throughout");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.action), "acknowledge");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.action), "dismiss");
+  await page.keyboard.press("Enter");
   const decision = `tr[data-seq="${shown.seq}"] .decision`;
   await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.includes("Dismissed"), decision);
   await page.reload();
@@ -285,6 +292,18 @@ test("console data and media need a proctor; candidates and signed-out proctors 
   await page.waitForFunction(() => [...document.querySelectorAll("#photos img")].every((i) => i.complete && i.naturalWidth > 0));
   assert.deepEqual(await page.$$eval("#photos li", (l) => l.map((x) => x.dataset.kind)), ["face_photo", "id_photo", "room_scan"]);
   await shot(page, "6-checkin-photos");
+
+  // Another proctor's decision shows up in this open console by itself.
+  const add = spawnSync(bin, ["proctor", "add", "qa2", "--password-stdin", "--data", join(work, "data")], { input: `${PASSWORD}\n` });
+  assert.equal(add.status, 0, String(add.stderr));
+  const lost = timeline.events.find((e) => e.severity === "violation");
+  const other = await fetch(`${base}/api/v1/sessions/${own}/decisions`, {
+    method: "POST",
+    headers: { authorization: `Basic ${Buffer.from(`qa2:${PASSWORD}`).toString("base64")}`, "content-type": "application/json" },
+    body: JSON.stringify({ action: "acknowledge", event_seq: lost.seq, note: "seen by the second proctor" }),
+  });
+  assert.equal(other.status, 201);
+  await page.waitForFunction((seq) => document.querySelector(`tr[data-seq="${seq}"] .decision`)?.textContent.includes("Acknowledged by qa2"), lost.seq);
 
   // Signed in, the clip is served; after sign-out neither the cookie nor
   // the token it carried works.

@@ -706,21 +706,21 @@ async fn decide(
     .await?;
     review::refresh(&state, &id).await?;
     tracing::info!(session = %id, proctor = %proctor, "decision: {} {:?}", body.action, body.event_seq);
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "decision": {
-                "id": decision_id,
-                "session_id": id,
-                "event_seq": body.event_seq,
-                "action": body.action,
-                "note": note,
-                "proctor": proctor,
-                "at_ms": at,
-            },
-            "session": load_summary(&state, &id).await?,
-        })),
-    ))
+    let decided = json!({
+        "decision": {
+            "id": decision_id,
+            "session_id": id,
+            "event_seq": body.event_seq,
+            "action": body.action,
+            "note": note,
+            "proctor": proctor,
+            "at_ms": at,
+        },
+        "session": load_summary(&state, &id).await?,
+    });
+    // Other proctors' consoles follow (no receivers is fine).
+    let _ = state.decisions.send(std::sync::Arc::new(decided.clone()));
+    Ok((StatusCode::CREATED, Json(decided)))
 }
 
 async fn load_decisions(state: &AppState, id: &str) -> ApiResult<Vec<Value>> {
@@ -1020,28 +1020,37 @@ async fn alerts(
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     caller.proctor()?;
     let rx = state.subscribe_alerts();
+    let decided = state.decisions.subscribe();
     let closing = state.closing.subscribe();
-    let stream = futures_util::stream::unfold((rx, closing), |(mut rx, mut closing)| async move {
-        if *closing.borrow() {
-            return None;
-        }
-        let item = tokio::select! {
-            r = rx.recv() => r,
-            _ = closing.changed() => return None,
-        };
-        let event = match item {
-            Ok(alert) => SseEvent::default()
-                .event("alert")
-                .id(format!("{}:{}", alert.session_id, alert.event.seq))
-                .json_data(&*alert)
-                .unwrap_or_else(|_| SseEvent::default().comment("unserialisable alert")),
-            Err(RecvError::Lagged(n)) => SseEvent::default()
-                .event("lagged")
-                .data(json!({ "missed": n }).to_string()),
-            Err(RecvError::Closed) => return None,
-        };
-        Some((Ok(event), (rx, closing)))
-    });
+    let stream = futures_util::stream::unfold(
+        (rx, decided, closing),
+        |(mut rx, mut decided, mut closing)| async move {
+            if *closing.borrow() {
+                return None;
+            }
+            let event = tokio::select! {
+                r = rx.recv() => match r {
+                    Ok(alert) => SseEvent::default()
+                        .event("alert")
+                        .id(format!("{}:{}", alert.session_id, alert.event.seq))
+                        .json_data(&*alert)
+                        .unwrap_or_else(|_| SseEvent::default().comment("unserialisable alert")),
+                    Err(RecvError::Lagged(n)) => SseEvent::default()
+                        .event("lagged")
+                        .data(json!({ "missed": n }).to_string()),
+                    Err(RecvError::Closed) => return None,
+                },
+                d = decided.recv() => match d {
+                    Ok(d) => SseEvent::default().event("decision").data(d.to_string()),
+                    // A missed decision shows on the next refresh.
+                    Err(RecvError::Lagged(_)) => SseEvent::default().comment("decisions lagged"),
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = closing.changed() => return None,
+            };
+            Some((Ok(event), (rx, decided, closing)))
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

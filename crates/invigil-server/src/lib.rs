@@ -95,6 +95,8 @@ pub struct Inner {
     pub(crate) db: Db,
     pub(crate) store: Arc<dyn MediaStore>,
     pub(crate) alerts: broadcast::Sender<Arc<Alert>>,
+    /// Proctors' decisions, pushed to every console so they stay in step.
+    pub(crate) decisions: broadcast::Sender<Arc<serde_json::Value>>,
     pub config: Config,
     /// Set when the server shuts down; ends the live alert streams.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
@@ -128,10 +130,12 @@ impl AppState {
 
     pub fn with_parts(config: Config, db: Db, store: Arc<dyn MediaStore>) -> Self {
         let (alerts, _) = broadcast::channel(4096);
+        let (decisions, _) = broadcast::channel(1024);
         Self(Arc::new(Inner {
             db,
             store,
             alerts,
+            decisions,
             config,
             closing: tokio::sync::watch::Sender::new(false),
             session_locks: Mutex::new(HashMap::new()),

@@ -561,6 +561,35 @@ async fn alerts_reach_connected_proctors(s: TestServer) {
     assert_eq!(alerts[1]["session_id"], id);
     assert_eq!(alerts[1]["candidate_id"], "cand-7");
     assert!(text.contains(&format!("id: {id}:2")));
+
+    // Another proctor's decision reaches this stream too.
+    let frank = s.proctor("frank").await;
+    let (status, _) = s
+        .post(
+            &format!("/api/v1/sessions/{id}/decisions"),
+            Some(&frank),
+            r#"{"action": "dismiss", "event_seq": 2, "note": "a poster"}"#,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let mut text = String::new();
+    while !text.contains("event: decision") || !text.ends_with("\n\n") {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("the decision arrives")
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let decision: Value = text
+        .lines()
+        .skip_while(|l| *l != "event: decision")
+        .find_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .unwrap();
+    assert_eq!(decision["decision"]["proctor"], "frank");
+    assert_eq!(decision["decision"]["action"], "dismiss");
+    assert_eq!(decision["session"]["open_alerts"], 0);
 }
 
 async fn session_creation_is_repeatable(s: TestServer) {
