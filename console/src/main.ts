@@ -433,6 +433,7 @@ async function sessionScreen(id: string, focusSeq?: number): Promise<void> {
   const s = t.session;
   const clips = clipsOf(t);
   const decided = decisionsByEvent(t);
+  const bySeq = new Map(t.events.map((e) => [e.seq, e]));
   const kinds = [...new Set(t.events.map((e) => e.kind))];
   const hidden = new Set<string>(JSON.parse(sessionStorage.getItem("invigil.hidden") ?? "[]") as string[]);
   const visible = (e: EventRecord) => !hidden.has(e.kind);
@@ -508,11 +509,11 @@ async function sessionScreen(id: string, focusSeq?: number): Promise<void> {
   if (!clips.length) clipSection.append(el("p", { class: "muted" }, "No clips."));
   for (const c of clips) {
     const video = el("video", { controls: "", preload: "metadata", src: api.mediaUrl(id, c.sha), "data-sha": c.sha, "aria-label": `Clip ${clock(c.start)}–${clock(c.end)}` });
-    clipSection.append(el("figure", { class: "clip", id: `clip-${c.seqs[0]}` }, video, el("figcaption", {}, `${c.seqs.map((q) => label(t.events[q]?.kind ?? "")).join(", ")} — ${clock(c.start)} to ${clock(c.end)}`)));
+    clipSection.append(el("figure", { class: "clip", id: `clip-${c.seqs[0]}` }, video, el("figcaption", {}, `${c.seqs.map((q) => label(bySeq.get(q)?.kind ?? "")).join(", ")} — ${clock(c.start)} to ${clock(c.end)}`)));
   }
   const play = (seq: number) => {
     const c = clips.find((x) => x.seqs.includes(seq));
-    const e = t.events.find((x) => x.seq === seq);
+    const e = bySeq.get(seq);
     const video = c && main.querySelector<HTMLVideoElement>(`#clip-${c.seqs[0]} video`);
     if (!c || !e || !video) return;
     const at = Math.max(0, (e.t_ms - c.start) / 1000 - 1);
@@ -590,7 +591,7 @@ async function sessionScreen(id: string, focusSeq?: number): Promise<void> {
 
   // The audit trail: every decision and server note, in time order.
   const audit = [
-    ...t.decisions.map((d) => ({ at: d.at_ms, who: d.proctor, what: `${DECIDED[d.action] ?? d.action}${d.event_seq !== null ? ` — event ${d.event_seq} (${label(t.events[d.event_seq]?.kind ?? "")})` : ""}`, note: d.note })),
+    ...t.decisions.map((d) => ({ at: d.at_ms, who: d.proctor, what: `${DECIDED[d.action] ?? d.action}${d.event_seq !== null ? ` — event ${d.event_seq} (${label(bySeq.get(d.event_seq)?.kind ?? "")})` : ""}`, note: d.note })),
     ...t.notes.map((n) => ({ at: n.at_ms, who: n.actor, what: n.kind.replace(/_/g, " "), note: String(n.detail.message ?? n.detail.reason ?? "") })),
   ].sort((a, b) => a.at - b.at);
   const auditList = el("ol", { id: "audit" });

@@ -652,7 +652,7 @@ fn an_idle_client_checks_in_so_proctors_see_it_connected() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     add_proctor(&data);
-    let server = ServerProc::start(&data, free_port());
+    let mut server = ServerProc::start(&data, free_port());
     let uplink = Uplink::open(
         &dir.path().join("journal"),
         SessionRequest::Enrol {
@@ -705,5 +705,22 @@ fn an_idle_client_checks_in_so_proctors_see_it_connected() {
         later_seen >= first_seen + 25_000,
         "last seen {first_seen} -> {later_seen}"
     );
-    drop(uplink);
+
+    // The server goes away with everything delivered: the client notices
+    // (the next heartbeat fails), and finishing does not wait out the
+    // drain time trying to check in.
+    server.kill();
+    let deadline = Instant::now() + invigil_uplink::HEARTBEAT + Duration::from_secs(10);
+    while uplink.status().connection != invigil_uplink::Connection::Offline {
+        assert!(Instant::now() < deadline, "the lost server was noticed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let started = Instant::now();
+    let status = uplink.finish(Duration::from_secs(20));
+    assert_eq!(status.pending, 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "finish took {:?}",
+        started.elapsed()
+    );
 }

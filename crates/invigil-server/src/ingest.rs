@@ -202,7 +202,7 @@ pub async fn append(
         )
         .await?;
         tracing::warn!(session = session_id, "rejected a batch: {}", err.message);
-        crate::review::refresh(state, session_id).await?;
+        refresh_review(state, session_id).await;
         return Err(err);
     }
     if !fresh.is_empty() && session_state != "live" {
@@ -258,14 +258,10 @@ pub async fn append(
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        let reviewed = fresh.iter().any(|(e, _)| {
-            e.severity >= Severity::Warning
-                || crate::review::REVIEW_KINDS.contains(&e.kind.as_str())
-        });
-        if reviewed {
-            crate::review::refresh(state, session_id).await?;
-        }
 
+        // The events are stored: from here nothing may fail the request
+        // (a retry would count them as duplicates and their alerts would
+        // never be pushed). Alerts first, then the review priority.
         for (e, _) in &fresh {
             if e.severity >= Severity::Warning {
                 // No receivers is fine: nobody is watching.
@@ -278,6 +274,13 @@ pub async fn append(
                 }));
             }
         }
+        let reviewed = fresh.iter().any(|(e, _)| {
+            e.severity >= Severity::Warning
+                || crate::review::REVIEW_KINDS.contains(&e.kind.as_str())
+        });
+        if reviewed {
+            refresh_review(state, session_id).await;
+        }
         if ended.is_some() {
             state.forget_session_lock(session_id);
         }
@@ -288,6 +291,19 @@ pub async fn append(
         next_seq: stored_next + fresh.len() as u64,
         head,
     })
+}
+
+/// Recomputes a session's review priority after ingest. A failure is
+/// logged, not returned: the batch's outcome stands, and the next alert or
+/// decision recomputes it.
+async fn refresh_review(state: &AppState, session_id: &str) {
+    if let Err(e) = crate::review::refresh(state, session_id).await {
+        tracing::error!(
+            session = session_id,
+            "cannot update the review priority: {}",
+            e.message
+        );
+    }
 }
 
 /// Adds a server note to a session's timeline.

@@ -661,7 +661,10 @@ impl Shipper {
             .map_err(|e| Failure::Refused(format!("cannot read the journal: {e}")))?;
         self.status().pending = pending.len() as u64;
         let Some(first) = pending.first() else {
-            if self.last_contact.is_none_or(|t| t.elapsed() >= HEARTBEAT) {
+            // Not while stopping: with everything delivered, finishing must
+            // not wait out the drain time on an unreachable server.
+            let due = self.last_contact.is_none_or(|t| t.elapsed() >= HEARTBEAT);
+            if due && self.stopping().is_none() {
                 self.heartbeat(&meta)?;
             }
             let mut s = self.status();
