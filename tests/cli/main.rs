@@ -91,6 +91,28 @@ mod detect {
     }
 
     #[test]
+    fn a_phone_photo_stored_sideways_is_read_upright() {
+        // Stored turned a quarter anticlockwise with EXIF orientation 6, as
+        // a phone held upright saves it.
+        let o = invigil(&[
+            "detect",
+            "--json",
+            "tests/fixtures/images/obama_phone_exif6.jpg",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let line = &events(&stdout(&o))[0];
+        assert_eq!(
+            (line["width"].as_u64(), line["height"].as_u64()),
+            (Some(640), Some(800))
+        );
+        let faces = line["faces"].as_array().unwrap();
+        assert_eq!(faces.len(), 1, "{line}");
+        let kp = |i: usize| faces[0]["keypoints"][i][1].as_f64().unwrap();
+        // Eyes (0, 1) above the mouth (3): the face is upright.
+        assert!(kp(0) < kp(3) && kp(1) < kp(3), "{line}");
+    }
+
+    #[test]
     fn a_corrupt_image_is_reported_and_the_rest_still_run() {
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("broken.jpg");

@@ -16,7 +16,7 @@ pub enum CaptureError {
     Corrupt { path: PathBuf, message: String },
     #[error("{path}: {message}")]
     Unsupported { path: PathBuf, message: String },
-    #[error("{0}: no images found (looked for .png, .jpg, .jpeg, .bmp, .gif)")]
+    #[error("{0}: no images found (looked for .png, .jpg, .jpeg, .webp, .bmp, .gif)")]
     EmptyDirectory(PathBuf),
     #[error("{path}: {message}")]
     Scenario { path: PathBuf, message: String },

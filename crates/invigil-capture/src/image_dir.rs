@@ -7,7 +7,7 @@ use invigil_core::Frame;
 use crate::files::load_image;
 use crate::{frame_time_ms, CaptureError, FrameSource, SourceInfo};
 
-const EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "gif"];
+const EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "bmp", "gif"];
 
 /// Plays the images of a directory, sorted by file name, at a fixed rate.
 pub struct ImageDirSource {

@@ -254,3 +254,85 @@ fn unknown_sources_are_named() {
         .to_string();
     assert!(err.contains("--fps"), "{err}");
 }
+
+/// `jpeg` with an EXIF block (APP1, big-endian TIFF, one IFD entry) that
+/// tags the picture with `orientation`, as phones do.
+fn jpeg_with_orientation(frame: &Frame, orientation: u16) -> Vec<u8> {
+    let plain = jpeg(frame);
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+    tiff.extend_from_slice(&1u16.to_be_bytes()); // one entry
+    tiff.extend_from_slice(&0x0112u16.to_be_bytes()); // Orientation
+    tiff.extend_from_slice(&3u16.to_be_bytes()); // SHORT
+    tiff.extend_from_slice(&1u32.to_be_bytes());
+    tiff.extend_from_slice(&orientation.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // padding, no next IFD
+    let mut app1 = vec![0xFF, 0xE1];
+    app1.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
+    app1.extend_from_slice(b"Exif\0\0");
+    app1.extend_from_slice(&tiff);
+    let mut out = plain[..2].to_vec(); // SOI
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+/// The frame turned a quarter clockwise (`quarters` times).
+fn rotate_cw(f: &Frame, quarters: u32) -> Frame {
+    let mut f = f.clone();
+    for _ in 0..quarters % 4 {
+        let (w, h) = (f.width, f.height);
+        let mut rgb = Vec::with_capacity(f.rgb.len());
+        for y in 0..w {
+            for x in 0..h {
+                rgb.extend_from_slice(&f.pixel(y, h - 1 - x));
+            }
+        }
+        f = Frame::new(0, h, w, rgb).unwrap();
+    }
+    f
+}
+
+fn mean_abs_diff(a: &Frame, b: &Frame) -> f64 {
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    let sum: u64 = a
+        .rgb
+        .iter()
+        .zip(&b.rgb)
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    sum as f64 / a.rgb.len() as f64
+}
+
+#[test]
+fn photos_are_turned_upright_by_their_exif_orientation() {
+    let dir = tmp();
+    let upright = photo(); // 64x48, no symmetry
+                           // EXIF orientation -> how the camera stored the upright picture.
+    for (orientation, stored_cw_quarters) in [(1u16, 0u32), (3, 2), (6, 3), (8, 1)] {
+        let stored = rotate_cw(&upright, stored_cw_quarters);
+        let path = dir.path().join(format!("phone-{orientation}.jpg"));
+        std::fs::write(&path, jpeg_with_orientation(&stored, orientation)).unwrap();
+        let loaded = invigil_capture::load_image(&path, 0).unwrap();
+        assert_eq!(
+            (loaded.width, loaded.height),
+            (64, 48),
+            "orientation {orientation}"
+        );
+        let diff = mean_abs_diff(&loaded, &upright);
+        assert!(
+            diff < 6.0,
+            "orientation {orientation}: differs by {diff:.1}"
+        );
+        if orientation == 3 {
+            // Upside down, as stored, would differ a lot: the check has teeth.
+            assert!(mean_abs_diff(&stored, &upright) > 20.0);
+        }
+    }
+    // A damaged EXIF block costs the orientation, not the picture.
+    let mut bad = jpeg_with_orientation(&upright, 6);
+    bad[12..14].copy_from_slice(b"XX"); // byte order mark
+    let path = dir.path().join("bad-exif.jpg");
+    std::fs::write(&path, bad).unwrap();
+    let loaded = invigil_capture::load_image(&path, 0).unwrap();
+    assert_eq!((loaded.width, loaded.height), (64, 48));
+}
