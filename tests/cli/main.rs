@@ -404,6 +404,94 @@ fn cameras_without_a_camera_exits_non_zero() {
 }
 
 #[test]
+fn footage_recorded_as_mp4_or_webm_gives_the_same_events() {
+    // The scenario rendered as a camera would record it, then compressed as
+    // phones and browsers do: H.264 High with B-frames in MP4 (read
+    // natively) and VP8 in WebM, as browsers record (through FFmpeg).
+    let dir = tempfile::tempdir().unwrap();
+    let y4m = dir.path().join("leaves.y4m");
+    let o = invigil(&[
+        "qa",
+        "render",
+        "tests/scenarios/leaves_and_returns.toml",
+        "--y4m",
+        y4m.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let encodings: [(&str, &[&str]); 2] = [
+        (
+            "recorded.mp4",
+            &["-c:v", "libx264", "-profile:v", "high", "-crf", "26"],
+        ),
+        (
+            "recorded.webm",
+            &[
+                "-c:v",
+                "libvpx",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+                "-b:v",
+                "600k",
+            ],
+        ),
+    ];
+    let summary = |ev: &[Value]| -> Vec<(String, u64)> {
+        ev.iter()
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap().to_owned(),
+                    e["t_ms"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let reference = summary(&events(&stdout(&invigil(&[
+        "watch",
+        "--source",
+        y4m.to_str().unwrap(),
+    ]))));
+    for (name, codec) in encodings {
+        let file = dir.path().join(name);
+        let ran = Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y", "-i"])
+            .arg(&y4m)
+            .args(codec)
+            .args(["-pix_fmt", "yuv420p"])
+            .arg(&file)
+            .status();
+        match ran {
+            Ok(s) => assert!(s.success(), "ffmpeg {name}: {s}"),
+            Err(_) if std::env::var_os("INVIGIL_REQUIRE_FFMPEG").is_some() => {
+                panic!("INVIGIL_REQUIRE_FFMPEG is set but ffmpeg cannot be run")
+            }
+            Err(_) => {
+                eprintln!("SKIPPED: no ffmpeg");
+                return;
+            }
+        }
+        let o = invigil(&["watch", "--source", file.to_str().unwrap()]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let got = summary(&events(&stdout(&o)));
+        assert_eq!(
+            got.iter().map(|e| &e.0).collect::<Vec<_>>(),
+            reference.iter().map(|e| &e.0).collect::<Vec<_>>(),
+            "{name}: same events as the uncompressed video"
+        );
+        for (g, r) in got.iter().zip(&reference) {
+            assert!(
+                g.1.abs_diff(r.1) <= 300,
+                "{name}: {} at {} vs {}",
+                g.0,
+                g.1,
+                r.1
+            );
+        }
+    }
+}
+
+#[test]
 fn a_rendered_scenario_replays_to_the_same_events() {
     let dir = tempfile::tempdir().unwrap();
     let y4m = dir.path().join("glance.y4m");

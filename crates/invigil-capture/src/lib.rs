@@ -1,13 +1,15 @@
-//! invigil-capture: frame sources (webcam, image folders, Y4M, MJPEG, GIF,
-//! scripted scenarios) and the `watch` pipeline that drives a source through
+//! invigil-capture: frame sources (webcam, image folders, Y4M, MP4, MJPEG, GIF,
+//! other videos through FFmpeg, scripted scenarios) and the `watch` pipeline that drives a source through
 //! an analyzer and the rule engine.
 
 pub mod clip_mp4;
 mod error;
+mod ffmpeg;
 mod files;
 mod gif_source;
 mod image_dir;
 mod mjpeg;
+mod mp4_source;
 pub mod pipeline;
 mod resize;
 pub mod scenario;
@@ -17,10 +19,12 @@ mod y4m;
 mod camera;
 
 pub use error::CaptureError;
+pub use ffmpeg::{ffmpeg_available, FfmpegSource};
 pub use files::load_image;
 pub use gif_source::GifSource;
 pub use image_dir::ImageDirSource;
 pub use mjpeg::MjpegSource;
+pub use mp4_source::Mp4Source;
 pub use scenario::{Scenario, ScenarioSource};
 pub use y4m::{write_y4m, Y4mSource};
 
@@ -36,7 +40,8 @@ use invigil_core::Frame;
 pub struct SourceInfo {
     /// What the user asked for, e.g. `camera:0` or a file path.
     pub name: String,
-    /// `camera`, `images`, `y4m`, `mjpeg`, `gif` or `scenario`.
+    /// `camera`, `images`, `y4m`, `mjpeg`, `gif`, `mp4`, `video` (through
+    /// FFmpeg) or `scenario`.
     pub kind: &'static str,
     /// Nominal frame rate, when known.
     pub fps: Option<f64>,
@@ -69,9 +74,14 @@ impl Default for OpenOptions {
     }
 }
 
+/// Video containers read through FFmpeg when it is installed.
+const FFMPEG_EXTENSIONS: [&str; 11] = [
+    "webm", "mkv", "avi", "wmv", "flv", "mpg", "mpeg", "ts", "m2ts", "3gp", "ogv",
+];
+
 /// Opens a source from a `--source` string: `camera`, `camera:N`, a
-/// directory of images, or a `.y4m`, `.mjpeg`/`.mjpg`, `.gif` or scenario
-/// `.toml` file.
+/// directory of images, or a `.y4m`, `.mp4`/`.m4v`/`.mov`, `.mjpeg`/`.mjpg`,
+/// `.gif` or scenario `.toml` file; other video files through FFmpeg.
 pub fn open_source(
     spec: &str,
     options: &OpenOptions,
@@ -102,10 +112,27 @@ pub fn open_source(
         "mjpeg" | "mjpg" => Ok(Box::new(MjpegSource::open(path, options.fps)?)),
         "gif" => Ok(Box::new(GifSource::open(path)?)),
         "toml" => Ok(Box::new(ScenarioSource::new(Scenario::load(path)?)?)),
+        "mp4" | "m4v" | "mov" => match mp4_source::Mp4Source::try_open(path) {
+            Ok(source) => Ok(Box::new(source)),
+            Err(mp4_source::OpenFailure::Codec(why)) => {
+                if ffmpeg_available() {
+                    tracing::info!("{}: {why}; decoding with FFmpeg", path.display());
+                    Ok(Box::new(FfmpegSource::open(path)?))
+                } else {
+                    Err(CaptureError::Unsupported {
+                        path: path.to_owned(),
+                        message: why,
+                    })
+                }
+            }
+            Err(mp4_source::OpenFailure::Other(e)) => Err(e),
+        },
+        e if FFMPEG_EXTENSIONS.contains(&e) => Ok(Box::new(FfmpegSource::open(path)?)),
         _ => Err(CaptureError::Unsupported {
             path: path.to_owned(),
             message: "not a known source: use a directory of images, a .y4m, .mjpeg/.mjpg, \
-                      .gif or scenario .toml file, or camera / camera:N"
+                      .gif, .mp4/.m4v/.mov (H.264; other codecs and .webm, .mkv, .avi need \
+                      FFmpeg) or scenario .toml file, or camera / camera:N"
                 .into(),
         }),
     }

@@ -73,7 +73,8 @@ pub enum Segment {
     Image(ImageSegment),
     /// A folder of images, one frame each, at the scenario's fps.
     Images(PathSegment),
-    /// A `.y4m`, `.mjpeg`/`.mjpg` or `.gif` file at its own timing.
+    /// A video file (`.y4m`, `.mp4`, `.mjpeg`/`.mjpg`, `.gif`, or what FFmpeg
+    /// reads) at its own timing.
     Video(PathSegment),
     /// A covered lens: near-black frames with sensor noise.
     Dark(DarkSegment),

@@ -21,7 +21,7 @@ enum Chroma {
 pub struct Y4mSource {
     info: SourceInfo,
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: Box<dyn BufRead + Send>,
     width: usize,
     height: usize,
     chroma: Chroma,
@@ -34,7 +34,17 @@ pub struct Y4mSource {
 impl Y4mSource {
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let file = File::open(path).map_err(|e| CaptureError::io(path, e))?;
-        let mut reader = BufReader::new(file);
+        let file_len = file.metadata().map(|m| m.len()).ok();
+        Self::from_reader(path, Box::new(BufReader::new(file)), file_len)
+    }
+
+    /// Reads Y4M from any stream (a pipe from FFmpeg); `path` names it in
+    /// messages, `stream_len` (when known) gives the frame count.
+    pub(crate) fn from_reader(
+        path: &Path,
+        mut reader: Box<dyn BufRead + Send>,
+        stream_len: Option<u64>,
+    ) -> Result<Self, CaptureError> {
         let mut header = Vec::new();
         reader
             .by_ref()
@@ -105,7 +115,6 @@ impl Y4mSource {
                 format!("Y4M header has no usable frame size (W{width} H{height})"),
             ));
         }
-        let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
         let mut source = Self {
             info: SourceInfo {
                 name: path.display().to_string(),
@@ -124,7 +133,7 @@ impl Y4mSource {
             index: 0,
             buf: Vec::new(),
         };
-        if let Some(len) = file_len {
+        if let Some(len) = stream_len {
             let per_frame = (source.frame_bytes() + 6) as u64;
             source.info.frames = Some(len.saturating_sub(header.len() as u64) / per_frame);
         }

@@ -225,14 +225,14 @@ fn image_directories_play_sorted_and_report_bad_images() {
 #[test]
 fn unknown_sources_are_named() {
     let dir = tmp();
-    let odd = dir.path().join("clip.avi");
+    let odd = dir.path().join("clip.xyz");
     std::fs::File::create(&odd)
         .unwrap()
         .write_all(b"x")
         .unwrap();
     let err = open(&odd).err().unwrap().to_string();
     assert!(
-        err.contains("clip.avi") && err.contains("not a known source"),
+        err.contains("clip.xyz") && err.contains("not a known source"),
         "{err}"
     );
     let err = open(&PathBuf::from("/no/such/file.y4m"))
