@@ -47,6 +47,66 @@ pub enum Command {
         #[command(subcommand)]
         command: ProctorCommand,
     },
+    /// List and delete the sessions a server's database holds (retention,
+    /// a candidate's request to erase their data).
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SessionsCommand {
+    /// List stored sessions, the longest inactive first.
+    List(SessionsListArgs),
+    /// Delete sessions by id: events, clips, photos, notes and decisions.
+    Delete(SessionsDeleteArgs),
+    /// Delete every session inactive for longer than --inactive-days.
+    Purge(SessionsPurgeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SessionsListArgs {
+    /// Only sessions inactive for longer than this many days.
+    #[arg(long, value_name = "DAYS")]
+    pub inactive_days: Option<u32>,
+    /// One JSON object per session per line.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct SessionsDeleteArgs {
+    /// Session ids. All must exist, or nothing is deleted.
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Show what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the sessions and the totals as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct SessionsPurgeArgs {
+    /// Delete sessions whose last activity (end, or the client's last
+    /// request) is older than this many days; 0 means every session not
+    /// active right now.
+    #[arg(long, value_name = "DAYS")]
+    pub inactive_days: u32,
+    /// Show what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the sessions and the totals as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -76,6 +136,10 @@ pub struct ServeArgs {
     /// Serve the proctor console's built files from this directory.
     #[arg(long, value_name = "DIR")]
     pub console: Option<PathBuf>,
+    /// Delete sessions inactive for longer than this many days, with their
+    /// clips and photos (checked at start and hourly). Default: keep all.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_days: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -197,7 +261,8 @@ pub struct ModelArgs {
 
 #[derive(Args, Debug)]
 pub struct DetectArgs {
-    /// Images to analyse (PNG, JPEG, BMP, GIF).
+    /// Images to analyse (PNG, JPEG, WebP, BMP, GIF); EXIF orientation is
+    /// applied.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
     /// One JSON object per image per line.
@@ -213,8 +278,9 @@ pub struct DetectArgs {
 
 #[derive(Args, Debug)]
 pub struct WatchArgs {
-    /// `camera`, `camera:N`, a directory of images, a .y4m, .mjpeg/.mjpg or
-    /// .gif file, or a scenario .toml.
+    /// `camera`, `camera:N`, a directory of images, a video file (.mp4,
+    /// .mov, .y4m, .mjpeg, .gif; .webm, .mkv, .avi and others with FFmpeg
+    /// installed), or a scenario .toml.
     #[arg(long, value_name = "SRC")]
     pub source: String,
     /// Frame rate for image directories and MJPEG files.

@@ -7,13 +7,14 @@ mod engine;
 mod qa;
 mod report;
 mod serve;
+mod sessions;
 mod watch;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command, ProctorCommand, QaCommand, UplinkCommand};
+use args::{Cli, Command, ProctorCommand, QaCommand, SessionsCommand, UplinkCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -43,6 +44,15 @@ fn main() -> ExitCode {
         Command::Proctor {
             command: ProctorCommand::List(a),
         } => serve::proctor_list(&a),
+        Command::Sessions {
+            command: SessionsCommand::List(a),
+        } => sessions::list(&a),
+        Command::Sessions {
+            command: SessionsCommand::Delete(a),
+        } => sessions::delete(&a),
+        Command::Sessions {
+            command: SessionsCommand::Purge(a),
+        } => sessions::purge(&a),
     };
     match result {
         Ok(code) => code,

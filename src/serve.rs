@@ -26,6 +26,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = config(&args.db, args.listen);
     config.max_body_bytes = args.max_body_bytes;
     config.max_media_bytes = args.max_media_bytes;
+    config.retention_days = args.retention_days;
     if let Some(dir) = &args.console {
         anyhow::ensure!(
             dir.join("index.html").is_file(),
@@ -41,6 +42,12 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("  database: {db_shown}");
         eprintln!("  media:    {}", args.db.data.join("media").display());
         eprintln!("  API:      http://{}/api/v1/openapi.json", server.addr());
+        match args.retention_days {
+            Some(days) => {
+                eprintln!("  retention: sessions inactive for over {days} days are deleted")
+            }
+            None => eprintln!("  retention: none (sessions are kept; see --retention-days)"),
+        }
         shutdown_signal().await;
         eprintln!("invigil server: shutting down");
         server.shutdown().await

@@ -22,6 +22,7 @@ pub mod db;
 mod error;
 mod ingest;
 mod json;
+pub mod retention;
 pub mod review;
 pub mod store;
 
@@ -45,7 +46,7 @@ pub const DEFAULT_MAX_MEDIA_BYTES: usize = 64 << 20;
 /// Most events in one batch.
 pub const MAX_BATCH_EVENTS: usize = 1000;
 
-/// Server settings; see docs/server.md.
+/// Server settings; see docs/api.md.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -58,6 +59,9 @@ pub struct Config {
     pub max_media_bytes: usize,
     /// Directory of the proctor console's built files, served at `/`.
     pub console_dir: Option<PathBuf>,
+    /// Delete sessions inactive for longer than this many days (checked at
+    /// start and hourly); `None` keeps everything.
+    pub retention_days: Option<u32>,
 }
 
 impl Config {
@@ -69,6 +73,7 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_media_bytes: DEFAULT_MAX_MEDIA_BYTES,
             console_dir: None,
+            retention_days: None,
         }
     }
 
@@ -198,6 +203,9 @@ impl Server {
     /// Serves `state` on an already bound listener.
     pub fn start_on(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<Self> {
         let addr = listener.local_addr()?;
+        if let Some(days) = state.config.retention_days {
+            retention::spawn_retention(state.clone(), days);
+        }
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone());
         let task = tokio::spawn(async move {

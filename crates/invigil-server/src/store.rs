@@ -15,6 +15,8 @@ pub trait MediaStore: Send + Sync + 'static {
     fn put(&self, sha256: &Sha256Hex, body: &[u8]) -> std::io::Result<()>;
     /// The body, or `None` when the store does not have it.
     fn get(&self, sha256: &Sha256Hex) -> std::io::Result<Option<Vec<u8>>>;
+    /// Removes the body; `false` when the store did not have it.
+    fn delete(&self, sha256: &Sha256Hex) -> std::io::Result<bool>;
 }
 
 /// A validated lowercase SHA-256 hex digest.
@@ -79,6 +81,20 @@ impl MediaStore for FsStore {
             Err(e) => Err(e),
         }
     }
+
+    fn delete(&self, sha256: &Sha256Hex) -> std::io::Result<bool> {
+        let path = self.path(sha256);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                if let Some(parent) = path.parent() {
+                    std::fs::File::open(parent)?.sync_all()?;
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -107,6 +123,11 @@ mod tests {
         let sha = Sha256Hex::parse(&"b".repeat(64)).unwrap();
         assert_eq!(store.get(&sha).unwrap(), None);
         store.put(&sha, b"one").unwrap();
+        store.put(&sha, b"one").unwrap();
+        assert_eq!(store.get(&sha).unwrap().as_deref(), Some(&b"one"[..]));
+        assert!(store.delete(&sha).unwrap());
+        assert_eq!(store.get(&sha).unwrap(), None);
+        assert!(!store.delete(&sha).unwrap(), "already gone");
         store.put(&sha, b"one").unwrap();
         assert_eq!(store.get(&sha).unwrap().unwrap(), b"one");
     }

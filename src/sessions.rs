@@ -1,0 +1,167 @@
+//! `invigil sessions list|delete|purge`: an operator's view of the sessions a
+//! server's database holds, and their deletion (retention periods, a
+//! candidate's request to erase their data). Works on the database and media
+//! store directly, beside a running server or without one.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use invigil_server::retention::{self, Purged, Reason, SessionSummary};
+use invigil_server::{AppState, Config};
+use serde_json::json;
+
+use crate::args::{DatabaseArgs, SessionsDeleteArgs, SessionsListArgs, SessionsPurgeArgs};
+use crate::serve::runtime;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Opens an existing server's database and media store; never creates an
+/// empty one (a mistyped --data must not look like "no sessions").
+async fn open(db: &DatabaseArgs) -> anyhow::Result<AppState> {
+    if db.database.is_none() {
+        let file = db.data.join("invigil.db");
+        anyhow::ensure!(
+            file.is_file(),
+            "--data {}: no invigil database there (expected {}); give the server's data directory or --database URL",
+            db.data.display(),
+            file.display()
+        );
+    }
+    let mut config = Config::new(&db.data, "127.0.0.1:0".parse().expect("valid address"));
+    config.database_url = db.database.clone();
+    AppState::open(config)
+        .await
+        .with_context(|| format!("cannot open the server data in {}", db.data.display()))
+}
+
+fn inactive_cutoff(days: u32) -> i64 {
+    invigil_server::now_ms() - i64::from(days) * DAY_MS
+}
+
+pub fn list(args: &SessionsListArgs) -> anyhow::Result<ExitCode> {
+    let cutoff = args.inactive_days.map_or(i64::MAX, inactive_cutoff);
+    let sessions = runtime()?.block_on(async {
+        let state = open(&args.db).await?;
+        anyhow::Ok(retention::inactive_since(&state, cutoff).await?)
+    })?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        for s in &sessions {
+            writeln!(out, "{}", serde_json::to_string(s)?)?;
+        }
+    } else {
+        print_table(&mut out, &sessions)?;
+        writeln!(out, "{} session{}", sessions.len(), plural(sessions.len()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn delete(args: &SessionsDeleteArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let state = open(&args.db).await?;
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for id in &args.ids {
+            match retention::find(&state, id).await? {
+                Some(s) if !found.contains(&s) => found.push(s),
+                Some(_) => {}
+                None => missing.push(id.as_str()),
+            }
+        }
+        anyhow::ensure!(
+            missing.is_empty(),
+            "no session {} in this database; nothing was deleted",
+            missing.join(", ")
+        );
+        finish(&state, found, args.dry_run, args.json).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn purge(args: &SessionsPurgeArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let state = open(&args.db).await?;
+        let expired = retention::inactive_since(&state, inactive_cutoff(args.inactive_days))
+            .await?
+            .into_iter()
+            // "0 days" must not cut off a session that is running now.
+            .filter(|s| s.state != "live" || args.inactive_days > 0)
+            .collect();
+        finish(&state, expired, args.dry_run, args.json).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the sessions, deletes them unless `dry_run`, prints the totals.
+async fn finish(
+    state: &AppState,
+    sessions: Vec<SessionSummary>,
+    dry_run: bool,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        for s in &sessions {
+            writeln!(out, "{}", serde_json::to_string(s)?)?;
+        }
+    } else {
+        print_table(&mut out, &sessions)?;
+    }
+    let ids: Vec<String> = sessions.iter().map(|s| s.id.clone()).collect();
+    let purged = if dry_run || ids.is_empty() {
+        Purged {
+            sessions: ids.len() as u64,
+            events: sessions.iter().map(|s| s.events.max(0) as u64).sum(),
+            media: sessions.iter().map(|s| s.media.max(0) as u64).sum(),
+            bytes: sessions.iter().map(|s| s.bytes.max(0) as u64).sum(),
+            files_deleted: 0,
+        }
+    } else {
+        retention::purge(state, &ids, Reason::Operator).await?
+    };
+    if as_json {
+        writeln!(out, "{}", json!({ "dry_run": dry_run, "deleted": purged }))?;
+    } else {
+        let verb = if dry_run { "would delete" } else { "deleted" };
+        writeln!(
+            out,
+            "{verb} {} session{} ({} events, {} media items, {} bytes)",
+            purged.sessions,
+            plural(purged.sessions as usize),
+            purged.events,
+            purged.media,
+            purged.bytes
+        )?;
+    }
+    Ok(())
+}
+
+fn print_table(out: &mut impl Write, sessions: &[SessionSummary]) -> std::io::Result<()> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<36}  {:<16}  {:<16}  {:<5}  {:>9}  {:>6}  {:>5}  {:>10}",
+        "session", "exam", "candidate", "state", "inactive", "events", "media", "bytes"
+    )?;
+    let now = invigil_server::now_ms();
+    for s in sessions {
+        let days = (now - s.last_activity_ms).max(0) as f64 / DAY_MS as f64;
+        writeln!(
+            out,
+            "{:<36}  {:<16}  {:<16}  {:<5}  {:>8.1}d  {:>6}  {:>5}  {:>10}",
+            s.id, s.exam_id, s.candidate_id, s.state, days, s.events, s.media, s.bytes
+        )?;
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
