@@ -82,6 +82,13 @@ pub struct SessionsDeleteArgs {
     /// Session ids. All must exist, or nothing is deleted.
     #[arg(required = true, value_name = "ID")]
     pub ids: Vec<String>,
+    #[command(flatten)]
+    pub how: DeletionArgs,
+}
+
+/// How a deletion runs and reports.
+#[derive(Args, Debug)]
+pub struct DeletionArgs {
     /// Show what would be deleted, delete nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -99,14 +106,8 @@ pub struct SessionsPurgeArgs {
     /// active right now.
     #[arg(long, value_name = "DAYS")]
     pub inactive_days: u32,
-    /// Show what would be deleted, delete nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Print the sessions and the totals as JSON lines.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
-    pub db: DatabaseArgs,
+    pub how: DeletionArgs,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -11,7 +11,9 @@ use invigil_server::retention::{self, Purged, Reason, SessionSummary};
 use invigil_server::{AppState, Config};
 use serde_json::json;
 
-use crate::args::{DatabaseArgs, SessionsDeleteArgs, SessionsListArgs, SessionsPurgeArgs};
+use crate::args::{
+    DatabaseArgs, DeletionArgs, SessionsDeleteArgs, SessionsListArgs, SessionsPurgeArgs,
+};
 use crate::serve::runtime;
 
 const DAY_MS: i64 = 86_400_000;
@@ -59,7 +61,7 @@ pub fn list(args: &SessionsListArgs) -> anyhow::Result<ExitCode> {
 
 pub fn delete(args: &SessionsDeleteArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let state = open(&args.db).await?;
+        let state = open(&args.how.db).await?;
         let mut found = Vec::new();
         let mut missing = Vec::new();
         for id in &args.ids {
@@ -74,21 +76,21 @@ pub fn delete(args: &SessionsDeleteArgs) -> anyhow::Result<ExitCode> {
             "no session {} in this database; nothing was deleted",
             missing.join(", ")
         );
-        finish(&state, found, args.dry_run, args.json).await
+        finish(&state, found, &args.how).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn purge(args: &SessionsPurgeArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let state = open(&args.db).await?;
+        let state = open(&args.how.db).await?;
         let expired = retention::inactive_since(&state, inactive_cutoff(args.inactive_days))
             .await?
             .into_iter()
             // "0 days" must not cut off a session that is running now.
             .filter(|s| s.state != "live" || args.inactive_days > 0)
             .collect();
-        finish(&state, expired, args.dry_run, args.json).await
+        finish(&state, expired, &args.how).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -97,9 +99,9 @@ pub fn purge(args: &SessionsPurgeArgs) -> anyhow::Result<ExitCode> {
 async fn finish(
     state: &AppState,
     sessions: Vec<SessionSummary>,
-    dry_run: bool,
-    as_json: bool,
+    how: &DeletionArgs,
 ) -> anyhow::Result<()> {
+    let (dry_run, as_json) = (how.dry_run, how.json);
     let mut out = std::io::stdout().lock();
     if as_json {
         for s in &sessions {

@@ -176,23 +176,22 @@ async fn retention_deletes_only_sessions_inactive_for_longer(s: TestServer) {
         .execute(pool)
         .await
         .unwrap();
-    let expired: Vec<String> = retention::inactive_since(s.server.state(), now - 7 * day)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|x| x.id)
-        .collect();
+    let state = s.server.state();
+    let inactive_since = |cutoff: i64| async move {
+        retention::inactive_since(state, cutoff)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|x| x.id)
+            .collect::<Vec<String>>()
+    };
+    let expired = inactive_since(now - 7 * day).await;
     assert!(
         expired.contains(&old) && expired.contains(&abandoned),
         "{expired:?}"
     );
     assert!(!expired.contains(&fresh));
-    let nine: Vec<String> = retention::inactive_since(s.server.state(), now - 9 * day)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|x| x.id)
-        .collect();
+    let nine = inactive_since(now - 9 * day).await;
     assert!(
         nine.contains(&old) && !nine.contains(&abandoned),
         "{nine:?}"
