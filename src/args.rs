@@ -63,6 +63,25 @@ pub enum SessionsCommand {
     Delete(SessionsDeleteArgs),
     /// Delete every session inactive for longer than --inactive-days.
     Purge(SessionsPurgeArgs),
+    /// Copy everything held about a session to a directory: events (chain
+    /// checked again), clips, photos, notes, decisions.
+    Export(SessionsExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SessionsExportArgs {
+    /// The session id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Directory to write (must not exist, or be empty): session.json and
+    /// media/.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Args, Debug)]

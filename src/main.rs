@@ -53,6 +53,9 @@ fn main() -> ExitCode {
         Command::Sessions {
             command: SessionsCommand::Purge(a),
         } => sessions::purge(&a),
+        Command::Sessions {
+            command: SessionsCommand::Export(a),
+        } => sessions::export(&a),
     };
     match result {
         Ok(code) => code,

@@ -12,7 +12,8 @@ use invigil_server::{AppState, Config};
 use serde_json::json;
 
 use crate::args::{
-    DatabaseArgs, DeletionArgs, SessionsDeleteArgs, SessionsListArgs, SessionsPurgeArgs,
+    DatabaseArgs, DeletionArgs, SessionsDeleteArgs, SessionsExportArgs, SessionsListArgs,
+    SessionsPurgeArgs,
 };
 use crate::serve::runtime;
 
@@ -93,6 +94,40 @@ pub fn purge(args: &SessionsPurgeArgs) -> anyhow::Result<ExitCode> {
         finish(&state, expired, &args.how).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn export(args: &SessionsExportArgs) -> anyhow::Result<ExitCode> {
+    let exported = runtime()?.block_on(async {
+        let state = open(&args.db).await?;
+        invigil_server::export::export_session(&state, &args.id, &args.out).await
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&exported)?);
+    } else {
+        println!(
+            "exported session {} to {}: {} events (hash chain {}), {} media file{} ({} bytes)",
+            args.id,
+            exported.dir.display(),
+            exported.events,
+            if exported.chain_verified {
+                "verified"
+            } else {
+                "BROKEN"
+            },
+            exported.media_files,
+            plural(exported.media_files),
+            exported.bytes
+        );
+        for problem in &exported.problems {
+            println!("  problem: {problem}");
+        }
+    }
+    // A copy whose evidence does not check out is written, but says so.
+    Ok(if exported.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Prints the sessions, deletes them unless `dry_run`, prints the totals.

@@ -774,6 +774,39 @@ fn operators_list_and_delete_sessions_beside_a_running_server() {
         .iter()
         .all(|s| s["media"] == 3 && s["events"].as_i64() > Some(5)));
 
+    // An export: the events as the server holds them, chain verified, and
+    // the clips.
+    let out_dir = dir.path().join("export");
+    let out = sessions_cmd(
+        &data,
+        &[
+            "export",
+            &ids[1],
+            "--json",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(result["chain_verified"], true, "{result}");
+    assert_eq!(result["media_files"], 3);
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("session.json")).unwrap()).unwrap();
+    assert_eq!(doc["events"], timeline(&server.base, &ids[1])["events"]);
+    for m in doc["media"].as_array().unwrap() {
+        let body = std::fs::read(out_dir.join(m["file"].as_str().unwrap())).unwrap();
+        assert_eq!(
+            invigil_core::chain::hex(&Sha256::digest(&body)),
+            m["sha256"]
+        );
+    }
+    let out = sessions_cmd(
+        &data,
+        &["export", &ids[1], "--out", out_dir.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "an export never overwrites");
+
     // A dry run and an unknown id change nothing.
     let out = sessions_cmd(&data, &["delete", "--dry-run", &ids[0]]);
     assert!(out.status.success(), "{}", stderr(&out));

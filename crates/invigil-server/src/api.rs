@@ -759,7 +759,6 @@ async fn timeline(
 ) -> ApiResult<Json<Value>> {
     caller.proctor()?;
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let session = load_summary(&state, &id).await?;
     let limit = query.limit.unwrap_or(10_000);
     if !(1..=100_000).contains(&limit) {
         return Err(ApiError::invalid_field(
@@ -767,11 +766,26 @@ async fn timeline(
             "limit must be between 1 and 100000",
         ));
     }
+    Ok(Json(
+        timeline_of(&state, &id, query.after_seq.unwrap_or(-1), limit).await?,
+    ))
+}
+
+/// A session's summary, events after `after_seq` (at most `limit`), media,
+/// notes and decisions: the timeline a proctor reads, and what an export
+/// writes.
+pub(crate) async fn timeline_of(
+    state: &AppState,
+    id: &str,
+    after_seq: i64,
+    limit: i64,
+) -> ApiResult<Value> {
+    let session = load_summary(state, id).await?;
     let rows = sqlx::query(
         "SELECT body, hash, received_ms FROM events WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
     )
-    .bind(&id)
-    .bind(query.after_seq.unwrap_or(-1))
+    .bind(id)
+    .bind(after_seq)
     .bind(limit)
     .fetch_all(&state.db.pool)
     .await?;
@@ -786,7 +800,7 @@ async fn timeline(
     let media = sqlx::query(
         "SELECT sha256, name, kind, content_type, bytes, received_ms FROM media WHERE session_id = $1 ORDER BY received_ms, sha256",
     )
-    .bind(&id)
+    .bind(id)
     .fetch_all(&state.db.pool)
     .await?
     .iter()
@@ -804,7 +818,7 @@ async fn timeline(
     let notes = sqlx::query(
         "SELECT at_ms, kind, actor, detail FROM notes WHERE session_id = $1 ORDER BY at_ms, id",
     )
-    .bind(&id)
+    .bind(id)
     .fetch_all(&state.db.pool)
     .await?
     .iter()
@@ -818,14 +832,14 @@ async fn timeline(
         }))
     })
     .collect::<ApiResult<Vec<_>>>()?;
-    let decisions = load_decisions(&state, &id).await?;
-    Ok(Json(json!({
+    let decisions = load_decisions(state, id).await?;
+    Ok(json!({
         "session": session,
         "events": events,
         "media": media,
         "notes": notes,
         "decisions": decisions,
-    })))
+    }))
 }
 
 // ---------------------------------------------------------------- media

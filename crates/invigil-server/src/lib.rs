@@ -20,6 +20,7 @@ mod api;
 pub mod auth;
 pub mod db;
 mod error;
+pub mod export;
 mod ingest;
 mod json;
 pub mod retention;

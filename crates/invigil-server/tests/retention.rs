@@ -1,5 +1,5 @@
-//! Deleting sessions (operator request, retention period) against a real
-//! server on loopback, on SQLite and on PostgreSQL.
+//! Deleting sessions (operator request, retention period) and exporting
+//! them, against a real server on loopback, on SQLite and on PostgreSQL.
 
 mod common;
 
@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 both_databases! {
     a_deleted_session_goes_whole_and_shared_media_stay => a_deleted_session_goes_whole_and_shared_media_stay;
     retention_deletes_only_sessions_inactive_for_longer => retention_deletes_only_sessions_inactive_for_longer;
+    an_export_holds_everything_and_checks_the_chain => an_export_holds_everything_and_checks_the_chain;
 }
 
 fn hex_sha(body: &[u8]) -> String {
@@ -228,4 +229,75 @@ async fn retention_deletes_only_sessions_inactive_for_longer(s: TestServer) {
         .await
         .unwrap();
     assert_eq!(reason, "retention");
+}
+
+async fn an_export_holds_everything_and_checks_the_chain(s: TestServer) {
+    use invigil_server::export::export_session;
+    let proctor = s.proctor("gina").await;
+    let (id, token) = s.session("exam-export", "cand-x").await;
+    assert_eq!(s.append(&id, &token, &chained(&id, 5)).await.0, 200);
+    let clip = format!("clip of {id}").repeat(200);
+    let sha = upload(&s, &id, &token, clip.as_bytes()).await;
+    let (status, _) = s
+        .post(
+            &format!("/api/v1/sessions/{id}/decisions"),
+            Some(&proctor),
+            &json!({"action": "confirm", "event_seq": 2, "note": "left the room"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let state = s.server.state();
+    let out = s.dir.path().join("export-1");
+    let exported = export_session(state, &id, &out).await.unwrap();
+    assert!(exported.chain_verified, "{:?}", exported.problems);
+    assert_eq!((exported.events, exported.media_files), (5, 1));
+    assert_eq!(exported.bytes, clip.len() as u64);
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("session.json")).unwrap()).unwrap();
+    assert_eq!(doc["format"], "invigil-export-v1");
+    assert_eq!(doc["session"]["candidate_id"], "cand-x");
+    let timeline = s.timeline(&id, &proctor).await;
+    assert_eq!(doc["events"], timeline["events"], "the events as served");
+    assert_eq!(doc["decisions"][0]["note"], "left the room");
+    let file = out.join(doc["media"][0]["file"].as_str().unwrap());
+    assert_eq!(hex_sha(&std::fs::read(&file).unwrap()), sha);
+
+    // Into a directory that is not empty: refused, nothing overwritten.
+    let err = export_session(state, &id, &out)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not empty"), "{err}");
+    let err = export_session(state, "no-such-session", &s.dir.path().join("x"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no session no-such-session"), "{err}");
+    assert!(!s.dir.path().join("x").exists());
+
+    // Evidence altered in the database, a body lost from the store: the
+    // export is still written, and says what does not check out.
+    sqlx::query("UPDATE events SET body = REPLACE(body, '\"n\":3', '\"n\":33') WHERE session_id = $1 AND seq = 3")
+        .bind(&id)
+        .execute(&state.db().pool)
+        .await
+        .unwrap();
+    std::fs::remove_file(stored(&s, &sha)).unwrap();
+    let exported = export_session(state, &id, &s.dir.path().join("export-2"))
+        .await
+        .unwrap();
+    assert!(!exported.chain_verified);
+    assert!(
+        exported.problems.iter().any(|p| p.contains("event 3")),
+        "{:?}",
+        exported.problems
+    );
+    assert!(
+        exported
+            .problems
+            .iter()
+            .any(|p| p.contains("missing from the store")),
+        "{:?}",
+        exported.problems
+    );
 }

@@ -1,0 +1,171 @@
+//! Exporting a session to a directory: everything the server holds about it,
+//! for a candidate's access request, an appeal, or archiving before the
+//! retention period deletes it. The hash chain is checked again on the way
+//! out, so the copy says whether the evidence is intact.
+//!
+//! Layout: `session.json` (format `invigil-export-v1`: summary, events with
+//! their hashes, media index, notes, decisions, chain check) and `media/`
+//! with one file per clip or photo, named `<kind>-<sha256 prefix>.<ext>`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use invigil_core::chain;
+use invigil_core::Event;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::store::Sha256Hex;
+use crate::{api, now_ms, AppState};
+
+pub const FORMAT: &str = "invigil-export-v1";
+
+/// What an export wrote.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Exported {
+    pub dir: PathBuf,
+    pub events: usize,
+    pub media_files: usize,
+    pub bytes: u64,
+    /// Every event's hash recomputed and every link to the one before it
+    /// checked, from the chain origin to the head.
+    pub chain_verified: bool,
+    /// What did not check out (chain, missing media bodies).
+    pub problems: Vec<String>,
+}
+
+/// Writes session `id` to `out`, which must not exist or be empty.
+pub async fn export_session(state: &AppState, id: &str, out: &Path) -> anyhow::Result<Exported> {
+    let mut timeline = api::timeline_of(state, id, -1, i64::MAX)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    if out.exists() {
+        let empty = std::fs::read_dir(out)
+            .with_context(|| format!("{}: cannot read the directory", out.display()))?
+            .next()
+            .is_none();
+        anyhow::ensure!(
+            empty,
+            "{}: the directory is not empty; export into a new one",
+            out.display()
+        );
+    }
+    let media_dir = out.join("media");
+    std::fs::create_dir_all(&media_dir)
+        .with_context(|| format!("cannot create {}", media_dir.display()))?;
+
+    let mut problems = check_chain(id, &timeline["events"]);
+    let chain_verified = problems.is_empty();
+    let mut media_files = 0;
+    let mut bytes = 0u64;
+    if let Some(items) = timeline["media"].as_array_mut() {
+        for item in items {
+            let sha = item["sha256"].as_str().unwrap_or_default().to_owned();
+            let Some(digest) = Sha256Hex::parse(&sha) else {
+                problems.push(format!("media {sha}: not a SHA-256 name"));
+                continue;
+            };
+            let store = state.store.clone();
+            let body = tokio::task::spawn_blocking(move || store.get(&digest)).await??;
+            let Some(body) = body else {
+                problems.push(format!("media {sha}: the body is missing from the store"));
+                item["file"] = Value::Null;
+                continue;
+            };
+            if chain::hex(&Sha256::digest(&body)) != sha {
+                problems.push(format!(
+                    "media {sha}: the stored body does not match its SHA-256"
+                ));
+            }
+            let kind = item["kind"].as_str().unwrap_or("other");
+            let ext = extension(item["content_type"].as_str().unwrap_or_default());
+            let name = format!("{kind}-{}.{ext}", &sha[..12]);
+            let path = media_dir.join(&name);
+            std::fs::write(&path, &body)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            item["file"] = json!(format!("media/{name}"));
+            media_files += 1;
+            bytes += body.len() as u64;
+        }
+    }
+    let events = timeline["events"].as_array().map_or(0, Vec::len);
+    let document = json!({
+        "format": FORMAT,
+        "exported_ms": now_ms(),
+        "session": timeline["session"],
+        "chain": {
+            "origin": chain::origin(id),
+            "verified": chain_verified,
+            "problems": problems,
+        },
+        "events": timeline["events"],
+        "media": timeline["media"],
+        "notes": timeline["notes"],
+        "decisions": timeline["decisions"],
+    });
+    let path = out.join("session.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&document)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(Exported {
+        dir: out.to_owned(),
+        events,
+        media_files,
+        bytes,
+        chain_verified,
+        problems,
+    })
+}
+
+/// Recomputes the chain of stored events (as the timeline gives them, with
+/// `hash` and `received_ms` beside the event's own fields).
+fn check_chain(session_id: &str, events: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut expected_prev = chain::origin(session_id);
+    for (i, stored) in events.as_array().into_iter().flatten().enumerate() {
+        let mut body = stored.clone();
+        let hash = body
+            .as_object_mut()
+            .and_then(|o| {
+                o.remove("received_ms");
+                o.remove("hash")
+            })
+            .and_then(|h| h.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let event: Event = match serde_json::from_value(body) {
+            Ok(e) => e,
+            Err(e) => {
+                problems.push(format!("event {i}: not a valid event ({e})"));
+                break;
+            }
+        };
+        if event.seq != i as u64 {
+            problems.push(format!("event {i}: has seq {}", event.seq));
+        }
+        if event.prev.as_deref() != Some(expected_prev.as_str()) {
+            problems.push(format!(
+                "event {}: does not link to the event before it",
+                event.seq
+            ));
+        }
+        let recomputed = chain::event_hash(&event);
+        if recomputed != hash {
+            problems.push(format!(
+                "event {}: its content does not match its stored hash",
+                event.seq
+            ));
+        }
+        expected_prev = hash;
+    }
+    problems
+}
+
+fn extension(content_type: &str) -> &'static str {
+    match content_type {
+        "video/mp4" => "mp4",
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "application/json" => "json",
+        _ => "bin",
+    }
+}
