@@ -47,12 +47,33 @@ pub enum Command {
         #[command(subcommand)]
         command: ProctorCommand,
     },
+    /// Judge photographs as the check-in would (face photo, ID photo, room
+    /// views): accepted or refused, why, and the measures behind it.
+    Checkin(CheckinArgs),
     /// List and delete the sessions a server's database holds (retention,
     /// a candidate's request to erase their data).
     Sessions {
         #[command(subcommand)]
         command: SessionsCommand,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct CheckinArgs {
+    /// A face photo: one face, centred, large enough, well lit.
+    #[arg(long, value_name = "IMAGE")]
+    pub face: Option<PathBuf>,
+    /// An ID photo: a document with four visible edges, sharp, with its
+    /// portrait.
+    #[arg(long, value_name = "IMAGE")]
+    pub id: Option<PathBuf>,
+    /// Room views in scan order (front, right, back, left, desk); each must
+    /// be lit and unlike the face photo and the views before it.
+    #[arg(long, value_name = "IMAGE")]
+    pub room: Vec<PathBuf>,
+    /// One JSON object per photo per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,6 +1,7 @@
 //! `invigil`: on-device online proctoring from the command line.
 
 mod args;
+mod checkin;
 mod demo;
 mod detect;
 mod engine;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Command::Proctor {
             command: ProctorCommand::List(a),
         } => serve::proctor_list(&a),
+        Command::Checkin(a) => checkin::run(&a),
         Command::Sessions {
             command: SessionsCommand::List(a),
         } => sessions::list(&a),

@@ -204,6 +204,21 @@ pub struct CheckIn {
 /// Photos a complete check-in holds: face, ID and every room side.
 pub const CHECKIN_PHOTOS: usize = 2 + ROOM_SIDES.len();
 
+/// How a photo is named to the candidate when a room view looks like it:
+/// `face photo`, `view of the wall in front of you`, ...
+pub fn photo_label(slot: &str) -> String {
+    match slot {
+        "face" => "face photo".to_owned(),
+        side => format!(
+            "view of {}",
+            ROOM_SIDES
+                .iter()
+                .find(|(s, _)| *s == side)
+                .map_or(side, |(_, w)| w)
+        ),
+    }
+}
+
 impl CheckIn {
     /// Opens the source and the detector (errors come back here) and starts
     /// the check-in thread at the face photo step.
@@ -589,19 +604,7 @@ fn run(
             s.photos
                 .iter()
                 .filter(|p| p.slot != ROOM_SIDES[side].0 && p.kind != "id_photo")
-                .map(|p| {
-                    let words = match p.slot.as_str() {
-                        "face" => "face photo".to_owned(),
-                        side => format!(
-                            "view of {}",
-                            ROOM_SIDES
-                                .iter()
-                                .find(|(s, _)| *s == side)
-                                .map_or(side, |(_, w)| w)
-                        ),
-                    };
-                    (words, p.signature.clone())
-                })
+                .map(|p| (photo_label(&p.slot), p.signature.clone()))
                 .collect()
         } else {
             Vec::new()

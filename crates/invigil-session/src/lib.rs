@@ -16,8 +16,8 @@ mod picture;
 mod view;
 
 pub use checkin::{
-    CheckIn, CheckInFixture, CheckInOptions, CheckInView, Photo, PhotoView, ProblemView, Step,
-    CHECKIN_PHOTOS, ROOM_SIDES,
+    photo_label, CheckIn, CheckInFixture, CheckInOptions, CheckInView, Photo, PhotoView,
+    ProblemView, Step, CHECKIN_PHOTOS, ROOM_SIDES,
 };
 pub use monitor::{Monitor, MonitorError, MonitorOptions, Prepared, StreamOptions};
 pub use picture::data_url;
