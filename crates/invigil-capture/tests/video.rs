@@ -339,6 +339,26 @@ fn damaged_and_unplayable_videos_are_clear_errors() {
         }
     }
 
+    // Sound only: no picture to watch, natively or through FFmpeg.
+    for name in ["voice.mp4", "voice.webm"] {
+        let audio = dir.path().join(name);
+        if !ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=1",
+            audio.to_str().unwrap(),
+        ]) {
+            break;
+        }
+        let m = msg(open(&audio));
+        assert!(m.contains(name), "{m}");
+        assert!(
+            m.contains("no video track") || m.contains("could not decode a video stream"),
+            "{m}"
+        );
+    }
+
     // Garbage given to FFmpeg.
     let bad = dir.path().join("broken.webm");
     std::fs::write(&bad, b"\x1a\x45\xdf\xa3 broken").unwrap();
