@@ -54,7 +54,17 @@ pub struct Mp4Source {
     ready: VecDeque<Frame>,
     flushed: bool,
     last_t_ms: Option<u64>,
+    frames_out: u64,
+    bad_in_a_row: u32,
+    /// Samples that could not be decoded and were skipped.
+    skipped: u64,
 }
+
+/// Damaged samples skipped in a row before the file is given up on (10 s
+/// at 30 fps: longer than the usual distance between keyframes).
+const MAX_BAD_SAMPLES_IN_A_ROW: u32 = 300;
+/// Samples without any picture after which a stream is deemed undecodable.
+const NO_PICTURE_LIMIT: u32 = 120;
 
 impl Mp4Source {
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
@@ -148,6 +158,9 @@ impl Mp4Source {
             ready: VecDeque::new(),
             flushed: false,
             last_t_ms: None,
+            frames_out: 0,
+            bad_in_a_row: 0,
+            skipped: 0,
         };
         source.first_pts = source
             .first_presentation_time()
@@ -194,19 +207,44 @@ impl Mp4Source {
             let Some(sample) = self.read_sample(id)? else {
                 continue;
             };
-            let annex_b = self.annex_b(&sample, id)?;
+            if self.frames_out == 0 && id > NO_PICTURE_LIMIT {
+                return Err(CaptureError::corrupt(
+                    &self.path,
+                    format!("no picture decoded from the first {NO_PICTURE_LIMIT} samples"),
+                ));
+            }
+            let decoded =
+                self.annex_b(&sample, id)
+                    .and_then(|annex_b| match self.decoder.decode(&annex_b) {
+                        Ok(decoded) => Ok(decoded.as_ref().map(picture)),
+                        Err(e) => Err(CaptureError::corrupt(
+                            &self.path,
+                            format!("sample {id}: H.264 decoding failed: {e}"),
+                        )),
+                    });
+            let picture = match decoded {
+                Ok(picture) => {
+                    self.bad_in_a_row = 0;
+                    picture
+                }
+                // A damaged stretch of a long recording must not cost the
+                // rest of it: skip to where decoding works again (the next
+                // keyframe, at the latest), within reason.
+                Err(e) if self.frames_out > 0 && self.bad_in_a_row < MAX_BAD_SAMPLES_IN_A_ROW => {
+                    if self.bad_in_a_row == 0 {
+                        tracing::warn!("{e}; skipping to where decoding works again");
+                    } else {
+                        tracing::debug!("{e}; skipped");
+                    }
+                    self.bad_in_a_row += 1;
+                    self.skipped += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             self.waiting_pts.push(std::cmp::Reverse(
                 sample.start_time as i64 + i64::from(sample.rendering_offset),
             ));
-            let picture = match self.decoder.decode(&annex_b) {
-                Ok(decoded) => decoded.as_ref().map(picture),
-                Err(e) => {
-                    return Err(CaptureError::corrupt(
-                        &self.path,
-                        format!("sample {id}: H.264 decoding failed: {e}"),
-                    ))
-                }
-            };
             if let Some((w, h, rgb)) = picture {
                 let frame = self.stamp(w, h, rgb)?;
                 self.ready.push_back(frame);
@@ -214,6 +252,14 @@ impl Mp4Source {
         }
         if self.ready.is_empty() && self.next_sample > self.sample_count && !self.flushed {
             self.flushed = true;
+            if self.skipped > 0 {
+                tracing::warn!(
+                    "{}: {} damaged sample{} skipped",
+                    self.path.display(),
+                    self.skipped,
+                    if self.skipped == 1 { "" } else { "s" }
+                );
+            }
             let rest = self.decoder.flush_remaining().map_err(|e| {
                 CaptureError::corrupt(&self.path, format!("H.264 decoding failed at the end: {e}"))
             })?;
@@ -276,6 +322,7 @@ impl Mp4Source {
             t_ms = t_ms.max(last + 1);
         }
         self.last_t_ms = Some(t_ms);
+        self.frames_out += 1;
         let frame = Frame::new(t_ms, w, h, rgb)
             .map_err(|e| CaptureError::corrupt(&self.path, e.to_string()))?;
         Ok(rotate_quarters(frame, self.quarter_turns))

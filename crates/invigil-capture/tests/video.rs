@@ -179,6 +179,66 @@ fn h264_high_profile_with_b_frames_keeps_order_and_timing() {
 }
 
 #[test]
+fn a_damaged_stretch_is_skipped_and_the_rest_still_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let y4m = numbered_y4m(dir.path());
+    let mp4 = dir.path().join("damaged.mp4");
+    // Keyframes every 12 frames; moov first, so the media data follows.
+    if !ffmpeg(&[
+        "-i",
+        y4m.to_str().unwrap(),
+        "-c:v",
+        "libx264",
+        "-x264-params",
+        "keyint=12:min-keyint=12:scenecut=0:bframes=0",
+        "-pix_fmt",
+        "yuv420p",
+        "-movflags",
+        "faststart",
+        mp4.to_str().unwrap(),
+    ]) {
+        return;
+    }
+    let clean = drain(open(&mp4).unwrap().as_mut()).unwrap();
+    assert_numbered(&clean, "before the damage");
+    // Break frame 16 (in the second group of pictures): its first NAL
+    // unit's length prefix now overruns the sample.
+    let mut bytes = std::fs::read(&mp4).unwrap();
+    let sample = {
+        let file = std::fs::File::open(&mp4).unwrap();
+        let size = file.metadata().unwrap().len();
+        let mut reader = mp4::Mp4Reader::read_header(std::io::BufReader::new(file), size).unwrap();
+        let track = *reader.tracks().keys().next().unwrap();
+        reader
+            .read_sample(track, 17)
+            .unwrap()
+            .unwrap()
+            .bytes
+            .to_vec()
+    };
+    let at = bytes
+        .windows(sample.len())
+        .position(|w| w == sample.as_slice())
+        .expect("the sample's bytes are in the file");
+    bytes[at..at + 4].copy_from_slice(&[0x7f, 0xff, 0xff, 0xff]);
+    std::fs::write(&mp4, &bytes).unwrap();
+    let frames = drain(open(&mp4).unwrap().as_mut()).expect("plays on past the damage");
+    assert!(
+        frames.len() >= 20 && frames.len() < 36,
+        "{} frames",
+        frames.len()
+    );
+    assert!(frames.windows(2).all(|w| w[0].t_ms < w[1].t_ms));
+    // After the last keyframe (frame 24) every picture is whole and on time.
+    let tail: Vec<&Frame> = frames.iter().filter(|f| f.t_ms >= 2400).collect();
+    assert_eq!(tail.len(), 12, "the last group of pictures plays");
+    for f in tail {
+        let i = (f.t_ms / 100) as usize;
+        assert!((grey(f) - f64::from(level(i))).abs() < 4.0, "frame {i}");
+    }
+}
+
+#[test]
 fn variable_frame_rate_keeps_the_file_timestamps() {
     let dir = tempfile::tempdir().unwrap();
     let y4m = numbered_y4m(dir.path());
