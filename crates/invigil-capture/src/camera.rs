@@ -39,6 +39,57 @@ pub fn list_cameras() -> Result<Vec<CameraDescription>, CaptureError> {
         .collect())
 }
 
+/// Transient camera errors (a corrupt MJPEG frame, a USB hiccup) are
+/// skipped; the camera counts as lost only when nothing but errors has come
+/// for this long.
+const ERROR_GRACE: Duration = Duration::from_secs(2);
+
+/// Consecutive failures of the camera.
+#[derive(Default)]
+struct Hiccups {
+    since: Option<Instant>,
+}
+
+impl Hiccups {
+    fn ok(&mut self) {
+        self.since = None;
+    }
+
+    /// Records a failure at `now`; `true` when failures have lasted
+    /// [`ERROR_GRACE`] and the camera should be given up.
+    fn failed(&mut self, now: Instant) -> bool {
+        let since = *self.since.get_or_insert(now);
+        now.duration_since(since) >= ERROR_GRACE
+    }
+}
+
+/// The camera format to ask for, from those the camera offers: frames we
+/// can decode, at least 15 fps when possible, the resolution nearest to
+/// 640x480 (by pixel count, so 640x360 on a 16:9 camera), the frame rate
+/// nearest to 30, and MJPEG before uncompressed formats (less USB
+/// bandwidth).
+pub(crate) fn choose_format(formats: &[CameraFormat]) -> Option<CameraFormat> {
+    let rank = |f: &FrameFormat| match f {
+        FrameFormat::MJPEG => Some(0),
+        FrameFormat::YUYV | FrameFormat::NV12 => Some(1),
+        FrameFormat::RAWRGB | FrameFormat::RAWBGR => Some(2),
+        _ => None,
+    };
+    let target = 640.0 * 480.0;
+    formats
+        .iter()
+        .filter(|f| rank(&f.format()).is_some() && f.width() > 0 && f.height() > 0)
+        .min_by_key(|f| {
+            let pixels = f64::from(f.width()) * f64::from(f.height());
+            // Size in tenths of an octave away from 640x480.
+            let size = ((pixels / target).log2().abs() * 10.0).round() as u32;
+            let too_slow = f.frame_rate() < 15;
+            let fps = f.frame_rate().abs_diff(30);
+            (too_slow, size, fps, rank(&f.format()))
+        })
+        .copied()
+}
+
 enum Message {
     Frame(Frame),
     Failed(String),
@@ -51,40 +102,74 @@ pub struct CameraSource {
 }
 
 impl CameraSource {
-    /// Opens camera `index`, asking for 640x480 at 30 fps (or the closest the
-    /// camera offers): enough for face detection, cheap to decode.
+    /// Opens camera `index` in the format [`choose_format`] prefers (about
+    /// 640x480 at up to 30 fps: enough for face detection, cheap to decode).
     pub fn open(index: u32, name: &str) -> Result<Self, CaptureError> {
         let (ready_tx, ready_rx) = sync_channel::<Result<(u32, u32, u32), String>>(1);
         let (tx, rx) = sync_channel::<Message>(2);
         std::thread::Builder::new()
             .name(format!("invigil-camera-{index}"))
             .spawn(move || {
-                let requested = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(
-                    CameraFormat::new(Resolution::new(640, 480), FrameFormat::MJPEG, 30),
-                ));
-                let mut camera = match Camera::new(CameraIndex::Index(index), requested)
-                    .and_then(|mut c| c.open_stream().map(|()| c))
-                {
+                // Any format we can decode opens the camera; then the best
+                // one for us is chosen from the full list (nokhwa's own
+                // "closest" fails on cameras without MJPEG at exactly the
+                // requested size).
+                let any = RequestedFormat::new::<RgbFormat>(RequestedFormatType::None);
+                let mut camera = match Camera::new(CameraIndex::Index(index), any) {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e.to_string()));
                         return;
                     }
                 };
+                match camera.compatible_camera_formats() {
+                    Ok(formats) => {
+                        if let Some(best) = choose_format(&formats) {
+                            let exact =
+                                RequestedFormat::new::<RgbFormat>(RequestedFormatType::Exact(best));
+                            if let Err(e) = camera.set_camera_requset(exact) {
+                                tracing::warn!(
+                                    "{best} refused ({e}); keeping {}",
+                                    camera.camera_format()
+                                );
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(
+                        "cannot list the camera's formats ({e}); using {}",
+                        camera.camera_format()
+                    ),
+                }
+                if let Err(e) = camera.open_stream() {
+                    let _ = ready_tx.send(Err(e.to_string()));
+                    return;
+                }
                 let fmt = camera.camera_format();
                 let _ = ready_tx.send(Ok((fmt.width(), fmt.height(), fmt.frame_rate())));
                 let start = Instant::now();
+                let mut hiccups = Hiccups::default();
                 loop {
-                    let msg = match camera.frame().and_then(|b| b.decode_image::<RgbFormat>()) {
-                        Ok(img) => {
+                    let frame = camera
+                        .frame()
+                        .and_then(|b| b.decode_image::<RgbFormat>())
+                        .map_err(|e| e.to_string())
+                        .and_then(|img| {
                             let (w, h) = img.dimensions();
                             let t_ms = start.elapsed().as_millis() as u64;
-                            match Frame::new(t_ms, w, h, img.into_raw()) {
-                                Ok(f) => Message::Frame(f),
-                                Err(e) => Message::Failed(e.to_string()),
-                            }
+                            Frame::new(t_ms, w, h, img.into_raw()).map_err(|e| e.to_string())
+                        });
+                    let msg = match frame {
+                        Ok(f) => {
+                            hiccups.ok();
+                            Message::Frame(f)
                         }
-                        Err(e) => Message::Failed(e.to_string()),
+                        // A corrupt MJPEG frame or a USB hiccup: skip it.
+                        Err(e) if !hiccups.failed(Instant::now()) => {
+                            tracing::debug!("camera frame skipped: {e}");
+                            std::thread::sleep(Duration::from_millis(20));
+                            continue;
+                        }
+                        Err(e) => Message::Failed(e),
                     };
                     let failed = matches!(msg, Message::Failed(_));
                     // A full channel means the reader is busy: drop this
@@ -113,6 +198,66 @@ impl CameraSource {
             },
             frames: rx,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(w: u32, h: u32, format: FrameFormat, fps: u32) -> CameraFormat {
+        CameraFormat::new(Resolution::new(w, h), format, fps)
+    }
+
+    #[test]
+    fn formats_are_chosen_for_detection_and_bandwidth() {
+        use FrameFormat::*;
+        // A common laptop camera: MJPEG and YUYV at several sizes.
+        let laptop = [
+            fmt(1280, 720, MJPEG, 30),
+            fmt(640, 480, MJPEG, 30),
+            fmt(640, 480, YUYV, 30),
+            fmt(1280, 720, YUYV, 10),
+            fmt(320, 240, MJPEG, 30),
+        ];
+        assert_eq!(choose_format(&laptop), Some(fmt(640, 480, MJPEG, 30)));
+        // No MJPEG at all (virtual cameras, some IR cameras).
+        let yuyv_only = [fmt(1280, 720, YUYV, 10), fmt(640, 480, YUYV, 30)];
+        assert_eq!(choose_format(&yuyv_only), Some(fmt(640, 480, YUYV, 30)));
+        // 16:9 only, no 640x480 (nokhwa's "closest" fails on this one).
+        let wide = [
+            fmt(1920, 1080, MJPEG, 30),
+            fmt(1280, 720, MJPEG, 30),
+            fmt(640, 360, MJPEG, 30),
+        ];
+        assert_eq!(choose_format(&wide), Some(fmt(640, 360, MJPEG, 30)));
+        // 640x480 only at 5 fps: a larger size at a usable rate wins.
+        let slow = [fmt(640, 480, YUYV, 5), fmt(1280, 720, MJPEG, 30)];
+        assert_eq!(choose_format(&slow), Some(fmt(1280, 720, MJPEG, 30)));
+        // 60 fps is not needed; 30 is nearer.
+        let fast = [fmt(640, 480, MJPEG, 60), fmt(640, 480, MJPEG, 30)];
+        assert_eq!(choose_format(&fast), Some(fmt(640, 480, MJPEG, 30)));
+        // Nothing we can decode.
+        assert_eq!(choose_format(&[fmt(640, 480, GRAY, 30)]), None);
+        assert_eq!(choose_format(&[]), None);
+    }
+
+    #[test]
+    fn a_hiccup_is_forgiven_a_dead_camera_is_not() {
+        let mut h = Hiccups::default();
+        let t0 = Instant::now();
+        assert!(!h.failed(t0));
+        assert!(!h.failed(t0 + Duration::from_millis(500)));
+        h.ok();
+        assert!(
+            !h.failed(t0 + Duration::from_millis(2400)),
+            "counting starts again"
+        );
+        assert!(!h.failed(t0 + Duration::from_millis(4000)));
+        assert!(
+            h.failed(t0 + Duration::from_millis(4400)),
+            "2 s of nothing but errors"
+        );
     }
 }
 
