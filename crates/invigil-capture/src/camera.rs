@@ -8,7 +8,6 @@ use invigil_core::Frame;
 use nokhwa::pixel_format::RgbFormat;
 use nokhwa::utils::{
     ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
-    Resolution,
 };
 use nokhwa::Camera;
 
@@ -201,9 +200,30 @@ impl CameraSource {
     }
 }
 
+impl FrameSource for CameraSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+        match self.frames.recv_timeout(STALL_TIMEOUT) {
+            Ok(Message::Frame(f)) => Ok(Some(f)),
+            Ok(Message::Failed(e)) => Err(CaptureError::Disconnected(e)),
+            Err(RecvTimeoutError::Timeout) => Err(CaptureError::Disconnected(format!(
+                "no frame for {} s",
+                STALL_TIMEOUT.as_secs()
+            ))),
+            Err(RecvTimeoutError::Disconnected) => {
+                Err(CaptureError::Disconnected("camera thread stopped".into()))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nokhwa::utils::Resolution;
 
     fn fmt(w: u32, h: u32, format: FrameFormat, fps: u32) -> CameraFormat {
         CameraFormat::new(Resolution::new(w, h), format, fps)
@@ -258,25 +278,5 @@ mod tests {
             h.failed(t0 + Duration::from_millis(4400)),
             "2 s of nothing but errors"
         );
-    }
-}
-
-impl FrameSource for CameraSource {
-    fn info(&self) -> &SourceInfo {
-        &self.info
-    }
-
-    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
-        match self.frames.recv_timeout(STALL_TIMEOUT) {
-            Ok(Message::Frame(f)) => Ok(Some(f)),
-            Ok(Message::Failed(e)) => Err(CaptureError::Disconnected(e)),
-            Err(RecvTimeoutError::Timeout) => Err(CaptureError::Disconnected(format!(
-                "no frame for {} s",
-                STALL_TIMEOUT.as_secs()
-            ))),
-            Err(RecvTimeoutError::Disconnected) => {
-                Err(CaptureError::Disconnected("camera thread stopped".into()))
-            }
-        }
     }
 }
