@@ -895,7 +895,7 @@ async fn upload_media(
             format!("`{}` is not a media type", content_type.escape_debug()),
         ));
     }
-    let session = load_summary(&state, &id).await?;
+    load_summary(&state, &id).await?; // 404 before reading the body
     let body: Bytes = body_bytes(req, &()).await?;
     let actual = invigil_core::chain::hex(&Sha256::digest(&body));
     if actual != sha.as_str() {
@@ -907,6 +907,12 @@ async fn upload_media(
             ),
         ));
     }
+    // Not while this session is being deleted, nor while unused bodies are
+    // being removed from the store (the body may be one of them).
+    let lock = state.session_lock(&id);
+    let _session = lock.lock().await;
+    let _media = state.media_gc.read().await;
+    let session = load_summary(&state, &id).await?;
     let store = state.store.clone();
     let (sha_w, body_len) = (sha.clone(), body.len());
     tokio::task::spawn_blocking(move || store.put(&sha_w, &body))

@@ -108,6 +108,10 @@ pub struct Inner {
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
     /// One writer at a time per session, so chain checks see a stable head.
     session_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Uploads hold it shared; removing unused media bodies holds it
+    /// exclusively, so a body is never removed between an upload finding it
+    /// already stored and recording it.
+    pub(crate) media_gc: tokio::sync::RwLock<()>,
 }
 
 /// Shared state of all handlers.
@@ -145,6 +149,7 @@ impl AppState {
             config,
             closing: tokio::sync::watch::Sender::new(false),
             session_locks: Mutex::new(HashMap::new()),
+            media_gc: tokio::sync::RwLock::new(()),
         }))
     }
 

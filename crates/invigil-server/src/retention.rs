@@ -196,6 +196,7 @@ async fn purge_one(
 
 /// Removes a media body from the store unless a session still lists it.
 async fn delete_body_if_unused(state: &AppState, sha: &str) -> anyhow::Result<bool> {
+    let _no_uploads = state.media_gc.write().await;
     let in_use = sqlx::query("SELECT session_id FROM media WHERE sha256 = $1 LIMIT 1")
         .bind(sha)
         .fetch_optional(&state.db.pool)
