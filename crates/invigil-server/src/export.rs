@@ -77,7 +77,14 @@ pub async fn export_session(state: &AppState, id: &str, out: &Path) -> anyhow::R
                     "media {sha}: the stored body does not match its SHA-256"
                 ));
             }
-            let kind = item["kind"].as_str().unwrap_or("other");
+            // Kinds are checked on upload; a file name is built only from
+            // a plain word all the same.
+            let kind = item["kind"]
+                .as_str()
+                .filter(|k| {
+                    !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                })
+                .unwrap_or("other");
             let ext = extension(item["content_type"].as_str().unwrap_or_default());
             let name = format!("{kind}-{}.{ext}", &sha[..12]);
             let path = media_dir.join(&name);
