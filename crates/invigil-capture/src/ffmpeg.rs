@@ -145,6 +145,12 @@ impl FrameSource for FfmpegSource {
             return frame;
         }
         self.done = true;
+        if let Err(e) = frame {
+            // We stop reading: FFmpeg must not be left blocked on the pipe.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            return Err(e);
+        }
         let status = self
             .child
             .wait()
