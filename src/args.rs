@@ -302,8 +302,8 @@ pub struct ModelArgs {
 
 #[derive(Args, Debug)]
 pub struct DetectArgs {
-    /// Images to analyse (PNG, JPEG, WebP, BMP, GIF); EXIF orientation is
-    /// applied.
+    /// Images to analyse (PNG, JPEG, WebP, BMP, GIF; EXIF orientation is
+    /// applied), or directories of them.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
     /// One JSON object per image per line.

@@ -25,7 +25,16 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut failures = 0;
+    // A directory stands for its images, in name order.
+    let mut images = Vec::new();
     for path in &args.images {
+        if path.is_dir() {
+            images.extend(invigil_capture::list_images(path)?);
+        } else {
+            images.push(path.clone());
+        }
+    }
+    for path in &images {
         let shown = path.display().to_string();
         let result = invigil_capture::load_image(path, 0)
             .map_err(anyhow::Error::from)

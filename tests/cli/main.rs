@@ -84,6 +84,22 @@ mod detect {
     }
 
     #[test]
+    fn a_directory_stands_for_its_images() {
+        let o = invigil(&["detect", "--json", "tests/fixtures/checkin"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let lines = events(&stdout(&o));
+        let paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap()).collect();
+        assert_eq!(paths.len(), 10, "{paths:?}");
+        assert!(paths.windows(2).all(|w| w[0] < w[1]), "name order");
+        assert!(paths[0].ends_with("face.jpg"));
+        assert_eq!(lines[0]["faces"].as_array().unwrap().len(), 1);
+        let empty = tempfile::tempdir().unwrap();
+        let o = invigil(&["detect", empty.path().to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains("no images found"), "{}", stderr(&o));
+    }
+
+    #[test]
     fn plain_output_is_readable() {
         let o = invigil(&["detect", "tests/fixtures/images/obama.jpg"]);
         assert!(o.status.success());

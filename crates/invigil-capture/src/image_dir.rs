@@ -36,7 +36,7 @@ impl ImageDirSource {
 }
 
 /// The image files of a directory, sorted by name.
-pub(crate) fn list_images(dir: &Path) -> Result<Vec<PathBuf>, CaptureError> {
+pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>, CaptureError> {
     let entries = std::fs::read_dir(dir).map_err(|e| CaptureError::io(dir, e))?;
     let mut files = Vec::new();
     for entry in entries {

@@ -22,7 +22,7 @@ pub use error::CaptureError;
 pub use ffmpeg::{ffmpeg_available, FfmpegSource};
 pub use files::load_image;
 pub use gif_source::GifSource;
-pub use image_dir::ImageDirSource;
+pub use image_dir::{list_images, ImageDirSource};
 pub use mjpeg::MjpegSource;
 pub use mp4_source::Mp4Source;
 pub use scenario::{Scenario, ScenarioSource};
