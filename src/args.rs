@@ -50,8 +50,8 @@ pub enum Command {
     /// Judge photographs as the check-in would (face photo, ID photo, room
     /// views): accepted or refused, why, and the measures behind it.
     Checkin(CheckinArgs),
-    /// List and delete the sessions a server's database holds (retention,
-    /// a candidate's request to erase their data).
+    /// List, export and delete the sessions a server's database holds
+    /// (retention, a candidate's request for or erasure of their data).
     Sessions {
         #[command(subcommand)]
         command: SessionsCommand,
