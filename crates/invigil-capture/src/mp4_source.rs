@@ -129,7 +129,7 @@ impl Mp4Source {
         let duration_s = track.duration().as_secs_f64();
         let fps = (duration_s > 0.0).then(|| f64::from(sample_count) / duration_s);
         let m = &track.trak.tkhd.matrix;
-        let quarter_turns = quarter_turns(m.a, m.b);
+        let quarter_turns = quarter_turns(m.c, m.d);
         let length_size = usize::from(avcc.length_size_minus_one & 3) + 1;
         let api = OpenH264API::from_source();
         let decoder =
@@ -348,13 +348,18 @@ fn picture(yuv: &DecodedYUV<'_>) -> (u32, u32, Vec<u8>) {
 }
 
 /// Clockwise quarter turns that show the track upright, from the track
-/// header's display matrix (16.16 fixed point; rotations only).
-fn quarter_turns(a: i32, b: i32) -> u8 {
-    let (a, b) = (f64::from(a), f64::from(b));
-    if a == 0.0 && b == 0.0 {
+/// header's display matrix `[a b u; c d v; x y w]` (16.16 fixed point). The
+/// turn is read from where the picture's vertical axis goes, `(c, d)`: a
+/// rotation by θ puts it at (−sin θ, cos θ), and a left-right mirror (some
+/// front cameras) leaves it alone, so a mirrored picture is not turned
+/// upside down. Mirroring itself is not undone: it does not matter to the
+/// detector.
+fn quarter_turns(c: i32, d: i32) -> u8 {
+    let (c, d) = (f64::from(c), f64::from(d));
+    if c == 0.0 && d == 0.0 {
         return 0;
     }
-    let degrees = b.atan2(a).to_degrees();
+    let degrees = (-c).atan2(d).to_degrees();
     (((degrees / 90.0).round() as i64).rem_euclid(4)) as u8
 }
 
@@ -403,12 +408,17 @@ mod tests {
     #[test]
     fn display_matrices_give_quarter_turns() {
         let one = 0x10000;
-        // (a, b) of the display matrix [a b u; c d v; x y w].
-        assert_eq!(quarter_turns(one, 0), 0);
-        assert_eq!(quarter_turns(0, one), 1);
-        assert_eq!(quarter_turns(-one, 0), 2);
-        assert_eq!(quarter_turns(0, -one), 3);
-        assert_eq!(quarter_turns(0, 0), 0);
+        // The display matrix [a b u; c d v; x y w] by its (a, b, c, d).
+        let turns = |_a: i32, _b: i32, c: i32, d: i32| quarter_turns(c, d);
+        assert_eq!(turns(one, 0, 0, one), 0);
+        assert_eq!(turns(0, one, -one, 0), 1);
+        assert_eq!(turns(-one, 0, 0, -one), 2);
+        assert_eq!(turns(0, -one, one, 0), 3);
+        assert_eq!(turns(0, 0, 0, 0), 0);
+        // Mirrored left-right: upright as it is, not turned over.
+        assert_eq!(turns(-one, 0, 0, one), 0);
+        // Mirrored and turned a quarter clockwise.
+        assert_eq!(turns(0, -one, -one, 0), 1);
     }
 
     #[test]
