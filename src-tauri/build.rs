@@ -14,6 +14,7 @@ fn main() {
         tauri_build::AppManifest::new().commands(&[
             "app_config",
             "system_check",
+            "server_info",
             "begin_session",
             "checkin_start",
             "checkin_step",

@@ -6,11 +6,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use invigil_session::{photo_label, ROOM_SIDES};
-use invigil_vision::checkin::{
-    assess_face_photo, assess_id_photo, assess_room_view, Assessment, CheckInPolicy, ViewSignature,
-};
-use invigil_vision::{FaceDetector, ModelKind};
+use invigil_session::{judge_photos, photo_label, CheckInPolicy, ROOM_SIDES};
+use invigil_vision::checkin::Assessment;
 use serde_json::json;
 
 use crate::args::CheckinArgs;
@@ -32,36 +29,18 @@ pub fn run(args: &CheckinArgs) -> anyhow::Result<ExitCode> {
     let id = args.id.as_ref().map(load).transpose()?;
     let rooms = args.room.iter().map(load).collect::<Result<Vec<_>, _>>()?;
 
-    let policy = CheckInPolicy::default();
-    // As the app's check-in: the full-range model, candidates from 0.5.
-    let mut detector = FaceDetector::new(ModelKind::Back256)?;
-    detector.set_min_score(0.5);
-    let mut verdicts: Vec<(String, &PathBuf, Assessment)> = Vec::new();
-    let mut seen: Vec<(String, ViewSignature)> = Vec::new();
-    if let (Some(frame), Some(path)) = (&face, &args.face) {
-        let faces = detector.detect(frame)?;
-        verdicts.push((
-            "face".into(),
-            path,
-            assess_face_photo(frame, &faces, &policy),
-        ));
-        seen.push((photo_label("face"), ViewSignature::of(frame)));
-    }
-    if let (Some(frame), Some(path)) = (&id, &args.id) {
-        verdicts.push((
-            "id".into(),
-            path,
-            assess_id_photo(frame, &mut detector, &policy)?,
-        ));
-    }
-    for ((frame, path), (side, _)) in rooms.iter().zip(&args.room).zip(ROOM_SIDES) {
-        verdicts.push((
-            side.to_owned(),
-            path,
-            assess_room_view(frame, &seen, &policy),
-        ));
-        seen.push((photo_label(side), ViewSignature::of(frame)));
-    }
+    let verdicts = judge_photos(
+        face.as_ref(),
+        id.as_ref(),
+        &rooms,
+        &CheckInPolicy::default(),
+    )?;
+    let paths = args.face.iter().chain(&args.id).chain(&args.room);
+    let verdicts: Vec<(String, &PathBuf, Assessment)> = verdicts
+        .into_iter()
+        .zip(paths)
+        .map(|(v, path)| (v.slot, path, v.assessment))
+        .collect();
 
     let mut out = std::io::stdout().lock();
     for (slot, path, a) in &verdicts {

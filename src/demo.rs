@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use invigil_server::{Config, Server};
-use invigil_session::{Monitor, MonitorOptions, StreamOptions};
+use invigil_session::{Monitor, SessionOptions, StreamOptions};
 use invigil_uplink::SessionRequest;
 
 use crate::args::DemoArgs;
@@ -110,21 +110,19 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let mut monitors = Vec::new();
     for (i, source) in sources.iter().enumerate() {
         let candidate = format!("candidate-{}", i + 1);
-        let mut options = MonitorOptions::new(source);
-        options.realtime = true;
+        let mut options = SessionOptions::live(source);
         options.drain = Duration::from_secs(30);
-        options.stream = Some(StreamOptions {
-            request: SessionRequest::Enrol {
+        options.stream = Some(StreamOptions::new(
+            SessionRequest::Enrol {
                 server: base.clone(),
                 exam_id: "demo-exam".into(),
                 candidate_id: candidate.clone(),
                 policy: Default::default(),
             },
-            journal: args
-                .data
+            args.data
                 .join("journals")
                 .join(format!("{run_id}-{candidate}")),
-        });
+        ));
         let monitor = Monitor::start(options)
             .with_context(|| format!("cannot start {candidate} on {source}"))?;
         monitors.push((candidate, source.clone(), monitor));

@@ -7,7 +7,7 @@ use invigil_vision::{AnalyzerConfig, VisionAnalyzer};
 use serde_json::json;
 
 use crate::args::DetectArgs;
-use crate::engine::detectors;
+use crate::setup::detectors;
 
 pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     if !(0.0..=1.0).contains(&args.min_score) {

@@ -4,11 +4,11 @@ mod args;
 mod checkin;
 mod demo;
 mod detect;
-mod engine;
 mod qa;
 mod report;
 mod serve;
 mod sessions;
+mod setup;
 mod watch;
 
 use std::process::ExitCode;
@@ -114,7 +114,7 @@ fn cameras() -> anyhow::Result<ExitCode> {
 }
 
 fn policy(a: &args::PolicyArgs) -> anyhow::Result<ExitCode> {
-    let policy = engine::load_policy(a.check.as_deref())?;
+    let policy = setup::load_policy(a.check.as_deref())?;
     if let Some(path) = &a.check {
         eprintln!("{}: valid", path.display());
     }

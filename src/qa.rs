@@ -8,13 +8,23 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::Context;
-use invigil_capture::pipeline::{self, PipelineOptions};
 use invigil_capture::{write_y4m, FrameSource, Scenario, ScenarioSource};
-use invigil_core::{Event, Policy, RuleEngine};
+use invigil_core::{Event, Policy};
+use invigil_session::{Observer, Session, SessionOptions};
 
 use crate::args::{QaRenderArgs, QaRunArgs};
-use crate::engine::{analyzer, load_policy};
 use crate::report::clock;
+use crate::setup::{detector_profile, load_policy};
+
+/// Keeps a scenario's events for its expectations.
+struct Collect(Vec<Event>);
+
+impl Observer for Collect {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        self.0.push(event.clone());
+        Ok(())
+    }
+}
 
 /// One scenario's verdict.
 struct Outcome {
@@ -111,24 +121,18 @@ fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn run_one(file: &Path, base: &Policy, args: &QaRunArgs) -> anyhow::Result<Outcome> {
-    let scenario = Scenario::load(file)?;
-    let policy = scenario.policy(base)?;
-    let mut analyzer = analyzer(&args.model, &policy)?;
-    let mut engine = RuleEngine::new(policy);
-    let mut events: Vec<Event> = Vec::new();
-    let source = Box::new(ScenarioSource::new(scenario.clone())?);
-    let summary = pipeline::run(
-        source,
-        &mut analyzer,
-        &mut engine,
-        &PipelineOptions::default(),
-        &AtomicBool::new(false),
-        &mut |e| {
-            events.push(e.clone());
-            Ok(())
-        },
-        &mut |_, _| {},
-    )?;
+    let mut options = SessionOptions::new(&file.display().to_string());
+    options.policy = base.clone();
+    options.detectors = detector_profile(args.model.model);
+    options.model_file = args.model.model_file.clone();
+    let session = Session::open(options)?;
+    let scenario = session
+        .scenario()
+        .cloned()
+        .with_context(|| format!("{}: not a scenario .toml file", file.display()))?;
+    let mut events = Collect(Vec::new());
+    let outcome = session.run(&AtomicBool::new(false), &mut events);
+    let (summary, events) = (outcome.result?, events.0);
     if let Some(dir) = &args.events_dir {
         let mut text = String::new();
         for e in &events {

@@ -9,49 +9,76 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use invigil_capture::pipeline::{self, PipelineOptions, Summary};
-use invigil_capture::{open_source, OpenOptions, Scenario};
-use invigil_core::{Event, Policy, RuleEngine};
-use invigil_uplink::{ClipTap, Connection, SessionRequest, Start, Uplink, UplinkStatus};
+use invigil_capture::pipeline::Progress;
+use invigil_capture::SourceInfo;
+use invigil_core::Event;
+use invigil_session::{Observer, Session, SessionOptions, StreamOptions};
+use invigil_uplink::{Connection, SessionRequest, Uplink, UplinkStatus};
 
 use crate::args::{StreamArgs, UplinkSendArgs, WatchArgs};
-use crate::engine::{analyzer, load_policy};
 use crate::report::StatusLine;
+use crate::setup::{detector_profile, load_policy};
+
+/// Writes events as JSON lines and keeps the status line.
+struct Output {
+    out: Box<dyn Write>,
+    /// Unflushed lines would be lost if the process were killed; streaming
+    /// sessions and stdout are written through line by line.
+    write_through: bool,
+    status: StatusLine,
+}
+
+impl Observer for Output {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        writeln!(self.out, "{}", event.to_json_line())?;
+        if self.write_through {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, p: &Progress, info: &SourceInfo, link: Option<&Uplink>) {
+        let link = link.map(|u| link_text(&u.status()));
+        self.status.update(p, info, link.as_deref());
+    }
+}
 
 pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
-    let mut policy = load_policy(args.policy.as_deref())?;
-    let source = open_source(&args.source, &OpenOptions { fps: args.fps })?;
-    if source.info().kind == "scenario" {
-        // A scenario carries its own policy overrides.
-        let scenario = Scenario::load(std::path::Path::new(&args.source))?;
-        policy = scenario.policy(&policy)?;
+    let mut options = SessionOptions::new(&args.source);
+    options.fps = args.fps;
+    options.realtime = args.realtime;
+    options.policy = load_policy(args.policy.as_deref())?;
+    options.detectors = detector_profile(args.model.model);
+    options.model_file = args.model.model_file.clone();
+    options.stream = stream_options(&args.stream)?;
+    options.clips = args.stream.clips;
+    options.drain = Duration::from_secs_f64(args.stream.drain_timeout.max(0.0));
+    let session = Session::open(options).map_err(|e| match e {
+        invigil_session::SessionError::Uplink(e) => anyhow::Error::new(e).context(format!(
+            "cannot open the journal in {}",
+            args.stream.journal.display()
+        )),
+        e => e.into(),
+    })?;
+    if let Some(next_seq) = session.resumes_at() {
+        eprintln!(
+            "invigil: continuing unfinished session {} from event {next_seq}",
+            session.session_id().unwrap_or_default()
+        );
     }
-    let mut analyzer = analyzer(&args.model, &policy)?;
-    let uplink = open_uplink(&args.stream, &policy)?;
-    let mut engine = match uplink.as_ref().map(Uplink::start) {
-        Some(Start::Resume {
-            next_seq,
-            after_t_ms,
-        }) => {
-            eprintln!(
-                "invigil: continuing unfinished session {} from event {next_seq}",
-                uplink.as_ref().map(Uplink::session_id).unwrap_or_default()
-            );
-            RuleEngine::resuming(policy, *next_seq, *after_t_ms)
-        }
-        _ => RuleEngine::new(policy),
-    };
 
-    let mut out: Box<dyn Write> = if args.events == "-" {
+    let out: Box<dyn Write> = if args.events == "-" {
         Box::new(std::io::stdout().lock())
     } else {
         let file = File::create(&args.events)
             .with_context(|| format!("cannot create events file {}", args.events))?;
         Box::new(BufWriter::new(file))
     };
-    // Unflushed lines would be lost if the process were killed; streaming
-    // sessions and stdout are written through line by line.
-    let write_through = args.events == "-" || uplink.is_some();
+    let mut output = Output {
+        out,
+        write_through: args.events == "-" || session.uplink().is_some(),
+        status: StatusLine::new(!args.quiet && std::io::stderr().is_terminal()),
+    };
     // Ctrl-C (or SIGTERM) ends the session cleanly: `session_ended` with
     // reason `stopped`, events flushed.
     let stop = Arc::new(AtomicBool::new(false));
@@ -61,52 +88,15 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
             tracing::warn!("cannot catch Ctrl-C: {e}");
         }
     }
-    let mut status = StatusLine::new(!args.quiet && std::io::stderr().is_terminal());
-    let mut sink = |e: &Event| -> std::io::Result<()> {
-        let mut e = e.clone();
-        if let Some(uplink) = &uplink {
-            uplink.record(&mut e);
-        }
-        writeln!(out, "{}", e.to_json_line())?;
-        if write_through {
-            out.flush()?;
-        }
-        Ok(())
-    };
-    let mut clips = match &uplink {
-        // Live sources must not stall while a clip is encoded; file sources
-        // encode inline, so a fixture gives the same events on every run.
-        Some(u) if args.stream.clips && (args.realtime || source.info().live) => {
-            Some(ClipTap::in_background(engine.policy(), u))
-        }
-        Some(u) if args.stream.clips => Some(ClipTap::new(engine.policy(), u)),
-        _ => None,
-    };
-    let summary: Summary = pipeline::run_with_tap(
-        source,
-        &mut analyzer,
-        &mut engine,
-        &PipelineOptions {
-            realtime: args.realtime,
-        },
-        &stop,
-        &mut sink,
-        &mut |p, info| {
-            let link = uplink.as_ref().map(|u| link_text(&u.status()));
-            status.update(p, info, link.as_deref());
-        },
-        clips.as_mut().map(|c| c as &mut dyn pipeline::FrameTap),
-    )?;
-    drop(clips);
-    out.flush().context("cannot write events")?;
-    status.finish(&summary.progress);
-    let (frames, detections) = analyzer.counts();
+    let outcome = session.run(&stop, &mut output);
+    output.out.flush().context("cannot write events")?;
+    let summary = outcome.result?;
+    output.status.finish(&summary.progress);
+    let (frames, detections) = outcome.analysed;
     tracing::info!("{frames} frames analysed, detector ran on {detections}");
     let mut code = ExitCode::SUCCESS;
-    if let Some(uplink) = uplink {
-        let drain = Duration::from_secs_f64(args.stream.drain_timeout.max(0.0));
-        let s = uplink.finish(drain);
-        if !report_uplink(&s, &args.stream.journal) {
+    if let Some(s) = &outcome.uplink {
+        if !report_uplink(s, &args.stream.journal) {
             code = ExitCode::from(1);
         }
     }
@@ -120,30 +110,27 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-fn open_uplink(args: &StreamArgs, policy: &Policy) -> anyhow::Result<Option<Uplink>> {
+fn stream_options(args: &StreamArgs) -> anyhow::Result<Option<StreamOptions>> {
     let Some(server) = &args.server else {
         return Ok(None);
     };
     let request = match (&args.token, &args.exam, &args.candidate) {
         (Some(token), _, _) => SessionRequest::Token {
             server: server.clone(),
-            token: token.clone(),
+            token: invigil_core::protocol::CandidateToken::parse(token)
+                .map_err(|e| anyhow::anyhow!("--token: {e}"))?,
             session_id: args.session.clone(),
         },
         (None, Some(exam), Some(candidate)) => SessionRequest::Enrol {
             server: server.clone(),
             exam_id: exam.clone(),
             candidate_id: candidate.clone(),
-            policy: match serde_json::to_value(policy)? {
-                serde_json::Value::Object(m) => m,
-                _ => Default::default(),
-            },
+            // Session::open fills in the policy in force.
+            policy: Default::default(),
         },
         _ => anyhow::bail!("--server needs --token, or --exam and --candidate"),
     };
-    let uplink = Uplink::open(&args.journal, request, Duration::from_secs(60))
-        .with_context(|| format!("cannot open the journal in {}", args.journal.display()))?;
-    Ok(Some(uplink))
+    Ok(Some(StreamOptions::new(request, args.journal.clone())))
 }
 
 fn link_text(s: &UplinkStatus) -> String {

@@ -15,27 +15,6 @@ pub struct AppConfig {
     /// Session id from a launch link: lets the exam start while the server
     /// is unreachable (the code is then checked when it comes back).
     pub session_id: Option<String>,
-    /// How long the backend keeps evidence, for the privacy notice.
-    pub retention_days: u32,
-}
-
-/// One line of the system check.
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
-pub struct CheckItem {
-    /// `camera`, `face`, `lighting`, `backend`, `disk`.
-    pub id: String,
-    pub label: String,
-    pub ok: bool,
-    /// What was found, e.g. `640x480 at 10 fps`.
-    pub detail: String,
-    /// How to fix it, when it failed.
-    pub hint: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
-pub struct SystemCheck {
-    pub items: Vec<CheckItem>,
-    pub ok: bool,
 }
 
 /// The start screen's answers.

@@ -13,21 +13,23 @@
 //! -> `start_exam` (uploads the check-in photos through the journal, starts
 //! monitoring) -> `exam_status`/`exam_preview` -> `end_exam`.
 
-mod checks;
 mod ipc;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use invigil_core::EventKind;
+use invigil_core::protocol::ServerInfo;
+use invigil_core::sync::lock;
+use invigil_session::CheckInPolicy;
 use invigil_session::{
-    data_url, CheckIn, CheckInOptions, CheckInView, Monitor, MonitorOptions, Photo, PhotoView,
-    Receipt, Snapshot, Step,
+    data_url, CheckIn, CheckInOptions, CheckInView, Monitor, Photo, PhotoView, Receipt, Session,
+    SessionOptions, Snapshot, Step, StreamOptions, SystemCheck,
 };
-use invigil_uplink::{SessionRequest, Uplink};
+use invigil_uplink::Uplink;
 use tauri::State;
 
-pub use ipc::{AppConfig, CheckItem, StartRequest, StartedSession, SystemCheck};
+pub use invigil_session::CheckItem;
+pub use ipc::{AppConfig, StartRequest, StartedSession};
 
 /// What the app runs on: a camera, or a fixture for QA.
 struct AppState {
@@ -41,10 +43,6 @@ struct AppState {
     /// until the exam has started (and taken them into the uplink).
     photos: Mutex<Option<Vec<Photo>>>,
     monitor: Mutex<Option<Monitor>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn arg_or_env(flag: &str, env: &str) -> Option<String> {
@@ -68,7 +66,6 @@ fn config() -> (AppConfig, PathBuf, Option<PathBuf>) {
             server: arg_or_env("--server", "INVIGIL_SERVER"),
             session_code: arg_or_env("--session-code", "INVIGIL_SESSION_CODE"),
             session_id: arg_or_env("--session-id", "INVIGIL_SESSION_ID"),
-            retention_days: 30,
         },
         data_dir,
         arg_or_env("--checkin-source", "INVIGIL_CHECKIN_SOURCE").map(PathBuf::from),
@@ -84,9 +81,21 @@ fn app_config(state: State<'_, AppState>) -> AppConfig {
 async fn system_check(state: State<'_, AppState>, server: String) -> Result<SystemCheck, String> {
     let source = state.config.source.clone();
     let data_dir = state.data_dir.clone();
-    tauri::async_runtime::spawn_blocking(move || checks::run(&source, &server, &data_dir))
+    let limits = CheckInPolicy::default().system;
+    tauri::async_runtime::spawn_blocking(move || {
+        invigil_session::system_check(&source, &server, &data_dir, &limits)
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// What the exam server says of itself (how long it keeps the evidence),
+/// for the privacy notice.
+#[tauri::command]
+async fn server_info(server: String) -> Result<ServerInfo, String> {
+    tauri::async_runtime::spawn_blocking(move || invigil_session::server_info(&server))
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?
 }
 
 #[tauri::command]
@@ -94,45 +103,13 @@ async fn begin_session(
     state: State<'_, AppState>,
     request: StartRequest,
 ) -> Result<StartedSession, String> {
-    let server = request.server.trim().trim_end_matches('/').to_owned();
-    if !(server.starts_with("http://") || server.starts_with("https://")) {
-        return Err(format!(
-            "The server address `{server}` must start with http:// or https://."
-        ));
-    }
-    let session_request = match (
-        &request.session_code,
-        &request.exam_id,
-        &request.candidate_id,
-    ) {
-        (Some(code), _, _) if !code.trim().is_empty() => {
-            let code = code.trim();
-            if !code.starts_with("ivc_") || code.len() != 68 {
-                return Err("This session code is not valid: it starts with ivc_ and has 64 more letters and digits. Check the code you were given.".into());
-            }
-            SessionRequest::Token {
-                server: server.clone(),
-                token: code.to_owned(),
-                session_id: request
-                    .session_id
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-            }
-        }
-        (_, Some(exam), Some(candidate))
-            if !exam.trim().is_empty() && !candidate.trim().is_empty() =>
-        {
-            SessionRequest::Enrol {
-                server: server.clone(),
-                exam_id: exam.trim().to_owned(),
-                candidate_id: candidate.trim().to_owned(),
-                policy: Default::default(),
-            }
-        }
-        _ => return Err("Enter your session code (or an exam id and candidate id).".into()),
-    };
+    let session_request = invigil_session::candidate_request(
+        &request.server,
+        request.session_code.as_deref(),
+        request.session_id.as_deref(),
+        request.exam_id.as_deref(),
+        request.candidate_id.as_deref(),
+    )?;
     if state.monitor.lock().map_err(|e| e.to_string())?.is_some() {
         return Err("An exam is already running in this window.".into());
     }
@@ -142,16 +119,14 @@ async fn begin_session(
         old.finish(std::time::Duration::ZERO);
     }
     let journal = state.data_dir.join("journal");
-    let uplink = tauri::async_runtime::spawn_blocking(move || {
-        Uplink::open(
-            &journal,
-            session_request,
-            std::time::Duration::from_secs(10),
-        )
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| friendly(&e.to_string()))?;
+    let mut stream = StreamOptions::new(session_request, journal);
+    // The candidate waits at the start screen: ask the server for the
+    // code's session for at most 10 s.
+    stream.resolve_timeout = std::time::Duration::from_secs(10);
+    let uplink = tauri::async_runtime::spawn_blocking(move || stream.open())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| friendly(&e.to_string()))?;
     let session_id = uplink.session_id();
     *lock(&state.uplink) = Some(uplink);
     Ok(StartedSession { session_id })
@@ -227,8 +202,8 @@ async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String
     }
     // If the camera does not open, the photos and the session stay, and
     // the candidate can try again.
-    let options = MonitorOptions::new(&state.config.source);
-    let prepared = tauri::async_runtime::spawn_blocking(move || Monitor::prepare(options))
+    let options = SessionOptions::live(&state.config.source);
+    let mut session = tauri::async_runtime::spawn_blocking(move || Session::prepare(options))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| friendly(&e.to_string()))?;
@@ -236,29 +211,10 @@ async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String
         .take()
         .ok_or("Start again: the session is not open.")?;
     let photos = lock(&state.photos).take().unwrap_or_default();
-    let mut data = serde_json::Map::new();
-    let mut room = Vec::new();
-    let mut measures = serde_json::Map::new();
-    for p in &photos {
-        let sha256 = uplink.record_media(p.kind, &format!("{}.jpg", p.slot), "image/jpeg", &p.jpeg);
-        measures.insert(
-            p.slot.clone(),
-            p.measures
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::json!(v)))
-                .collect::<serde_json::Map<_, _>>()
-                .into(),
-        );
-        match p.kind {
-            "room_scan" => room.push(serde_json::json!({"side": p.slot, "sha256": sha256})),
-            kind => {
-                data.insert(kind.to_owned(), sha256.into());
-            }
-        }
-    }
-    data.insert("room_scan".into(), room.into());
-    data.insert("measures".into(), measures.into());
-    let monitor = prepared.start(Some(uplink), vec![(EventKind::CheckinCompleted, data)]);
+    let checkin = invigil_session::journal_checkin(&uplink, &photos);
+    session.stream_through(uplink);
+    session.open_with(vec![checkin]);
+    let monitor = Monitor::run(session);
     let session_id = monitor.snapshot().session_id.unwrap_or_default();
     if let Some(old) = lock(&state.monitor).replace(monitor) {
         old.stop();
@@ -327,6 +283,7 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             app_config,
             system_check,
+            server_info,
             begin_session,
             checkin_start,
             checkin_step,
@@ -350,8 +307,8 @@ pub fn typescript_bindings() -> String {
     let cfg = ts_rs::Config::new().with_large_int("number");
     let decls = [
         ipc::AppConfig::decl(&cfg),
-        ipc::CheckItem::decl(&cfg),
-        ipc::SystemCheck::decl(&cfg),
+        invigil_session::CheckItem::decl(&cfg),
+        invigil_session::SystemCheck::decl(&cfg),
         ipc::StartRequest::decl(&cfg),
         ipc::StartedSession::decl(&cfg),
         invigil_session::Step::decl(&cfg),
@@ -363,6 +320,8 @@ pub fn typescript_bindings() -> String {
         invigil_session::ConnectionView::decl(&cfg),
         invigil_session::Receipt::decl(&cfg),
         invigil_session::Snapshot::decl(&cfg),
+        invigil_core::EventKind::decl(&cfg),
+        invigil_core::protocol::ServerInfo::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by `invigil_app::typescript_bindings` (ts-rs).\n// Do not edit: run `INVIGIL_UPDATE_BINDINGS=1 cargo test -p invigil-app bindings`.\n\n",
@@ -372,6 +331,11 @@ pub fn typescript_bindings() -> String {
         out.push_str(&d);
         out.push_str("\n\n");
     }
+    out.push_str(&invigil_core::protocol::event_texts_typescript(
+        "CANDIDATE_TEXT",
+        "How the app words the events it shows the candidate.",
+        invigil_core::EventKind::to_candidate,
+    ));
     out
 }
 

@@ -18,11 +18,7 @@ session_code: string | null,
  * Session id from a launch link: lets the exam start while the server
  * is unreachable (the code is then checked when it comes back).
  */
-session_id: string | null, 
-/**
- * How long the backend keeps evidence, for the privacy notice.
- */
-retention_days: number, };
+session_id: string | null, };
 
 export type CheckItem = { 
 /**
@@ -151,3 +147,26 @@ receipt: Receipt | null,
  */
 error: string | null, };
 
+export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed";
+
+export type ServerInfo = { 
+/**
+ * The server's version.
+ */
+version: string, 
+/**
+ * Sessions are deleted this many days after their last activity;
+ * `null`: kept until the exam provider deletes them.
+ */
+retention_days: number | null, };
+
+/** How the app words the events it shows the candidate. */
+export const CANDIDATE_TEXT: Partial<Record<EventKind, string>> = {
+  absence_warning: "You were out of view (warning)",
+  candidate_absent: "Out of view for too long",
+  multiple_faces: "More than one person in view",
+  camera_blocked: "Camera covered or dark",
+  camera_frozen: "Camera picture frozen",
+  camera_lost: "Camera disconnected",
+  session_resumed: "The app restarted during the exam",
+};

@@ -79,6 +79,13 @@ const FFMPEG_EXTENSIONS: [&str; 11] = [
     "webm", "mkv", "avi", "wmv", "flv", "mpg", "mpeg", "ts", "m2ts", "3gp", "ogv",
 ];
 
+/// A source opened from a `--source` string, with the scenario it plays
+/// when it is one (whose `[policy]` and expectations the caller needs).
+pub struct Opened {
+    pub source: Box<dyn FrameSource>,
+    pub scenario: Option<Scenario>,
+}
+
 /// Opens a source from a `--source` string: `camera`, `camera:N`, a
 /// directory of images, or a `.y4m`, `.mp4`/`.m4v`/`.mov`, `.mjpeg`/`.mjpg`,
 /// `.gif` or scenario `.toml` file; other video files through FFmpeg.
@@ -86,12 +93,35 @@ pub fn open_source(
     spec: &str,
     options: &OpenOptions,
 ) -> Result<Box<dyn FrameSource>, CaptureError> {
+    open(spec, options).map(|o| o.source)
+}
+
+/// [`open_source`], keeping the scenario (read once) when the source is one.
+pub fn open(spec: &str, options: &OpenOptions) -> Result<Opened, CaptureError> {
     if !(options.fps.is_finite() && options.fps > 0.0 && options.fps <= 1000.0) {
         return Err(CaptureError::InvalidOption(format!(
             "--fps must be between 0 and 1000, got {}",
             options.fps
         )));
     }
+    if Path::new(spec)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+        && Path::new(spec).is_file()
+    {
+        let scenario = Scenario::load(Path::new(spec))?;
+        return Ok(Opened {
+            source: Box::new(ScenarioSource::new(scenario.clone())?),
+            scenario: Some(scenario),
+        });
+    }
+    open_plain(spec, options).map(|source| Opened {
+        source,
+        scenario: None,
+    })
+}
+
+fn open_plain(spec: &str, options: &OpenOptions) -> Result<Box<dyn FrameSource>, CaptureError> {
     if spec == "camera" || spec.starts_with("camera:") {
         return open_camera(spec);
     }
@@ -111,7 +141,6 @@ pub fn open_source(
         "y4m" => Ok(Box::new(Y4mSource::open(path)?)),
         "mjpeg" | "mjpg" => Ok(Box::new(MjpegSource::open(path, options.fps)?)),
         "gif" => Ok(Box::new(GifSource::open(path)?)),
-        "toml" => Ok(Box::new(ScenarioSource::new(Scenario::load(path)?)?)),
         "mp4" | "m4v" | "mov" => match mp4_source::Mp4Source::try_open(path) {
             Ok(source) => Ok(Box::new(source)),
             Err(mp4_source::OpenFailure::Codec(why)) => {

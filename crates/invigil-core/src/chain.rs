@@ -98,6 +98,77 @@ impl Chain {
     }
 }
 
+/// Why a batch cannot be appended to a chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// An event the holder already has under this seq, with other content.
+    Altered { seq: u64 },
+    /// The next event is not the one expected: missing or out of order.
+    Gap { expected: u64, got: u64 },
+    /// The event does not carry the hash of the event before it.
+    Broken { seq: u64, expected_prev: String },
+}
+
+/// What appending a batch comes to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Appended {
+    /// Events new to the holder, each with its hash, in seq order.
+    pub fresh: Vec<(Event, String)>,
+    /// Events the holder already has, byte for byte (a re-sent batch).
+    pub duplicates: u64,
+    /// The hash of the last event after the batch.
+    pub head: String,
+}
+
+/// Checks a batch against a chain whose holder has events `0..next_seq`
+/// ending in `head`, and whose stored hashes for the seqs the batch repeats
+/// are in `known` (seq -> hash): events already held must be identical,
+/// new ones must follow without a gap, each carrying the hash of the one
+/// before in `prev`. The whole batch is refused at the first fault.
+pub fn append(
+    next_seq: u64,
+    head: &str,
+    known: &std::collections::HashMap<u64, String>,
+    events: Vec<Event>,
+) -> Result<Appended, Rejection> {
+    let mut head = head.to_owned();
+    let mut fresh: Vec<(Event, String)> = Vec::new();
+    let mut duplicates = 0u64;
+    for e in events {
+        let hash = event_hash(&e);
+        let next = next_seq + fresh.len() as u64;
+        if e.seq < next {
+            let held = known
+                .get(&e.seq)
+                .or_else(|| fresh.iter().find(|(f, _)| f.seq == e.seq).map(|(_, h)| h));
+            if held == Some(&hash) {
+                duplicates += 1;
+                continue;
+            }
+            return Err(Rejection::Altered { seq: e.seq });
+        }
+        if e.seq > next {
+            return Err(Rejection::Gap {
+                expected: next,
+                got: e.seq,
+            });
+        }
+        if e.prev.as_deref() != Some(head.as_str()) {
+            return Err(Rejection::Broken {
+                seq: e.seq,
+                expected_prev: head,
+            });
+        }
+        head = hash.clone();
+        fresh.push((e, hash));
+    }
+    Ok(Appended {
+        fresh,
+        duplicates,
+        head,
+    })
+}
+
 /// Lowercase hex of some bytes.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -175,5 +246,49 @@ mod tests {
         assert_ne!(origin("s1"), origin("s2"));
         // Known value, so the encoding cannot drift unnoticed.
         assert_eq!(origin("s1"), hex(&Sha256::digest(b"invigil-chain-v1:s1")));
+    }
+
+    #[test]
+    fn a_batch_appends_only_along_the_chain() {
+        let mut chain = Chain::new("s1");
+        let mut events: Vec<Event> = (0..4).map(|i| event(i, json!({"n": i}))).collect();
+        for e in &mut events {
+            chain.link(e);
+        }
+        let none = std::collections::HashMap::new();
+        let origin = origin("s1");
+        let all = append(0, &origin, &none, events.clone()).unwrap();
+        assert_eq!((all.fresh.len(), all.duplicates), (4, 0));
+        assert_eq!(all.head, chain.head());
+        // Re-sent: the first two are held already.
+        let known: std::collections::HashMap<u64, String> = all.fresh[..2]
+            .iter()
+            .map(|(e, h)| (e.seq, h.clone()))
+            .collect();
+        let again = append(2, &all.fresh[1].1, &known, events.clone()).unwrap();
+        assert_eq!((again.fresh.len(), again.duplicates), (2, 2));
+        // Edited, missing, reordered, unchained.
+        let mut edited = events.clone();
+        edited[0].data.insert("n".into(), json!(9));
+        assert_eq!(
+            append(2, &all.fresh[1].1, &known, edited),
+            Err(Rejection::Altered { seq: 0 })
+        );
+        assert_eq!(
+            append(0, &origin, &none, vec![events[1].clone()]),
+            Err(Rejection::Gap {
+                expected: 0,
+                got: 1
+            })
+        );
+        let mut unchained = events[0].clone();
+        unchained.prev = Some("0".repeat(64));
+        assert_eq!(
+            append(0, &origin, &none, vec![unchained]),
+            Err(Rejection::Broken {
+                seq: 0,
+                expected_prev: origin.clone()
+            })
+        );
     }
 }

@@ -12,6 +12,8 @@ pub const EVENT_SCHEMA_VERSION: u32 = 1;
 /// How much an event matters to a proctor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Severity {
     /// Bookkeeping: the session started, a condition cleared.
     Info,
@@ -32,10 +34,12 @@ impl Severity {
 }
 
 macro_rules! event_kinds {
-    ($($(#[$doc:meta])* $variant:ident = $name:literal, $severity:ident;)*) => {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal, $severity:ident, $label:literal, $to_candidate:literal;)*) => {
         /// What happened. The string form is the wire `kind`.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum EventKind {
             $($(#[$doc])* $variant,)*
         }
@@ -57,43 +61,57 @@ macro_rules! event_kinds {
                     $(EventKind::$variant => Severity::$severity,)*
                 }
             }
+
+            /// How proctors read it (the console's timeline and alerts).
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(EventKind::$variant => $label,)*
+                }
+            }
+
+            /// How the candidate's app words it, for the kinds it shows.
+            pub fn to_candidate(self) -> Option<&'static str> {
+                match self {
+                    $(EventKind::$variant => Some($to_candidate).filter(|t| !t.is_empty()),)*
+                }
+            }
         }
     };
 }
 
 event_kinds! {
     /// First event of every session; data: `policy`, `schema`.
-    SessionStarted = "session_started", Info;
+    SessionStarted = "session_started", Info, "Session started", "";
     /// No face for `absence_warn_s`; shown to the candidate with a countdown.
-    AbsenceWarning = "absence_warning", Warning;
+    AbsenceWarning = "absence_warning", Warning, "Left the camera view (warning)", "You were out of view (warning)";
     /// No face for `absence_flag_s`.
-    CandidateAbsent = "candidate_absent", Violation;
+    CandidateAbsent = "candidate_absent", Violation, "Candidate absent", "Out of view for too long";
     /// A face is back for `return_confirm_s` after a warning or flag.
-    CandidateReturned = "candidate_returned", Info;
+    CandidateReturned = "candidate_returned", Info, "Candidate returned", "";
     /// Two or more faces for `multiple_faces_flag_s`.
-    MultipleFaces = "multiple_faces", Violation;
+    MultipleFaces = "multiple_faces", Violation, "More than one person", "More than one person in view";
     /// Back to at most one face.
-    MultipleFacesCleared = "multiple_faces_cleared", Info;
+    MultipleFacesCleared = "multiple_faces_cleared", Info, "One person again", "";
     /// The frame was dark or featureless for `blocked_flag_s`.
-    CameraBlocked = "camera_blocked", Violation;
-    CameraUnblocked = "camera_unblocked", Info;
+    CameraBlocked = "camera_blocked", Violation, "Camera covered or dark", "Camera covered or dark";
+    CameraUnblocked = "camera_unblocked", Info, "Camera picture back", "";
     /// Frames did not change for `frozen_flag_s`.
-    CameraFrozen = "camera_frozen", Violation;
-    CameraUnfrozen = "camera_unfrozen", Info;
+    CameraFrozen = "camera_frozen", Violation, "Camera picture frozen", "Camera picture frozen";
+    CameraUnfrozen = "camera_unfrozen", Info, "Camera picture moving again", "";
     /// The camera disappeared or failed mid-session.
-    CameraLost = "camera_lost", Violation;
+    CameraLost = "camera_lost", Violation, "Camera lost", "Camera disconnected";
     /// Last event of every session; data: `reason`, `frames`, `duration_ms`.
-    SessionEnded = "session_ended", Info;
+    SessionEnded = "session_ended", Info, "Session ended", "";
     /// The client restarted mid-session (crash, reboot) and carries on with
     /// the same session; data: `after_seq`, `after_t_ms`.
-    SessionResumed = "session_resumed", Warning;
+    SessionResumed = "session_resumed", Warning, "Client restarted (session resumed)", "The app restarted during the exam";
     /// A flagged clip was recorded and stored as media; data: `event_seq`
     /// (the violation it covers), `sha256`, `bytes`, `start_ms`, `end_ms`.
-    ClipSaved = "clip_saved", Info;
+    ClipSaved = "clip_saved", Info, "Clip saved", "";
     /// The candidate's check-in photos, taken before the exam and uploaded
     /// as media; data: `face_photo`, `id_photo` (sha256), `room_scan`
     /// (`[{side, sha256}]`), `measures`.
-    CheckinCompleted = "checkin_completed", Info;
+    CheckinCompleted = "checkin_completed", Info, "Check-in completed", "";
 }
 
 impl std::str::FromStr for EventKind {
@@ -120,6 +138,8 @@ impl std::fmt::Display for EventKind {
 /// One event on the wire.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// Schema version, [`EVENT_SCHEMA_VERSION`].
     pub v: u32,
@@ -130,10 +150,13 @@ pub struct Event {
     pub kind: EventKind,
     pub severity: Severity,
     /// Kind-specific details; always an object.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: Map<String, Value>,
     /// Hash of the previous event of the session (see [`crate::chain`]);
     /// absent in sessions that are not chained (plain `invigil watch`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub prev: Option<String>,
 }
 

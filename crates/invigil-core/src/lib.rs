@@ -30,7 +30,9 @@ mod event;
 mod frame;
 mod observation;
 mod policy;
+pub mod protocol;
 pub mod rules;
+pub mod sync;
 
 pub use engine::{EndReason, RuleEngine};
 pub use episode::{Episode, EpisodeStep};

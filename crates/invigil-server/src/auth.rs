@@ -9,7 +9,6 @@ use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use crate::error::ApiError;
 use crate::{now_ms, AppState};
@@ -138,12 +137,12 @@ impl FromRequestParts<AppState> for Caller {
 async fn token_caller(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     let hash = token_hash(token);
     if token.starts_with(CANDIDATE_PREFIX) {
-        let row = sqlx::query("SELECT id FROM sessions WHERE token_hash = $1")
-            .bind(&hash)
-            .fetch_optional(&state.db.pool)
-            .await?;
-        if let Some(row) = row {
-            let session_id: String = row.try_get("id")?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM sessions WHERE token_hash = $1")
+                .bind(&hash)
+                .fetch_optional(&state.db.pool)
+                .await?;
+        if let Some((session_id,)) = row {
             // Proctors see when a candidate's client last reached us (its
             // heartbeat, every 30 s when idle); at most one write per 5 s.
             let now = now_ms();
@@ -159,17 +158,15 @@ async fn token_caller(state: &AppState, token: &str) -> Result<Caller, ApiError>
             return Ok(Caller::Candidate { session_id });
         }
     } else if token.starts_with(PROCTOR_PREFIX) {
-        let row = sqlx::query(
+        let row: Option<(String,)> = sqlx::query_as(
             "SELECT username FROM proctor_tokens WHERE token_hash = $1 AND expires_ms > $2",
         )
         .bind(&hash)
         .bind(now_ms())
         .fetch_optional(&state.db.pool)
         .await?;
-        if let Some(row) = row {
-            return Ok(Caller::Proctor {
-                username: row.try_get("username")?,
-            });
+        if let Some((username,)) = row {
+            return Ok(Caller::Proctor { username });
         }
     }
     Err(ApiError::unauthorized(
@@ -194,14 +191,14 @@ async fn basic_caller(state: &AppState, encoded: &str) -> Result<Caller, ApiErro
 /// Whether `user`/`password` is a proctor account. Runs argon2 off the
 /// async threads.
 pub async fn check_proctor(state: &AppState, user: &str, password: &str) -> Result<bool, ApiError> {
-    let row = sqlx::query("SELECT password_hash FROM proctors WHERE username = $1")
-        .bind(user)
-        .fetch_optional(&state.db.pool)
-        .await?;
-    let Some(row) = row else {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT password_hash FROM proctors WHERE username = $1")
+            .bind(user)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    let Some((phc,)) = row else {
         return Ok(false);
     };
-    let phc: String = row.try_get("password_hash")?;
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || verify_password(&password, &phc))
         .await

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use invigil_core::protocol::{ErrorBody, ErrorInfo};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -81,14 +81,15 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "code": self.code, "message": self.message });
-        if let Some(field) = self.field {
-            body["field"] = json!(field);
-        }
-        if let Some(detail) = self.detail {
-            body["detail"] = detail;
-        }
-        let mut response = (self.status, axum::Json(json!({ "error": body }))).into_response();
+        let body = ErrorBody {
+            error: ErrorInfo {
+                code: self.code.to_owned(),
+                message: self.message,
+                field: self.field,
+                detail: self.detail,
+            },
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

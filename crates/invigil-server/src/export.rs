@@ -15,8 +15,9 @@ use invigil_core::Event;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::error::ApiResult;
 use crate::store::Sha256Hex;
-use crate::{api, now_ms, AppState};
+use crate::{now_ms, timeline, AppState};
 
 pub const FORMAT: &str = "invigil-export-v1";
 
@@ -36,7 +37,7 @@ pub struct Exported {
 
 /// Writes session `id` to `out`, which must not exist or be empty.
 pub async fn export_session(state: &AppState, id: &str, out: &Path) -> anyhow::Result<Exported> {
-    let mut timeline = api::timeline_of(state, id, -1, i64::MAX)
+    let mut timeline = raw_timeline(state, id)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     if out.exists() {
@@ -121,6 +122,33 @@ pub async fn export_session(state: &AppState, id: &str, out: &Path) -> anyhow::R
         chain_verified,
         problems,
     })
+}
+
+/// The timeline as JSON, events as stored (with `hash` and `received_ms`
+/// beside the event's own fields) even when a body no longer reads as an
+/// event: the export reports such evidence rather than refusing to write.
+async fn raw_timeline(state: &AppState, id: &str) -> ApiResult<Value> {
+    let session = timeline::load_summary(state, id).await?;
+    let events: Vec<Value> = timeline::stored_events(state, id, -1, i64::MAX)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let mut event: Value =
+                serde_json::from_str(&r.body).unwrap_or_else(|_| json!({ "body": r.body }));
+            if let Some(o) = event.as_object_mut() {
+                o.insert("hash".into(), json!(r.hash));
+                o.insert("received_ms".into(), json!(r.received_ms));
+            }
+            event
+        })
+        .collect();
+    Ok(json!({
+        "session": session,
+        "events": events,
+        "media": timeline::load_media(state, id).await?,
+        "notes": timeline::load_notes(state, id).await?,
+        "decisions": timeline::load_decisions(state, id).await?,
+    }))
 }
 
 /// Recomputes the chain of stored events (as the timeline gives them, with

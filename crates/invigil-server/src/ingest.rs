@@ -4,43 +4,19 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use invigil_core::chain::event_hash;
-use invigil_core::{Event, EventKind, Severity, EVENT_SCHEMA_VERSION};
-use serde::{Deserialize, Serialize};
+use invigil_core::chain::{self, Rejection};
+use invigil_core::protocol::{BatchReply, EventBatch};
+use invigil_core::{EventKind, Severity, EVENT_SCHEMA_VERSION};
 use serde_json::json;
-use sqlx::Row;
+use sqlx::FromRow;
 
 use crate::error::{ApiError, ApiResult};
 use crate::{auth, now_ms, Alert, AppState, MAX_BATCH_EVENTS};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventBatch {
-    pub events: Vec<Event>,
-}
-
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct AppendResult {
-    /// Events new to the server.
-    pub accepted: u64,
-    /// Events the server already held, byte for byte (re-sent batches).
-    pub duplicates: u64,
-    /// The server holds seq 0 .. next_seq-1.
-    pub next_seq: u64,
-    /// Hash of the server's last event: the next event's `prev`.
-    pub head: String,
-}
-
-/// Why a batch was refused; each is recorded in the session's timeline.
-enum Rejection {
-    Altered { seq: u64 },
-    Gap { expected: u64, got: u64 },
-    Broken { seq: u64, expected_prev: String },
-}
-
-impl Rejection {
-    fn into_error(self) -> ApiError {
-        match self {
+/// Why a batch was refused, as the candidate's client is told; each is
+/// also recorded in the session's timeline.
+fn rejection_error(rejection: Rejection) -> ApiError {
+    match rejection {
             Rejection::Altered { seq } => ApiError::conflict(
                 "event_altered",
                 format!("event seq {seq} differs from the event the server already holds under that seq; the chain is rejected"),
@@ -57,7 +33,16 @@ impl Rejection {
             )
             .with_detail(json!({ "seq": seq, "expected_prev": expected_prev })),
         }
-    }
+}
+
+/// Where a session's chain stands.
+#[derive(FromRow)]
+struct ChainRow {
+    exam_id: String,
+    candidate_id: String,
+    state: String,
+    next_seq: i64,
+    head: String,
 }
 
 fn validate(batch: &EventBatch) -> ApiResult<()> {
@@ -120,29 +105,32 @@ pub async fn append(
     state: &AppState,
     session_id: &str,
     batch: EventBatch,
-) -> ApiResult<AppendResult> {
+) -> ApiResult<BatchReply> {
     validate(&batch)?;
     let lock = state.session_lock(session_id);
     let _guard = lock.lock().await;
 
-    let row = sqlx::query(
+    let row: ChainRow = sqlx::query_as(
         "SELECT exam_id, candidate_id, state, next_seq, head FROM sessions WHERE id = $1",
     )
     .bind(session_id)
     .fetch_optional(&state.db.pool)
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no session {session_id}")))?;
-    let exam_id: String = row.try_get("exam_id")?;
-    let candidate_id: String = row.try_get("candidate_id")?;
-    let session_state: String = row.try_get("state")?;
-    let stored_next = row.try_get::<i64, _>("next_seq")? as u64;
-    let mut head: String = row.try_get("head")?;
+    let ChainRow {
+        exam_id,
+        candidate_id,
+        state: session_state,
+        next_seq,
+        head,
+    } = row;
+    let stored_next = next_seq as u64;
 
     // Hashes of stored events that this batch repeats.
     let min_seq = batch.events.iter().map(|e| e.seq).min().unwrap_or(0);
     let mut known: HashMap<u64, String> = HashMap::new();
     if min_seq < stored_next {
-        let rows = sqlx::query(
+        let rows: Vec<(i64, String)> = sqlx::query_as(
             "SELECT seq, hash FROM events WHERE session_id = $1 AND seq >= $2 AND seq < $3",
         )
         .bind(session_id)
@@ -150,61 +138,37 @@ pub async fn append(
         .bind(stored_next as i64)
         .fetch_all(&state.db.pool)
         .await?;
-        for r in rows {
-            known.insert(r.try_get::<i64, _>("seq")? as u64, r.try_get("hash")?);
+        for (seq, hash) in rows {
+            known.insert(seq as u64, hash);
         }
     }
 
-    let mut fresh: Vec<(Event, String)> = Vec::new();
-    let mut duplicates = 0u64;
-    let mut rejection = None;
-    for e in batch.events {
-        let hash = event_hash(&e);
-        let next = stored_next + fresh.len() as u64;
-        if e.seq < next {
-            if known.get(&e.seq) == Some(&hash) {
-                duplicates += 1;
-                continue;
-            }
-            rejection = Some(Rejection::Altered { seq: e.seq });
-            break;
+    let appended = chain::append(stored_next, &head, &known, batch.events);
+    let chain::Appended {
+        fresh,
+        duplicates,
+        head,
+    } = match appended {
+        Ok(a) => a,
+        Err(rejection) => {
+            let err = rejection_error(rejection);
+            record_note(
+                state,
+                session_id,
+                "batch_rejected",
+                "candidate",
+                json!({
+                    "code": err.code,
+                    "message": err.message,
+                    "detail": err.detail,
+                }),
+            )
+            .await?;
+            tracing::warn!(session = session_id, "rejected a batch: {}", err.message);
+            refresh_review(state, session_id).await;
+            return Err(err);
         }
-        if e.seq > next {
-            rejection = Some(Rejection::Gap {
-                expected: next,
-                got: e.seq,
-            });
-            break;
-        }
-        if e.prev.as_deref() != Some(head.as_str()) {
-            rejection = Some(Rejection::Broken {
-                seq: e.seq,
-                expected_prev: head.clone(),
-            });
-            break;
-        }
-        head = hash.clone();
-        known.insert(e.seq, hash.clone());
-        fresh.push((e, hash));
-    }
-    if let Some(rejection) = rejection {
-        let err = rejection.into_error();
-        record_note(
-            state,
-            session_id,
-            "batch_rejected",
-            "candidate",
-            json!({
-                "code": err.code,
-                "message": err.message,
-                "detail": err.detail,
-            }),
-        )
-        .await?;
-        tracing::warn!(session = session_id, "rejected a batch: {}", err.message);
-        refresh_review(state, session_id).await;
-        return Err(err);
-    }
+    };
     if !fresh.is_empty() && session_state != "live" {
         return Err(ApiError::conflict(
             "session_ended",
@@ -225,7 +189,7 @@ pub async fn append(
             .bind(e.t_ms as i64)
             .bind(e.kind.as_str())
             .bind(e.severity.as_str())
-            .bind(invigil_core::chain::canonical_json(e))
+            .bind(chain::canonical_json(e))
             .bind(hash)
             .bind(now)
             .execute(&mut *tx)
@@ -285,7 +249,7 @@ pub async fn append(
             state.forget_session_lock(session_id);
         }
     }
-    Ok(AppendResult {
+    Ok(BatchReply {
         accepted: fresh.len() as u64,
         duplicates,
         next_seq: stored_next + fresh.len() as u64,

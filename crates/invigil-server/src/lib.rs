@@ -26,6 +26,8 @@ mod json;
 pub mod retention;
 pub mod review;
 pub mod store;
+mod timeline;
+mod validate;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,7 +35,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use serde::Serialize;
 use tokio::sync::broadcast;
 
 pub use db::{Backend, Db};
@@ -86,15 +87,7 @@ impl Config {
 }
 
 /// A warning or violation pushed to every connected proctor.
-#[derive(Clone, Debug, Serialize)]
-pub struct Alert {
-    pub session_id: String,
-    pub exam_id: String,
-    pub candidate_id: String,
-    /// Server time the event arrived, ms since the Unix epoch.
-    pub received_ms: i64,
-    pub event: invigil_core::Event,
-}
+pub use invigil_core::protocol::Alert;
 
 /// What [`AppState`] shares; reached through it.
 pub struct Inner {
@@ -102,7 +95,7 @@ pub struct Inner {
     pub(crate) store: Arc<dyn MediaStore>,
     pub(crate) alerts: broadcast::Sender<Arc<Alert>>,
     /// Proctors' decisions, pushed to every console so they stay in step.
-    pub(crate) decisions: broadcast::Sender<Arc<serde_json::Value>>,
+    pub(crate) decisions: broadcast::Sender<Arc<invigil_core::protocol::Decided>>,
     pub config: Config,
     /// Set when the server shuts down; ends the live alert streams.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
@@ -263,7 +256,7 @@ impl Server {
 
 /// Creates a proctor account (or replaces its password).
 pub async fn set_proctor(db: &Db, username: &str, password: &str) -> anyhow::Result<()> {
-    api::validate_username(username).map_err(|e| anyhow::anyhow!(e.message))?;
+    validate::validate_username(username).map_err(|e| anyhow::anyhow!(e.message))?;
     anyhow::ensure!(
         password.chars().count() >= 8,
         "the password must have at least 8 characters"

@@ -10,8 +10,6 @@
 
 use std::time::Duration;
 
-use sqlx::Row;
-
 use crate::store::Sha256Hex;
 use crate::{auth, now_ms, AppState};
 
@@ -34,7 +32,7 @@ impl Reason {
 }
 
 /// A session as the deletion commands list it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
 pub struct SessionSummary {
     pub id: String,
     pub exam_id: String,
@@ -42,9 +40,13 @@ pub struct SessionSummary {
     pub state: String,
     /// Last sign of life: when it ended, else when the client was last seen
     /// or sent an event, else when it was created (ms since the epoch).
+    #[sqlx(rename = "activity")]
     pub last_activity_ms: i64,
+    #[sqlx(rename = "n_events")]
     pub events: i64,
+    #[sqlx(rename = "n_media")]
     pub media: i64,
+    #[sqlx(rename = "n_bytes")]
     pub bytes: i64,
 }
 
@@ -72,39 +74,24 @@ fn summary_query(filter: &str) -> String {
     )
 }
 
-fn summary_from(row: &sqlx::any::AnyRow) -> Result<SessionSummary, sqlx::Error> {
-    Ok(SessionSummary {
-        id: row.try_get("id")?,
-        exam_id: row.try_get("exam_id")?,
-        candidate_id: row.try_get("candidate_id")?,
-        state: row.try_get("state")?,
-        last_activity_ms: row.try_get("activity")?,
-        events: row.try_get("n_events")?,
-        media: row.try_get("n_media")?,
-        bytes: row.try_get("n_bytes")?,
-    })
-}
-
 /// Sessions whose last activity is before `cutoff_ms` (ms since the epoch),
 /// oldest first.
 pub async fn inactive_since(
     state: &AppState,
     cutoff_ms: i64,
 ) -> Result<Vec<SessionSummary>, sqlx::Error> {
-    let rows = sqlx::query(&summary_query(&format!("{ACTIVITY} < $1")))
+    sqlx::query_as(&summary_query(&format!("{ACTIVITY} < $1")))
         .bind(cutoff_ms)
         .fetch_all(&state.db.pool)
-        .await?;
-    rows.iter().map(summary_from).collect()
+        .await
 }
 
 /// The session with this id, if there is one.
 pub async fn find(state: &AppState, id: &str) -> Result<Option<SessionSummary>, sqlx::Error> {
-    let row = sqlx::query(&summary_query("s.id = $1"))
+    sqlx::query_as(&summary_query("s.id = $1"))
         .bind(id)
         .fetch_optional(&state.db.pool)
-        .await?;
-    row.as_ref().map(summary_from).transpose()
+        .await
 }
 
 /// Deletes the sessions with these ids (ids that do not exist are skipped)
@@ -156,13 +143,10 @@ async fn purge_one(
         return Ok(None);
     }
     let media: Vec<(String, i64)> =
-        sqlx::query("SELECT sha256, bytes FROM media WHERE session_id = $1")
+        sqlx::query_as("SELECT sha256, bytes FROM media WHERE session_id = $1")
             .bind(id)
             .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("sha256")?, r.try_get("bytes")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
+            .await?;
     let mut events = 0;
     for table in ["decisions", "notes", "media", "events"] {
         let done = sqlx::query(&format!("DELETE FROM {table} WHERE session_id = $1"))

@@ -21,7 +21,6 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Row;
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -146,7 +145,7 @@ pub fn assess(events: &[EventFacts], decided: &HashMap<u64, String>, rejected: i
 
 /// The decision in force on each event of a session.
 pub async fn decided(state: &AppState, session_id: &str) -> ApiResult<HashMap<u64, String>> {
-    let rows = sqlx::query(
+    let rows: Vec<(i64, String)> = sqlx::query_as(
         "SELECT event_seq, action FROM decisions WHERE session_id = $1 AND event_seq IS NOT NULL \
          ORDER BY at_ms, id",
     )
@@ -154,9 +153,8 @@ pub async fn decided(state: &AppState, session_id: &str) -> ApiResult<HashMap<u6
     .fetch_all(&state.db.pool)
     .await?;
     let mut out = HashMap::new();
-    for r in rows {
-        let seq: i64 = r.try_get("event_seq")?;
-        out.insert(seq as u64, r.try_get::<String, _>("action")?);
+    for (seq, action) in rows {
+        out.insert(seq as u64, action);
     }
     Ok(out)
 }
@@ -169,7 +167,7 @@ pub async fn refresh(state: &AppState, session_id: &str) -> ApiResult<Review> {
         .map(|k| format!("'{k}'"))
         .collect::<Vec<_>>()
         .join(", ");
-    let rows = sqlx::query(&format!(
+    let rows: Vec<(i64, i64, String, String, String)> = sqlx::query_as(&format!(
         "SELECT seq, t_ms, kind, severity, body FROM events WHERE session_id = $1 \
          AND (severity <> 'info' OR kind IN ({kinds})) ORDER BY seq"
     ))
@@ -177,30 +175,26 @@ pub async fn refresh(state: &AppState, session_id: &str) -> ApiResult<Review> {
     .fetch_all(&state.db.pool)
     .await?;
     let mut events = Vec::with_capacity(rows.len());
-    for r in rows {
-        let kind: String = r.try_get("kind")?;
-        let flagged = kind == "candidate_returned" && {
-            let body: String = r.try_get("body")?;
-            serde_json::from_str::<Value>(&body)
+    for (seq, t_ms, kind, severity, body) in rows {
+        let flagged = kind == "candidate_returned"
+            && serde_json::from_str::<Value>(&body)
                 .ok()
                 .and_then(|b| b["data"]["flagged"].as_bool())
-                .unwrap_or(false)
-        };
+                .unwrap_or(false);
         events.push(EventFacts {
-            seq: r.try_get::<i64, _>("seq")? as u64,
-            t_ms: r.try_get::<i64, _>("t_ms")? as u64,
-            severity: r.try_get("severity")?,
+            seq: seq as u64,
+            t_ms: t_ms as u64,
+            severity,
             kind,
             flagged,
         });
     }
-    let rejected: i64 = sqlx::query(
+    let (rejected,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) AS n FROM notes WHERE session_id = $1 AND kind = 'batch_rejected'",
     )
     .bind(session_id)
     .fetch_one(&state.db.pool)
-    .await?
-    .try_get("n")?;
+    .await?;
     let review = assess(&events, &decided(state, session_id).await?, rejected);
     sqlx::query("UPDATE sessions SET priority = $1, open_alerts = $2 WHERE id = $3")
         .bind(review.priority)

@@ -63,7 +63,7 @@ fn the_whole_check_in_on_the_fixture() {
     assert!(c.preview().is_some());
     assert!(c.set_step(Step::Room, 9).is_err());
     let photos = c.finish();
-    let kinds: Vec<&str> = photos.iter().map(|p| p.kind).collect();
+    let kinds: Vec<&str> = photos.iter().map(|p| p.kind.as_str()).collect();
     assert_eq!(
         kinds,
         [

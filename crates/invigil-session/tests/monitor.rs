@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use invigil_session::{Monitor, MonitorOptions};
+use invigil_session::{Monitor, SessionOptions};
 
 fn scenario(name: &str) -> String {
     format!(
@@ -13,7 +13,7 @@ fn scenario(name: &str) -> String {
 
 #[test]
 fn a_fixture_session_reports_what_it_flags() {
-    let mut options = MonitorOptions::new(&scenario("leaves_and_returns"));
+    let mut options = SessionOptions::live(&scenario("leaves_and_returns"));
     options.realtime = false;
     let monitor = Monitor::start(options).unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -38,7 +38,7 @@ fn a_fixture_session_reports_what_it_flags() {
 
 #[test]
 fn stopping_ends_the_session_as_stopped() {
-    let monitor = Monitor::start(MonitorOptions::new(&scenario("present_throughout"))).unwrap();
+    let monitor = Monitor::start(SessionOptions::live(&scenario("present_throughout"))).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let s = monitor.snapshot();
     assert!(s.running);
@@ -49,7 +49,7 @@ fn stopping_ends_the_session_as_stopped() {
 
 #[test]
 fn a_missing_fixture_is_a_clear_error() {
-    let err = Monitor::start(MonitorOptions::new("/nonexistent/fixture.y4m"))
+    let err = Monitor::start(SessionOptions::live("/nonexistent/fixture.y4m"))
         .err()
         .unwrap()
         .to_string();

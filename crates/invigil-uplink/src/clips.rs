@@ -173,9 +173,12 @@ impl<'a> ClipTap<'a> {
         };
         let first = clip.event_seqs[0];
         let name = format!("clip-{first}.mp4");
-        let sha256 = self
-            .uplink
-            .record_media("clip", &name, "video/mp4", &encoded.mp4);
+        let sha256 = self.uplink.record_media(
+            invigil_core::protocol::MediaKind::Clip,
+            &name,
+            "video/mp4",
+            &encoded.mp4,
+        );
         tracing::info!(
             "clip {name}: {} frames, {} bytes, encoded in {took:?}",
             encoded.frames,

@@ -7,10 +7,11 @@
 //! (and `session.json` beside it) reopen where they stopped.
 //!
 //! ```
+//! use invigil_core::protocol::MediaKind;
 //! use invigil_uplink::Journal;
 //! let dir = tempfile::tempdir()?;
 //! let mut journal = Journal::open(dir.path())?;
-//! let id = journal.append_media("face_photo", "face.jpg", "image/jpeg", b"\xff\xd8...")?;
+//! let id = journal.append_media(MediaKind::FacePhoto, "face.jpg", "image/jpeg", b"\xff\xd8...")?;
 //! assert_eq!(journal.pending()?.len(), 1);
 //! journal.ack(id)?;
 //! assert!(journal.pending()?.is_empty());
@@ -23,6 +24,6 @@ mod session;
 mod uplink;
 
 pub use clips::ClipTap;
-pub use journal::{Item, Journal, JournalError, JournalStatus, Record};
+pub use journal::{Item, Journal, JournalError, JournalStatus, Media, Record};
 pub use session::SessionMeta;
 pub use uplink::{Connection, SessionRequest, Start, Uplink, UplinkError, UplinkStatus, HEARTBEAT};

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use invigil_core::chain::{event_hash, Chain};
+use invigil_core::protocol::CandidateToken;
 use invigil_core::Event;
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +21,7 @@ pub struct SessionMeta {
     pub server: String,
     pub session_id: String,
     /// The candidate token: writes this session only.
-    pub token: String,
+    pub token: CandidateToken,
     pub exam_id: String,
     pub candidate_id: String,
     /// The policy in force, sent at creation.

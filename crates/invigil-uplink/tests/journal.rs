@@ -22,7 +22,7 @@ fn event(seq: u64) -> Event {
 fn seq_of(item: &Item) -> u64 {
     match item {
         Item::Event(e) => e.seq,
-        Item::Media { .. } => u64::MAX,
+        Item::Media(_) => u64::MAX,
     }
 }
 
@@ -34,14 +34,19 @@ fn records_survive_reopening_and_ids_continue() {
         assert_eq!(j.append_event(&event(s)).unwrap(), s + 1);
     }
     let media = j
-        .append_media("clip", "clip.mp4", "video/mp4", b"not really mp4")
+        .append_media(
+            invigil_core::protocol::MediaKind::Clip,
+            "clip.mp4",
+            "video/mp4",
+            b"not really mp4",
+        )
         .unwrap();
     drop(j);
     let mut j = Journal::open(dir.path()).unwrap();
     let pending = j.pending().unwrap();
     assert_eq!(pending.len(), 6);
     assert_eq!(pending[5].id, media);
-    let Item::Media { sha256, bytes, .. } = &pending[5].item else {
+    let Item::Media(invigil_uplink::Media { sha256, bytes, .. }) = &pending[5].item else {
         panic!("media record");
     };
     assert_eq!(*bytes, 14);
@@ -70,7 +75,12 @@ fn acknowledged_records_are_compacted_away() {
         ids.push(j.append_event(&event(s)).unwrap());
     }
     let media = j
-        .append_media("face_photo", "face.jpg", "image/jpeg", b"jpeg bytes")
+        .append_media(
+            invigil_core::protocol::MediaKind::FacePhoto,
+            "face.jpg",
+            "image/jpeg",
+            b"jpeg bytes",
+        )
         .unwrap();
     let segments = j.segment_first_ids().len();
     assert!(segments > 3, "{segments}");

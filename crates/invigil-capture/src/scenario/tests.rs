@@ -1,4 +1,9 @@
+use std::path::{Path, PathBuf};
+
+use invigil_core::Event;
+
 use super::*;
+use crate::{CaptureError, FrameSource};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/images")

@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
-use super::{Emitter, FrameFacts, Rule};
+use super::{Emitter, FrameFacts, Rule, Stage, Staged};
 use crate::policy::ms;
-use crate::{Episode, EpisodeStep, EventKind, Policy};
+use crate::{EventKind, Policy};
 
 /// A dark or featureless frame (a covered lens, a closed lid).
 ///
@@ -12,8 +12,7 @@ use crate::{Episode, EpisodeStep, EventKind, Policy};
 /// see the `blocked_max_*` policy keys.
 #[derive(Default)]
 pub struct CameraBlocked {
-    episode: Episode,
-    flagged: bool,
+    staged: Staged,
 }
 
 impl Rule for CameraBlocked {
@@ -22,49 +21,38 @@ impl Rule for CameraBlocked {
     }
 
     fn observe(&mut self, frame: &FrameFacts<'_>, policy: &Policy, out: &mut Emitter) {
-        let clear_ms = if self.flagged {
-            ms(policy.clear_confirm_s)
-        } else {
-            ms(policy.debounce_s)
-        };
-        match self.episode.step(frame.t_ms, frame.featureless, clear_ms) {
-            EpisodeStep::Active { elapsed_ms } => {
-                if !self.flagged && elapsed_ms >= ms(policy.blocked_flag_s) {
-                    self.flagged = true;
-                    let scene = &frame.obs.scene;
-                    out.emit(
-                        EventKind::CameraBlocked,
-                        json!({
-                            "blocked_ms": elapsed_ms,
-                            "luma": round1(scene.luma),
-                            "contrast": round1(scene.contrast),
-                            "detail": round1(scene.detail),
-                        }),
-                    );
-                }
+        let flag_at = [ms(policy.blocked_flag_s)];
+        let (debounce, confirm) = (ms(policy.debounce_s), ms(policy.clear_confirm_s));
+        match self
+            .staged
+            .step(frame.t_ms, frame.featureless, &flag_at, debounce, confirm)
+        {
+            Stage::Active { elapsed_ms, newly } if !newly.is_empty() => {
+                let scene = &frame.obs.scene;
+                out.emit(
+                    EventKind::CameraBlocked,
+                    json!({
+                        "blocked_ms": elapsed_ms,
+                        "luma": round1(scene.luma),
+                        "contrast": round1(scene.contrast),
+                        "detail": round1(scene.detail),
+                    }),
+                );
             }
-            EpisodeStep::Ended {
+            Stage::Ended {
                 started_ms,
                 duration_ms,
-            } => {
-                if self.flagged {
-                    out.emit(
-                        EventKind::CameraUnblocked,
-                        json!({ "duration_ms": duration_ms, "since_ms": started_ms }),
-                    );
-                }
-                self.flagged = false;
-            }
-            EpisodeStep::Idle | EpisodeStep::Interrupted => {}
+                reached: 1..,
+            } => out.emit(
+                EventKind::CameraUnblocked,
+                json!({ "duration_ms": duration_ms, "since_ms": started_ms }),
+            ),
+            _ => {}
         }
     }
 
     fn open_conditions(&self) -> Vec<&'static str> {
-        if self.flagged {
-            vec!["camera_blocked"]
-        } else {
-            Vec::new()
-        }
+        super::open_if(self.staged.reached() >= 1, "camera_blocked")
     }
 }
 

@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
-use super::{Emitter, FrameFacts, Rule};
+use super::{Emitter, FrameFacts, Rule, Stage, Staged};
 use crate::policy::ms;
-use crate::{Episode, EpisodeStep, EventKind, Fingerprint, Policy};
+use crate::{EventKind, Fingerprint, Policy};
 
 /// Frames that do not change: a still image fed through a virtual camera, or
 /// a stuck driver. Live sensors always carry some noise, so even a candidate
@@ -15,8 +15,7 @@ use crate::{Episode, EpisodeStep, EventKind, Fingerprint, Policy};
 #[derive(Default)]
 pub struct CameraFrozen {
     previous: Option<Fingerprint>,
-    episode: Episode,
-    flagged: bool,
+    staged: Staged,
 }
 
 impl Rule for CameraFrozen {
@@ -35,41 +34,33 @@ impl Rule for CameraFrozen {
             return;
         };
         let unchanged = !frame.featureless && f64::from(change) <= policy.frozen_max_change;
-        // Until flagged, any changed frame ends the episode: a camera that
-        // repeats every other frame (low light, a slow USB bus) is live.
-        let clear_ms = if self.flagged {
-            ms(policy.clear_confirm_s)
-        } else {
-            0
-        };
-        match self.episode.step(frame.t_ms, unchanged, clear_ms) {
-            EpisodeStep::Active { elapsed_ms } => {
-                if !self.flagged && elapsed_ms >= ms(policy.frozen_flag_s) {
-                    self.flagged = true;
-                    out.emit(EventKind::CameraFrozen, json!({ "frozen_ms": elapsed_ms }));
-                }
+        // Until flagged, any changed frame ends the episode (no debounce): a
+        // camera that repeats every other frame (low light, a slow USB bus)
+        // is live.
+        let flag_at = [ms(policy.frozen_flag_s)];
+        match self.staged.step(
+            frame.t_ms,
+            unchanged,
+            &flag_at,
+            0,
+            ms(policy.clear_confirm_s),
+        ) {
+            Stage::Active { elapsed_ms, newly } if !newly.is_empty() => {
+                out.emit(EventKind::CameraFrozen, json!({ "frozen_ms": elapsed_ms }));
             }
-            EpisodeStep::Ended {
+            Stage::Ended {
                 started_ms,
                 duration_ms,
-            } => {
-                if self.flagged {
-                    out.emit(
-                        EventKind::CameraUnfrozen,
-                        json!({ "duration_ms": duration_ms, "since_ms": started_ms }),
-                    );
-                }
-                self.flagged = false;
-            }
-            EpisodeStep::Idle | EpisodeStep::Interrupted => {}
+                reached: 1..,
+            } => out.emit(
+                EventKind::CameraUnfrozen,
+                json!({ "duration_ms": duration_ms, "since_ms": started_ms }),
+            ),
+            _ => {}
         }
     }
 
     fn open_conditions(&self) -> Vec<&'static str> {
-        if self.flagged {
-            vec!["camera_frozen"]
-        } else {
-            Vec::new()
-        }
+        super::open_if(self.staged.reached() >= 1, "camera_frozen")
     }
 }

@@ -1,6 +1,7 @@
 //! The exam rules: one module per rule, each a small state machine.
 //!
-//! Adding a rule: write a module with a type implementing [`Rule`], and list
+//! Adding a rule: write a module with a type implementing [`Rule`] (most
+//! are a [`Staged`] episode and the events of its stages and end), and list
 //! it in [`default_rules`].
 
 use serde_json::{Map, Value};
@@ -11,11 +12,13 @@ mod blocked;
 mod frozen;
 mod multiple_faces;
 mod presence;
+mod staged;
 
 pub use blocked::CameraBlocked;
 pub use frozen::CameraFrozen;
 pub use multiple_faces::MultipleFaces;
 pub use presence::Presence;
+pub use staged::{Stage, Staged};
 
 /// What the rules know about one frame.
 pub struct FrameFacts<'a> {
@@ -76,4 +79,13 @@ pub fn default_rules() -> Vec<Box<dyn Rule>> {
         Box::new(Presence::default()),
         Box::new(MultipleFaces::default()),
     ]
+}
+
+/// `open_conditions` of a rule with one flag.
+fn open_if(open: bool, condition: &'static str) -> Vec<&'static str> {
+    if open {
+        vec![condition]
+    } else {
+        Vec::new()
+    }
 }

@@ -2,16 +2,15 @@
 
 use serde_json::json;
 
-use super::{Emitter, FrameFacts, Rule};
+use super::{Emitter, FrameFacts, Rule, Stage, Staged};
 use crate::policy::ms;
-use crate::{Episode, EpisodeStep, EventKind, Policy};
+use crate::{EventKind, Policy};
 
 /// Two or more faces in view.
 #[derive(Default)]
 pub struct MultipleFaces {
-    episode: Episode,
+    staged: Staged,
     most_faces: usize,
-    flagged: bool,
 }
 
 impl Rule for MultipleFaces {
@@ -21,27 +20,27 @@ impl Rule for MultipleFaces {
 
     fn observe(&mut self, frame: &FrameFacts<'_>, policy: &Policy, out: &mut Emitter) {
         let several = !frame.featureless && frame.confident_faces >= 2;
-        let clear_ms = if self.flagged {
-            ms(policy.clear_confirm_s)
-        } else {
-            ms(policy.debounce_s)
-        };
-        match self.episode.step(frame.t_ms, several, clear_ms) {
-            EpisodeStep::Active { elapsed_ms } => {
+        let flag_at = [ms(policy.multiple_faces_flag_s)];
+        let (debounce, confirm) = (ms(policy.debounce_s), ms(policy.clear_confirm_s));
+        match self
+            .staged
+            .step(frame.t_ms, several, &flag_at, debounce, confirm)
+        {
+            Stage::Active { elapsed_ms, newly } => {
                 self.most_faces = self.most_faces.max(frame.confident_faces);
-                if !self.flagged && elapsed_ms >= ms(policy.multiple_faces_flag_s) {
-                    self.flagged = true;
+                if !newly.is_empty() {
                     out.emit(
                         EventKind::MultipleFaces,
                         json!({ "faces": self.most_faces, "seen_ms": elapsed_ms }),
                     );
                 }
             }
-            EpisodeStep::Ended {
+            Stage::Ended {
                 started_ms,
                 duration_ms,
+                reached,
             } => {
-                if self.flagged {
+                if reached > 0 {
                     out.emit(
                         EventKind::MultipleFacesCleared,
                         json!({
@@ -51,18 +50,13 @@ impl Rule for MultipleFaces {
                         }),
                     );
                 }
-                self.flagged = false;
                 self.most_faces = 0;
             }
-            EpisodeStep::Idle | EpisodeStep::Interrupted => {}
+            Stage::Quiet => {}
         }
     }
 
     fn open_conditions(&self) -> Vec<&'static str> {
-        if self.flagged {
-            vec!["multiple_faces"]
-        } else {
-            Vec::new()
-        }
+        super::open_if(self.staged.reached() >= 1, "multiple_faces")
     }
 }

@@ -3,9 +3,13 @@
 
 use serde_json::json;
 
-use super::{Emitter, FrameFacts, Rule};
+use super::{Emitter, FrameFacts, Rule, Stage, Staged};
 use crate::policy::ms;
-use crate::{Episode, EpisodeStep, EventKind, Policy};
+use crate::{EventKind, Policy};
+
+/// Stages of an absence.
+const WARNED: usize = 1;
+const FLAGGED: usize = 2;
 
 /// Absence of any face, with a warning before the flag.
 ///
@@ -14,9 +18,7 @@ use crate::{Episode, EpisodeStep, EventKind, Policy};
 /// covered camera is never reported as an absent candidate.
 #[derive(Default)]
 pub struct Presence {
-    absence: Episode,
-    warned: bool,
-    flagged: bool,
+    absence: Staged,
 }
 
 impl Rule for Presence {
@@ -27,63 +29,49 @@ impl Rule for Presence {
     fn observe(&mut self, frame: &FrameFacts<'_>, policy: &Policy, out: &mut Emitter) {
         if frame.featureless {
             self.absence.reset();
-            self.warned = false;
-            self.flagged = false;
             return;
         }
-        let absent = frame.faces == 0;
-        let clear_ms = if self.warned || self.flagged {
-            ms(policy.return_confirm_s)
-        } else {
-            ms(policy.debounce_s)
-        };
-        match self.absence.step(frame.t_ms, absent, clear_ms) {
-            EpisodeStep::Active { elapsed_ms } => {
-                let flag_ms = ms(policy.absence_flag_s);
-                if !self.warned && elapsed_ms >= ms(policy.absence_warn_s) {
-                    self.warned = true;
-                    out.emit(
-                        EventKind::AbsenceWarning,
-                        json!({
-                            "absent_ms": elapsed_ms,
-                            "flag_in_ms": flag_ms.saturating_sub(elapsed_ms),
-                        }),
-                    );
-                }
-                if !self.flagged && elapsed_ms >= flag_ms {
-                    self.flagged = true;
-                    out.emit(
-                        EventKind::CandidateAbsent,
-                        json!({ "absent_ms": elapsed_ms }),
-                    );
+        let flag_ms = ms(policy.absence_flag_s);
+        let stages = [ms(policy.absence_warn_s), flag_ms];
+        let (debounce, confirm) = (ms(policy.debounce_s), ms(policy.return_confirm_s));
+        match self
+            .absence
+            .step(frame.t_ms, frame.faces == 0, &stages, debounce, confirm)
+        {
+            Stage::Active { elapsed_ms, newly } => {
+                for stage in newly {
+                    match stage + 1 {
+                        WARNED => out.emit(
+                            EventKind::AbsenceWarning,
+                            json!({
+                                "absent_ms": elapsed_ms,
+                                "flag_in_ms": flag_ms.saturating_sub(elapsed_ms),
+                            }),
+                        ),
+                        _ => out.emit(
+                            EventKind::CandidateAbsent,
+                            json!({ "absent_ms": elapsed_ms }),
+                        ),
+                    }
                 }
             }
-            EpisodeStep::Ended {
+            Stage::Ended {
                 started_ms,
                 duration_ms,
-            } => {
-                if self.warned || self.flagged {
-                    out.emit(
-                        EventKind::CandidateReturned,
-                        json!({
-                            "absence_ms": duration_ms,
-                            "absent_since_ms": started_ms,
-                            "flagged": self.flagged,
-                        }),
-                    );
-                }
-                self.warned = false;
-                self.flagged = false;
-            }
-            EpisodeStep::Idle | EpisodeStep::Interrupted => {}
+                reached: reached @ WARNED..,
+            } => out.emit(
+                EventKind::CandidateReturned,
+                json!({
+                    "absence_ms": duration_ms,
+                    "absent_since_ms": started_ms,
+                    "flagged": reached >= FLAGGED,
+                }),
+            ),
+            _ => {}
         }
     }
 
     fn open_conditions(&self) -> Vec<&'static str> {
-        if self.flagged {
-            vec!["candidate_absent"]
-        } else {
-            Vec::new()
-        }
+        super::open_if(self.absence.reached() >= FLAGGED, "candidate_absent")
     }
 }

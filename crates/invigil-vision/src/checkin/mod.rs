@@ -21,6 +21,9 @@ use gray::Gray;
 /// Thresholds of the check-in.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CheckInPolicy {
+    /// The check-in's detector keeps candidates from this score, so the
+    /// thresholds below alone decide what counts.
+    pub detector_min_score: f32,
     /// Faces below this detector score are not counted.
     pub min_face_score: f32,
     /// Face width as a fraction of the frame width: at least / at most.
@@ -46,11 +49,44 @@ pub struct CheckInPolicy {
     pub room_max_similarity: f32,
     /// Mean luma of a room view, at least.
     pub room_min_luma: f32,
+    /// The system check before the check-in.
+    pub system: SystemCheckPolicy,
+}
+
+/// Limits of the system check (camera, face, lighting, disk) before the
+/// check-in: looser than the photos', it only tells the candidate what to
+/// fix before starting.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SystemCheckPolicy {
+    /// Frames the camera check reads, at most, and for how long.
+    pub frames: u64,
+    pub seconds: f32,
+    /// One face at or above this score passes the face check.
+    pub min_face_score: f32,
+    /// Mean luma of the picture, 0..=255: at least / at most.
+    pub min_luma: f32,
+    pub max_luma: f32,
+    /// Free space the journal wants: clips of a long, eventful exam.
+    pub min_free_bytes: u64,
+}
+
+impl Default for SystemCheckPolicy {
+    fn default() -> Self {
+        Self {
+            frames: 30,
+            seconds: 4.0,
+            min_face_score: 0.7,
+            min_luma: 35.0,
+            max_luma: 225.0,
+            min_free_bytes: 500 << 20,
+        }
+    }
 }
 
 impl Default for CheckInPolicy {
     fn default() -> Self {
         Self {
+            detector_min_score: 0.5,
             min_face_score: 0.6,
             face_min_width: 0.14,
             face_max_width: 0.7,
@@ -64,6 +100,7 @@ impl Default for CheckInPolicy {
             id_min_portrait_score: 0.5,
             room_max_similarity: 0.6,
             room_min_luma: 30.0,
+            system: SystemCheckPolicy::default(),
         }
     }
 }

@@ -1,0 +1,231 @@
+// Generated from the Rust types by `invigil_core::protocol::typescript` (ts-rs).
+// Do not edit: run `INVIGIL_UPDATE_BINDINGS=1 cargo test -p invigil-server --test bindings`.
+
+export type Severity = "info" | "warning" | "violation";
+
+export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed";
+
+export type Event = { 
+/**
+ * Schema version, [`EVENT_SCHEMA_VERSION`].
+ */
+v: number, 
+/**
+ * Position in the session, from 0, without gaps.
+ */
+seq: number, 
+/**
+ * Media time since the session's first frame, milliseconds.
+ */
+t_ms: number, kind: EventKind, severity: Severity, 
+/**
+ * Kind-specific details; always an object.
+ */
+data: Record<string, unknown>, 
+/**
+ * Hash of the previous event of the session (see [`crate::chain`]);
+ * absent in sessions that are not chained (plain `invigil watch`).
+ */
+prev?: string, };
+
+export type CandidateToken = string;
+
+export type MediaKind = "clip" | "face_photo" | "id_photo" | "room_scan" | "other";
+
+export type ErrorBody = { error: ErrorInfo, };
+
+export type ErrorInfo = { 
+/**
+ * Stable code: `invalid_field`, `unauthorized`, `chain_broken`, ...
+ */
+code: string, 
+/**
+ * What went wrong, in words.
+ */
+message: string, 
+/**
+ * The request field at fault (`events[2].kind`), when one is.
+ */
+field?: string, 
+/**
+ * Machine-readable details (e.g. the expected `prev`).
+ */
+detail?: Record<string, unknown>, };
+
+export type ServerInfo = { 
+/**
+ * The server's version.
+ */
+version: string, 
+/**
+ * Sessions are deleted this many days after their last activity;
+ * `null`: kept until the exam provider deletes them.
+ */
+retention_days: number | null, };
+
+export type Login = { username: string, password: string, };
+
+export type SignedIn = { token: string, username: string, expires_ms: number, };
+
+export type Me = { "role": "proctor", username: string, } | { "role": "candidate", session_id: string, };
+
+export type CreateSession = { 
+/**
+ * Client-chosen id (8-64 of A-Z a-z 0-9 - _), so a client can chain
+ * events before it reaches the server. Generated when absent.
+ */
+session_id: string | null, exam_id: string, candidate_id: string, 
+/**
+ * The exam policy in force (docs/policy.md).
+ */
+policy: Record<string, unknown>, 
+/**
+ * Client-chosen candidate token; makes creation safely repeatable.
+ * Generated when absent.
+ */
+token: CandidateToken | null, };
+
+export type Created = { session_id: string, token: CandidateToken, 
+/**
+ * `prev` of the session's first event.
+ */
+chain_origin: string, };
+
+export type SessionState = "live" | "ended";
+
+export type SessionSummary = { session_id: string, exam_id: string, candidate_id: string, state: SessionState, created_ms: number, ended_ms: number | null, end_reason: string | null, 
+/**
+ * Events held: seq 0 .. next_seq-1.
+ */
+next_seq: number, 
+/**
+ * Hash of the last event held: the next event's `prev`.
+ */
+head: string, last_event_ms: number | null, violations: number, warnings: number, media: number, 
+/**
+ * Batches refused for a broken chain (tamper evidence).
+ */
+rejected_batches: number, policy: Record<string, unknown>, 
+/**
+ * Review priority, 0-100 (docs/console.md).
+ */
+priority: number, 
+/**
+ * Violations no proctor has decided on yet.
+ */
+open_alerts: number, 
+/**
+ * `invalidated` once a proctor invalidated the session.
+ */
+verdict: string | null, 
+/**
+ * When the candidate's client last reached the server (heartbeat
+ * every 30 s), ms since the Unix epoch.
+ */
+last_seen_ms: number | null, };
+
+export type SessionList = { sessions: Array<SessionSummary>, };
+
+export type EndSession = { reason: string | null, };
+
+export type EventBatch = { events: Array<Event>, };
+
+export type BatchReply = { 
+/**
+ * Events new to the server.
+ */
+accepted: number, 
+/**
+ * Events the server already held, byte for byte (re-sent batches).
+ */
+duplicates: number, 
+/**
+ * The server holds seq 0 .. next_seq-1.
+ */
+next_seq: number, 
+/**
+ * Hash of the server's last event: the next event's `prev`.
+ */
+head: string, };
+
+export type MediaStored = { sha256: string, bytes: number, };
+
+export type MediaItem = { sha256: string, name: string, kind: MediaKind, content_type: string, bytes: number, received_ms: number, };
+
+export type DecisionAction = "acknowledge" | "dismiss" | "confirm" | "end" | "invalidate";
+
+export type NewDecision = { 
+/**
+ * acknowledge, dismiss, confirm (with `event_seq`); end, invalidate.
+ */
+action: string, event_seq: number | null, note: string, };
+
+export type Decision = { id: string, session_id: string, event_seq: number | null, action: DecisionAction, note: string, proctor: string, at_ms: number, };
+
+export type Decided = { decision: Decision, session: SessionSummary, };
+
+export type StoredEvent = { 
+/**
+ * The event's hash (the next event's `prev`).
+ */
+hash: string, 
+/**
+ * Server time it arrived, ms since the Unix epoch.
+ */
+received_ms: number, 
+/**
+ * Schema version, [`EVENT_SCHEMA_VERSION`].
+ */
+v: number, 
+/**
+ * Position in the session, from 0, without gaps.
+ */
+seq: number, 
+/**
+ * Media time since the session's first frame, milliseconds.
+ */
+t_ms: number, kind: EventKind, severity: Severity, 
+/**
+ * Kind-specific details; always an object.
+ */
+data: Record<string, unknown>, 
+/**
+ * Hash of the previous event of the session (see [`crate::chain`]);
+ * absent in sessions that are not chained (plain `invigil watch`).
+ */
+prev?: string, };
+
+export type TimelineNote = { at_ms: number, kind: string, 
+/**
+ * `candidate`, `proctor:NAME` or `server`.
+ */
+actor: string, detail: Record<string, unknown>, };
+
+export type Timeline = { session: SessionSummary, events: Array<StoredEvent>, media: Array<MediaItem>, notes: Array<TimelineNote>, decisions: Array<Decision>, };
+
+export type Alert = { session_id: string, exam_id: string, candidate_id: string, 
+/**
+ * Server time the event arrived, ms since the Unix epoch.
+ */
+received_ms: number, event: Event, };
+
+export type Lagged = { missed: number, };
+
+/** How proctors read each event kind. */
+export const EVENT_LABELS: Partial<Record<EventKind, string>> = {
+  session_started: "Session started",
+  absence_warning: "Left the camera view (warning)",
+  candidate_absent: "Candidate absent",
+  candidate_returned: "Candidate returned",
+  multiple_faces: "More than one person",
+  multiple_faces_cleared: "One person again",
+  camera_blocked: "Camera covered or dark",
+  camera_unblocked: "Camera picture back",
+  camera_frozen: "Camera picture frozen",
+  camera_unfrozen: "Camera picture moving again",
+  camera_lost: "Camera lost",
+  session_ended: "Session ended",
+  session_resumed: "Client restarted (session resumed)",
+  clip_saved: "Clip saved",
+  checkin_completed: "Check-in completed",
+};

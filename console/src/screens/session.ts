@@ -1,0 +1,295 @@
+// One session: its timeline strip and events with decisions, check-in
+// photos, flagged clips and the audit trail.
+
+import { api, type Decision, type DecisionAction, type StoredEvent, type Timeline } from "../api";
+import { announce, clock, connection, DECIDED, el, label, main, message, openBadge, priorityBadge, show } from "../dom";
+import { handle } from "../router";
+
+type Clip = { event: StoredEvent; seqs: number[]; start: number; end: number; sha: string };
+
+function clipsOf(t: Timeline): Clip[] {
+  return t.events
+    .filter((e) => e.kind === "clip_saved")
+    .map((e) => ({
+      event: e,
+      seqs: (e.data.event_seqs as number[] | undefined) ?? [Number(e.data.event_seq)],
+      start: Number(e.data.start_ms),
+      end: Number(e.data.end_ms),
+      sha: String(e.data.sha256),
+    }));
+}
+
+/** The decision in force on each event, and all decisions by event. */
+function decisionsByEvent(t: Timeline): Map<number, Decision[]> {
+  const out = new Map<number, Decision[]>();
+  for (const d of t.decisions) {
+    if (d.event_seq === null) continue;
+    out.set(d.event_seq, [...(out.get(d.event_seq) ?? []), d]);
+  }
+  return out;
+}
+
+
+function details(e: StoredEvent): string {
+  const d = e.data;
+  const secs = (v: unknown) => `${(Number(v) / 1000).toFixed(1)} s`;
+  switch (e.kind) {
+    case "absence_warning":
+      return `gone ${secs(d.absent_ms)}, flag in ${secs(d.flag_in_ms)}`;
+    case "candidate_absent":
+      return `gone ${secs(d.absent_ms)}`;
+    case "candidate_returned":
+      return `away ${secs(d.absence_ms)}${d.flagged ? ", was flagged" : ""}`;
+    case "multiple_faces":
+      return `${d.faces} faces for ${secs(d.seen_ms)}`;
+    case "camera_lost":
+      return String(d.error ?? "");
+    case "clip_saved":
+      return `${clock(Number(d.start_ms))}–${clock(Number(d.end_ms))}, ${Math.round(Number(d.bytes) / 1024)} KB`;
+    case "session_ended":
+      return `${d.reason}, ${secs(d.duration_ms)}`;
+    default:
+      return "duration_ms" in d ? `lasted ${secs(d.duration_ms)}` : "";
+  }
+}
+
+function photosSection(t: Timeline): HTMLElement | null {
+  const byKind = (kind: string) => t.media.filter((m) => m.kind === kind);
+  const checkin = t.events.find((e) => e.kind === "checkin_completed");
+  const sides = new Map<string, string>();
+  for (const r of (checkin?.data.room_scan as { side: string; sha256: string }[] | undefined) ?? []) sides.set(r.sha256, r.side);
+  const items = [
+    ...byKind("face_photo").map((m) => [m, "Face photo"] as const),
+    ...byKind("id_photo").map((m) => [m, "ID photo"] as const),
+    ...byKind("room_scan").map((m) => [m, `Room: ${sides.get(m.sha256) ?? m.name.replace(/\.jpg$/, "")}`] as const),
+  ];
+  if (!items.length) return null;
+  const list = el("ul", { class: "photos", id: "photos" });
+  for (const [m, text] of items) {
+    const href = api.mediaUrl(t.session.session_id, m.sha256);
+    list.append(el("li", { "data-kind": m.kind }, el("figure", {}, el("a", { href, target: "_blank", rel: "noopener" }, el("img", { src: href, alt: text, loading: "lazy" })), el("figcaption", {}, text))));
+  }
+  return el("section", { "aria-labelledby": "photos-title" }, el("h2", { id: "photos-title" }, "Check-in photos"), list);
+}
+
+function strip(t: Timeline, zoom: number, visible: (e: StoredEvent) => boolean, select: (seq: number) => void): HTMLElement {
+  // A little room after the last event, so its mark stays inside the strip.
+  const last = Math.max(0, ...t.events.map((e) => e.t_ms));
+  const end = Math.max(1000, last + Math.max(500, last * 0.02));
+  const pct = (ms: number) => `${((100 * ms) / end).toFixed(3)}%`;
+  const bar = el("div", { class: "strip", id: "strip", style: `width: ${100 * zoom}%` });
+  // Episodes: a violation until the event that clears it (or the end).
+  const clearing: Record<string, string> = { candidate_absent: "candidate_returned", multiple_faces: "multiple_faces_cleared", camera_blocked: "camera_unblocked", camera_frozen: "camera_unfrozen" };
+  for (const v of t.events.filter((e) => e.severity === "violation" && visible(e))) {
+    const clear = t.events.find((e) => e.seq > v.seq && e.kind === clearing[v.kind]);
+    const to = clear?.t_ms ?? end;
+    bar.append(el("div", { class: "span violation", style: `left: ${pct(v.t_ms)}; width: ${pct(Math.max(to - v.t_ms, end / 400))}`, title: `${label(v.kind)} ${clock(v.t_ms)}–${clock(to)}` }));
+  }
+  for (const e of t.events.filter((e) => e.severity !== "info" && visible(e))) {
+    const mark = el("button", { class: `mark ${e.severity}`, style: `left: ${pct(e.t_ms)}`, "aria-label": `${label(e.kind)} at ${clock(e.t_ms)}`, title: `${label(e.kind)} at ${clock(e.t_ms)}`, "data-seq": String(e.seq) });
+    mark.addEventListener("click", () => select(e.seq));
+    bar.append(mark);
+  }
+  const step = end / (6 * zoom) > 60_000 ? 60_000 : end / (6 * zoom) > 10_000 ? 10_000 : 5_000;
+  for (let ms = 0; ms <= end; ms += step) bar.append(el("span", { class: "tick", style: `left: ${pct(ms)}` }, clock(ms)));
+  return el("div", { class: "strip-wrap" }, bar);
+}
+
+export async function sessionScreen(id: string, focusSeq?: number): Promise<void> {
+  let t: Timeline;
+  try {
+    t = await api.timeline(id);
+  } catch (e) {
+    return handle(e);
+  }
+  const s = t.session;
+  const clips = clipsOf(t);
+  const decided = decisionsByEvent(t);
+  const bySeq = new Map(t.events.map((e) => [e.seq, e]));
+  const kinds = [...new Set(t.events.map((e) => e.kind))];
+  const hidden = new Set<string>(JSON.parse(sessionStorage.getItem("invigil.hidden") ?? "[]") as string[]);
+  const visible = (e: StoredEvent) => !hidden.has(e.kind);
+  let zoom = Number(sessionStorage.getItem("invigil.zoom") ?? "1");
+
+  const summary = el(
+    "div",
+    { class: "row", id: "session-summary" },
+    el("span", { class: "badge" }, s.state === "live" ? "Live" : `Ended (${s.end_reason ?? ""})`),
+    ...(s.verdict ? [el("span", { class: "badge violation", id: "verdict" }, `Verdict: ${s.verdict}`)] : []),
+    priorityBadge(s),
+    openBadge(s),
+    el("span", { class: "muted" }, `${s.violations} violations, ${s.warnings} warnings, ${s.next_seq} events`),
+    ...(s.rejected_batches ? [el("span", { class: "badge violation" }, `${s.rejected_batches} rejected batch(es): tampering suspected`)] : []),
+    ...(s.state === "live" ? [el("span", { class: "muted" }, connection(s))] : []),
+  );
+
+  // Session actions.
+  const sessionNote = el("textarea", { id: "session-note", "aria-label": "Note for ending or invalidating the session" });
+  const endButton = el("button", { id: "end-session", class: "secondary" }, "End session");
+  endButton.disabled = s.state !== "live";
+  const invalidate = el("button", { id: "invalidate", class: "danger" }, "Invalidate session");
+  invalidate.disabled = s.verdict === "invalidated";
+  const actionError = el("p", { class: "error", id: "action-error", role: "alert" });
+  const sessionAction = async (action: DecisionAction) => {
+    if (action === "invalidate" && !sessionNote.value.trim()) {
+      actionError.textContent = "Say in the note why the session is invalidated.";
+      sessionNote.focus();
+      return;
+    }
+    try {
+      await api.decide(id, action, null, sessionNote.value);
+      announce(action === "end" ? "Session ended." : "Session invalidated.");
+      await sessionScreen(id);
+    } catch (e) {
+      actionError.textContent = message(e);
+    }
+  };
+  endButton.addEventListener("click", () => void sessionAction("end"));
+  invalidate.addEventListener("click", () => void sessionAction("invalidate"));
+  const actions = el("section", { class: "actions", "aria-labelledby": "actions-title" }, el("h2", { id: "actions-title" }, "Session decision"), el("label", { for: "session-note" }, "Note"), sessionNote, el("div", { class: "row" }, endButton, invalidate), actionError);
+
+  // Filters and zoom.
+  const filters = el("fieldset", { class: "filters", id: "filters" }, el("legend", {}, "Show events"));
+  for (const k of kinds) {
+    const box = el("input", { type: "checkbox", id: `filter-${k}`, "data-kind": k });
+    box.checked = !hidden.has(k);
+    box.addEventListener("change", () => {
+      if (box.checked) hidden.delete(k);
+      else hidden.add(k);
+      sessionStorage.setItem("invigil.hidden", JSON.stringify([...hidden]));
+      redraw();
+    });
+    filters.append(el("label", {}, box, ` ${label(k)}`));
+  }
+  const zoomSelect = el("select", { id: "zoom" });
+  for (const z of [1, 2, 4, 8, 16]) {
+    const o = el("option", { value: String(z) }, `${z}×`);
+    if (z === zoom) o.selected = true;
+    zoomSelect.append(o);
+  }
+  zoomSelect.addEventListener("change", () => {
+    zoom = Number(zoomSelect.value);
+    sessionStorage.setItem("invigil.zoom", String(zoom));
+    redraw();
+  });
+
+  const stripHolder = el("div", { id: "strip-holder" });
+  const tbody = el("tbody", {});
+  const table = el("table", { id: "events" }, el("thead", {}, el("tr", {}, ...["Time", "Event", "Details", "Review"].map((h) => el("th", { scope: "col" }, h)))), tbody);
+
+  const clipSection = el("section", { "aria-labelledby": "clips-title", id: "clips" }, el("h2", { id: "clips-title" }, "Flagged clips"));
+  if (!clips.length) clipSection.append(el("p", { class: "muted" }, "No clips."));
+  for (const c of clips) {
+    const video = el("video", { controls: "", preload: "metadata", src: api.mediaUrl(id, c.sha), "data-sha": c.sha, "aria-label": `Clip ${clock(c.start)}–${clock(c.end)}` });
+    clipSection.append(el("figure", { class: "clip", id: `clip-${c.seqs[0]}` }, video, el("figcaption", {}, `${c.seqs.map((q) => label(bySeq.get(q)?.kind ?? "")).join(", ")} — ${clock(c.start)} to ${clock(c.end)}`)));
+  }
+  const play = (seq: number) => {
+    const c = clips.find((x) => x.seqs.includes(seq));
+    const e = bySeq.get(seq);
+    const video = c && main.querySelector<HTMLVideoElement>(`#clip-${c.seqs[0]} video`);
+    if (!c || !e || !video) return;
+    const at = Math.max(0, (e.t_ms - c.start) / 1000 - 1);
+    const go = () => {
+      video.currentTime = at;
+      void video.play().catch(() => undefined);
+    };
+    if (video.readyState >= 1) go();
+    else video.addEventListener("loadedmetadata", go, { once: true });
+    video.scrollIntoView({ block: "center" });
+    video.focus();
+  };
+
+  const selectRow = (seq: number) => {
+    const row = tbody.querySelector<HTMLElement>(`tr[data-seq="${seq}"]`);
+    tbody.querySelectorAll("tr.selected").forEach((r) => r.classList.remove("selected"));
+    if (row) {
+      row.classList.add("selected");
+      row.scrollIntoView({ block: "center" });
+      row.querySelector<HTMLElement>("button, input")?.focus();
+    }
+  };
+
+  const decide = async (seq: number, action: DecisionAction, note: HTMLInputElement, error: HTMLElement) => {
+    try {
+      await api.decide(id, action, seq, note.value);
+      announce(`${DECIDED[action]}: event ${seq}.`);
+      await sessionScreen(id, seq);
+    } catch (e) {
+      error.textContent = message(e);
+    }
+  };
+
+  const row = (e: StoredEvent): HTMLTableRowElement => {
+    const review = el("td", {});
+    if (e.severity !== "info") {
+      const history = decided.get(e.seq) ?? [];
+      const current = history[history.length - 1];
+      review.append(
+        el(
+          "p",
+          { class: current ? "decision" : "decision muted", "data-action": current?.action ?? "" },
+          current ? `${DECIDED[current.action]} by ${current.proctor} at ${new Date(current.at_ms).toLocaleTimeString()}${current.note ? `: “${current.note}”` : ""}` : "Not yet reviewed",
+        ),
+      );
+      const note = el("input", { type: "text", "aria-label": `Note on event ${e.seq}`, placeholder: "Note (optional)", maxlength: "2000", "data-note": String(e.seq) });
+      const error = el("span", { class: "error", role: "alert" });
+      const buttons = (["acknowledge", "dismiss", "confirm"] as const).map((a) => {
+        const b = el("button", { class: a === "confirm" ? "danger" : "secondary", "data-action": a, "data-seq": String(e.seq) }, a === "acknowledge" ? "Acknowledge" : a === "dismiss" ? "Dismiss" : "Confirm");
+        b.addEventListener("click", () => void decide(e.seq, a, note, error));
+        return b;
+      });
+      review.append(el("div", { class: "decide" }, note, ...buttons), error);
+      if (clips.some((c) => c.seqs.includes(e.seq))) {
+        const p = el("button", { class: "secondary play", "data-play": String(e.seq) }, "Play clip");
+        p.addEventListener("click", () => play(e.seq));
+        review.append(p);
+      }
+    }
+    return el(
+      "tr",
+      { class: e.severity, "data-seq": String(e.seq), "data-kind": e.kind },
+      el("td", {}, clock(e.t_ms)),
+      el("td", {}, label(e.kind), " ", el("span", { class: `badge ${e.severity}` }, e.severity)),
+      el("td", {}, details(e)),
+      review,
+    );
+  };
+
+  const redraw = () => {
+    stripHolder.replaceChildren(strip(t, zoom, visible, selectRow));
+    tbody.replaceChildren(...t.events.filter(visible).map(row));
+  };
+  redraw();
+
+  // The audit trail: every decision and server note, in time order.
+  const audit = [
+    ...t.decisions.map((d) => ({ at: d.at_ms, who: d.proctor, what: `${DECIDED[d.action] ?? d.action}${d.event_seq !== null ? ` — event ${d.event_seq} (${label(bySeq.get(d.event_seq)?.kind ?? "")})` : ""}`, note: d.note })),
+    ...t.notes.map((n) => ({ at: n.at_ms, who: n.actor, what: n.kind.replace(/_/g, " "), note: String(n.detail.message ?? n.detail.reason ?? "") })),
+  ].sort((a, b) => a.at - b.at);
+  const auditList = el("ol", { id: "audit" });
+  for (const a of audit) auditList.append(el("li", { class: "audit" }, `${new Date(a.at).toLocaleString()} — ${a.who}: ${a.what}${a.note ? ` “${a.note}”` : ""}`));
+  if (!audit.length) auditList.append(el("li", { class: "muted" }, "No decisions yet."));
+
+  const photos = photosSection(t);
+  show(
+    `${s.candidate_id} — ${s.exam_id}`,
+    el("p", {}, el("a", { href: "#/live" }, "← Live sessions")),
+    summary,
+    el(
+      "div",
+      { class: "layout two" },
+      el(
+        "div",
+        {},
+        el("h2", {}, "Timeline"),
+        el("div", { class: "row" }, el("label", { for: "zoom" }, "Zoom"), zoomSelect),
+        stripHolder,
+        filters,
+        table,
+      ),
+      el("div", {}, actions, ...(photos ? [photos] : []), clipSection, el("section", { "aria-labelledby": "audit-title" }, el("h2", { id: "audit-title" }, "Audit trail"), auditList)),
+    ),
+  );
+  if (focusSeq !== undefined) selectRow(focusSeq);
+  else (document.getElementById("page-title") as HTMLElement).focus();
+}

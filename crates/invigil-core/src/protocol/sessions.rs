@@ -1,0 +1,170 @@
+//! Sessions, their event batches and media.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+use super::{CandidateToken, MediaKind};
+use crate::Event;
+
+// ---------------------------------------------------------------- sessions
+
+/// `POST /api/v1/sessions`: creates a session (repeatable with the same
+/// id, token, exam and candidate).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateSession {
+    /// Client-chosen id (8-64 of A-Z a-z 0-9 - _), so a client can chain
+    /// events before it reaches the server. Generated when absent.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    pub exam_id: String,
+    pub candidate_id: String,
+    /// The exam policy in force (docs/policy.md).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub policy: Map<String, Value>,
+    /// Client-chosen candidate token; makes creation safely repeatable.
+    /// Generated when absent.
+    #[serde(default)]
+    pub token: Option<CandidateToken>,
+}
+
+/// A session created (201) or found again (200).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Created {
+    pub session_id: String,
+    pub token: CandidateToken,
+    /// `prev` of the session's first event.
+    pub chain_origin: String,
+}
+
+/// `live` until `session_ended` arrives or someone ends it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub enum SessionState {
+    Live,
+    Ended,
+}
+
+impl SessionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Live => "live",
+            SessionState::Ended => "ended",
+        }
+    }
+}
+
+/// A session's status (`GET /api/v1/sessions/{id}`, lists, timelines).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SessionSummary {
+    pub session_id: String,
+    pub exam_id: String,
+    pub candidate_id: String,
+    pub state: SessionState,
+    pub created_ms: i64,
+    pub ended_ms: Option<i64>,
+    pub end_reason: Option<String>,
+    /// Events held: seq 0 .. next_seq-1.
+    pub next_seq: i64,
+    /// Hash of the last event held: the next event's `prev`.
+    pub head: String,
+    pub last_event_ms: Option<i64>,
+    pub violations: i64,
+    pub warnings: i64,
+    pub media: i64,
+    /// Batches refused for a broken chain (tamper evidence).
+    pub rejected_batches: i64,
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub policy: Value,
+    /// Review priority, 0-100 (docs/console.md).
+    pub priority: f64,
+    /// Violations no proctor has decided on yet.
+    pub open_alerts: i64,
+    /// `invalidated` once a proctor invalidated the session.
+    pub verdict: Option<String>,
+    /// When the candidate's client last reached the server (heartbeat
+    /// every 30 s), ms since the Unix epoch.
+    pub last_seen_ms: Option<i64>,
+}
+
+/// `GET /api/v1/sessions`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SessionList {
+    pub sessions: Vec<SessionSummary>,
+}
+
+/// `POST /api/v1/sessions/{id}/end` (the body may be empty).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EndSession {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+// ---------------------------------------------------------------- events
+
+/// `POST /api/v1/sessions/{id}/events`: chained events in seq order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EventBatch {
+    pub events: Vec<Event>,
+}
+
+/// A batch taken.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BatchReply {
+    /// Events new to the server.
+    pub accepted: u64,
+    /// Events the server already held, byte for byte (re-sent batches).
+    pub duplicates: u64,
+    /// The server holds seq 0 .. next_seq-1.
+    pub next_seq: u64,
+    /// Hash of the server's last event: the next event's `prev`.
+    pub head: String,
+}
+
+// ---------------------------------------------------------------- media
+
+/// A media body stored (201) or already held (200).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MediaStored {
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// A media item of a session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MediaItem {
+    pub sha256: String,
+    pub name: String,
+    pub kind: MediaKind,
+    pub content_type: String,
+    pub bytes: i64,
+    pub received_ms: i64,
+}

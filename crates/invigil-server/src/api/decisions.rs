@@ -1,0 +1,139 @@
+//! Proctors' decisions: about an alert (acknowledge, dismiss, confirm) or
+//! the whole session (end, invalidate). Kept for good: the audit trail.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use invigil_core::protocol::{Decided, Decision, DecisionAction, ErrorBody, NewDecision};
+
+use super::sessions::end_live;
+use crate::auth::{self, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::json::StrictJson;
+use crate::review;
+use crate::timeline::load_summary;
+use crate::{now_ms, AppState};
+
+/// Longest decision note, in characters.
+const MAX_NOTE_CHARS: usize = 2000;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/sessions/{id}/decisions", post(decide))
+}
+
+/// Records a proctor's decision; pushed to every console on the alert
+/// stream (`event: decision`).
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/decisions", tag = "decisions",
+    params(("id" = String, Path, description = "Session id")),
+    request_body = NewDecision,
+    responses(
+        (status = 201, description = "Recorded", body = Decided),
+        (status = 400, description = "A field is invalid", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "A candidate token", body = ErrorBody),
+        (status = 404, description = "No such session or event", body = ErrorBody),
+        (status = 409, description = "Already ended or invalidated", body = ErrorBody),
+    ),
+    security(("proctor" = [])))]
+pub(super) async fn decide(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    StrictJson(body): StrictJson<NewDecision>,
+) -> ApiResult<(StatusCode, Json<Decided>)> {
+    let proctor = caller.proctor()?.to_owned();
+    review::check_action(&body.action, body.event_seq)?;
+    let action = DecisionAction::parse(&body.action)
+        .ok_or_else(|| ApiError::invalid_field("action", "unknown action"))?;
+    let note = body.note.trim().to_owned();
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(ApiError::invalid_field(
+            "note",
+            format!("`note` is longer than {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    if note
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ApiError::invalid_field(
+            "note",
+            "`note` contains control characters",
+        ));
+    }
+    if action == DecisionAction::Invalidate && note.is_empty() {
+        return Err(ApiError::invalid_field(
+            "note",
+            "say in `note` why the session is invalidated",
+        ));
+    }
+    let lock = state.session_lock(&id);
+    let _guard = lock.lock().await;
+    let session = load_summary(&state, &id).await?;
+    if let Some(seq) = body.event_seq {
+        let (severity,): (String,) =
+            sqlx::query_as("SELECT severity FROM events WHERE session_id = $1 AND seq = $2")
+                .bind(&id)
+                .bind(seq as i64)
+                .fetch_optional(&state.db.pool)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("session {id} has no event {seq}")))?;
+        if severity == "info" {
+            return Err(ApiError::invalid_field(
+                "event_seq",
+                format!("event {seq} is not an alert (a warning or violation)"),
+            ));
+        }
+    }
+    let actor = format!("proctor:{proctor}");
+    if action == DecisionAction::End && !end_live(&state, &id, "ended_by_proctor", &actor).await? {
+        return Err(ApiError::conflict(
+            "session_ended",
+            format!("session {id} has already ended"),
+        ));
+    }
+    if action == DecisionAction::Invalidate {
+        if session.verdict.as_deref() == Some("invalidated") {
+            return Err(ApiError::conflict(
+                "session_invalidated",
+                format!("session {id} is already invalidated"),
+            ));
+        }
+        sqlx::query("UPDATE sessions SET verdict = 'invalidated' WHERE id = $1")
+            .bind(&id)
+            .execute(&state.db.pool)
+            .await?;
+    }
+    let decision = Decision {
+        id: auth::new_id(),
+        session_id: id.clone(),
+        event_seq: body.event_seq.map(|s| s as i64),
+        action,
+        note,
+        proctor,
+        at_ms: now_ms(),
+    };
+    sqlx::query(
+        "INSERT INTO decisions (id, session_id, event_seq, action, note, proctor, at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&decision.id)
+    .bind(&id)
+    .bind(decision.event_seq)
+    .bind(action.as_str())
+    .bind(&decision.note)
+    .bind(&decision.proctor)
+    .bind(decision.at_ms)
+    .execute(&state.db.pool)
+    .await?;
+    review::refresh(&state, &id).await?;
+    tracing::info!(session = %id, proctor = %decision.proctor, "decision: {} {:?}", action.as_str(), body.event_seq);
+    let decided = Decided {
+        decision,
+        session: load_summary(&state, &id).await?,
+    };
+    // Other proctors' consoles follow (no receivers is fine).
+    let _ = state.decisions.send(std::sync::Arc::new(decided.clone()));
+    Ok((StatusCode::CREATED, Json(decided)))
+}

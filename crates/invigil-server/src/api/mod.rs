@@ -1,0 +1,160 @@
+//! Routes and handlers of `/api/v1`, one module per resource, each with its
+//! own router. Documented in docs/api.md and by the OpenAPI document
+//! generated from the handlers and the protocol types (served at
+//! `/api/v1/openapi.json`).
+
+mod alerts;
+mod auth;
+mod console;
+mod decisions;
+mod media;
+mod sessions;
+
+use std::sync::OnceLock;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use invigil_core::protocol::ServerInfo;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    let max_media = state.config.max_media_bytes;
+    let mut app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/server", get(server_info))
+        .merge(auth::router())
+        .merge(sessions::router())
+        .merge(decisions::router())
+        .merge(alerts::router())
+        .layer(DefaultBodyLimit::max(max_body))
+        .merge(media::router(max_media))
+        .fallback(not_found);
+    app = match &state.config.console_dir {
+        Some(dir) => app.fallback_service(
+            tower_http::services::ServeDir::new(dir)
+                .fallback(tower_http::services::ServeFile::new(dir.join("index.html"))),
+        ),
+        None => app.fallback(console::console_asset),
+    };
+    app.with_state(state)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no such endpoint: {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+/// Liveness: `ok`.
+#[utoipa::path(get, path = "/healthz", tag = "server",
+    responses((status = 200, description = "ok", content_type = "text/plain")))]
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// What a candidate's app shows before anything is sent: how long the
+/// evidence is kept.
+#[utoipa::path(get, path = "/api/v1/server", tag = "server",
+    responses((status = 200, description = "The server", body = ServerInfo)))]
+async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
+    Json(ServerInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        retention_days: state.config.retention_days,
+    })
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "invigil proctor backend",
+        version = "1",
+        description = "Sessions, hash-chained event ingest, media and live alerts. Every error is {\"error\": {\"code\", \"message\", \"field\"?, \"detail\"?}} (`ErrorBody`). See docs/api.md."
+    ),
+    paths(
+        healthz,
+        server_info,
+        auth::login,
+        auth::logout,
+        auth::me,
+        sessions::create_session,
+        sessions::list_sessions,
+        sessions::session_status,
+        sessions::append_events,
+        sessions::end_session,
+        sessions::timeline,
+        decisions::decide,
+        media::upload_media,
+        media::get_media,
+        alerts::alerts,
+    ),
+    components(schemas(
+        invigil_core::protocol::Alert,
+        invigil_core::protocol::Decided,
+        invigil_core::protocol::Lagged,
+    )),
+    modifiers(&SecuritySchemes)
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let scheme = |kind: HttpAuthScheme, description: &str| {
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(kind)
+                    .description(Some(description))
+                    .build(),
+            )
+        };
+        components.add_security_scheme(
+            "candidate",
+            scheme(
+                HttpAuthScheme::Bearer,
+                "Candidate token `ivc_...` of one session: writes that session's events and media, reads its status.",
+            ),
+        );
+        components.add_security_scheme(
+            "proctor",
+            scheme(
+                HttpAuthScheme::Bearer,
+                "Proctor token `ivp_...` from /api/v1/auth/login (also accepted from the `invigil_session` cookie).",
+            ),
+        );
+        components.add_security_scheme(
+            "proctorBasic",
+            scheme(
+                HttpAuthScheme::Basic,
+                "Proctor user name and password, for scripts.",
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document, generated from the handlers and the protocol
+/// types.
+pub fn openapi_json() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .expect("the OpenAPI document serialises")
+    })
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
+}

@@ -1,0 +1,364 @@
+//! The check-in before the exam: a live camera (or fixture) with the
+//! check-in measures of `invigil_vision::checkin` run on it, a preview, and
+//! the photos taken.
+//!
+//! The UI sets the step ([`CheckIn::set_step`]), polls [`CheckIn::view`]
+//! and [`CheckIn::preview`], calls [`CheckIn::capture`] when the view says
+//! `ready`, and at the end takes the photos with [`CheckIn::finish`] to
+//! upload them through the uplink journal.
+
+mod feed;
+mod judge;
+mod view;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use invigil_core::protocol::MediaKind;
+use invigil_core::sync::lock;
+use invigil_core::Frame;
+use invigil_vision::checkin::{
+    assess_face_photo, assess_id_photo, assess_room_view, Assessment, CheckInPolicy, ViewSignature,
+};
+use invigil_vision::FaceDetector;
+
+pub use feed::CheckInFixture;
+pub use judge::{checkin_detector, judge_photos, PhotoVerdict};
+pub use view::{
+    photo_label, CheckInView, Photo, PhotoView, ProblemView, Step, CHECKIN_PHOTOS, ROOM_SIDES,
+};
+
+use crate::view::FaceBox;
+use crate::SessionError;
+use feed::Feed;
+use view::{photo_view, slot_order};
+
+/// Where the check-in's frames come from.
+#[derive(Clone, Debug)]
+pub struct CheckInOptions {
+    /// `camera`, `camera:N` or a fixture source as for the exam; used when
+    /// `fixture` is `None`.
+    pub source: String,
+    pub fixture: Option<PathBuf>,
+    pub policy: CheckInPolicy,
+    pub preview_width: u32,
+}
+
+impl CheckInOptions {
+    pub fn new(source: &str) -> Self {
+        Self {
+            source: source.to_owned(),
+            fixture: None,
+            policy: CheckInPolicy::default(),
+            preview_width: 480,
+        }
+    }
+}
+
+struct Latest {
+    frame: Frame,
+    step: Step,
+    side: usize,
+    assessment: Assessment,
+}
+
+struct State {
+    step: Step,
+    side: usize,
+    latest: Option<Latest>,
+    photos: Vec<Photo>,
+    frames: u64,
+    error: Option<String>,
+    /// Bumped by every step change and capture, so an assessment started
+    /// before it is not shown after it.
+    generation: u64,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    preview: Mutex<Option<Vec<u8>>>,
+}
+
+/// A running check-in.
+pub struct CheckIn {
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl CheckIn {
+    /// Opens the source and the detector (errors come back here) and starts
+    /// the check-in thread at the face photo step.
+    pub fn start(options: CheckInOptions) -> Result<Self, SessionError> {
+        let feed = match &options.fixture {
+            Some(path) => Feed::fixture(path).map_err(|message| SessionError::Source {
+                source_name: path.display().to_string(),
+                message,
+            })?,
+            None => Feed::source(&options.source)?,
+        };
+        let detector = checkin_detector(&options.policy)?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                step: Step::Face,
+                side: 0,
+                latest: None,
+                photos: Vec::new(),
+                frames: 0,
+                error: None,
+                generation: 0,
+            }),
+            preview: Mutex::new(None),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
+            std::thread::Builder::new()
+                .name("invigil-checkin".into())
+                .spawn(move || run(feed, detector, options, &shared, &stop))
+                .expect("can spawn the check-in thread")
+        };
+        Ok(Self {
+            shared,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Moves to a step (`side` is the room side, ignored for the others).
+    pub fn set_step(&self, step: Step, side: usize) -> Result<(), String> {
+        if step == Step::Room && side >= ROOM_SIDES.len() {
+            return Err(format!(
+                "room side {side} does not exist (0 to {})",
+                ROOM_SIDES.len() - 1
+            ));
+        }
+        let mut s = lock(&self.shared.state);
+        if s.step != step || s.side != side {
+            s.step = step;
+            s.side = if step == Step::Room { side } else { 0 };
+            s.latest = None;
+            s.generation += 1;
+        }
+        Ok(())
+    }
+
+    pub fn view(&self) -> CheckInView {
+        let s = lock(&self.shared.state);
+        let latest = s
+            .latest
+            .as_ref()
+            .filter(|l| l.step == s.step && l.side == s.side);
+        let (fw, fh) = latest.map_or((1.0, 1.0), |l| {
+            (l.frame.width as f32, l.frame.height as f32)
+        });
+        CheckInView {
+            step: s.step,
+            side: (s.step == Step::Room).then(|| ROOM_SIDES[s.side].0.to_owned()),
+            side_words: (s.step == Step::Room).then(|| ROOM_SIDES[s.side].1.to_owned()),
+            ready: latest.is_some_and(|l| l.assessment.ready),
+            problems: latest.map_or_else(
+                || {
+                    vec![ProblemView {
+                        code: "waiting".into(),
+                        message: "Waiting for the camera…".into(),
+                    }]
+                },
+                |l| {
+                    l.assessment
+                        .problems
+                        .iter()
+                        .map(|p| ProblemView {
+                            code: p.code.to_owned(),
+                            message: p.message.clone(),
+                        })
+                        .collect()
+                },
+            ),
+            faces: latest.map_or_else(Vec::new, |l| {
+                l.assessment
+                    .faces
+                    .iter()
+                    .map(|f| FaceBox::of(f, fw, fh))
+                    .collect()
+            }),
+            document: latest.and_then(|l| {
+                l.assessment
+                    .document
+                    .as_ref()
+                    .map(|d| d.corners.iter().map(|c| [c[0] / fw, c[1] / fh]).collect())
+            }),
+            frames: s.frames,
+            error: s.error.clone(),
+            photos: s.photos.iter().map(photo_view).collect(),
+            complete: s.photos.len() == CHECKIN_PHOTOS,
+        }
+    }
+
+    /// The latest frame as a small JPEG.
+    pub fn preview(&self) -> Option<Vec<u8>> {
+        lock(&self.shared.preview).clone()
+    }
+
+    /// Takes the photo of the current step from the latest assessed frame,
+    /// replacing an earlier one of the same step (a retake).
+    pub fn capture(&self) -> Result<PhotoView, String> {
+        let mut s = lock(&self.shared.state);
+        let (step, side) = (s.step, s.side);
+        let Some(latest) = s
+            .latest
+            .as_ref()
+            .filter(|l| l.step == step && l.side == side)
+        else {
+            return Err("The camera has not delivered a picture for this step yet.".into());
+        };
+        if !latest.assessment.ready {
+            let why: Vec<&str> = latest
+                .assessment
+                .problems
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect();
+            return Err(format!("Not yet: {}", why.join(" ")));
+        }
+        let (kind, slot, label) = match step {
+            Step::Face => (
+                MediaKind::FacePhoto,
+                "face".to_owned(),
+                "Face photo".to_owned(),
+            ),
+            Step::Id => (MediaKind::IdPhoto, "id".to_owned(), "ID photo".to_owned()),
+            Step::Room => (
+                MediaKind::RoomScan,
+                ROOM_SIDES[side].0.to_owned(),
+                format!("Room: {}", ROOM_SIDES[side].1),
+            ),
+        };
+        let jpeg = crate::picture::jpeg(&latest.frame, 1280, 88)
+            .ok_or("The picture could not be encoded.")?;
+        let thumbnail = crate::picture::jpeg(&latest.frame, 160, 75)
+            .ok_or("The picture could not be encoded.")?;
+        let photo = Photo {
+            kind,
+            slot: slot.clone(),
+            label,
+            jpeg,
+            thumbnail,
+            signature: ViewSignature::of(&latest.frame),
+            measures: latest.assessment.measures.clone(),
+        };
+        let view = photo_view(&photo);
+        s.photos.retain(|p| p.slot != slot);
+        s.photos.push(photo);
+        // Keep the photos in check-in order: face, ID, room sides.
+        s.photos.sort_by_key(|p| slot_order(&p.slot));
+        // The next frame is judged against the new photo too.
+        s.latest = None;
+        s.generation += 1;
+        Ok(view)
+    }
+
+    /// Stops the camera and returns the photos, in check-in order.
+    pub fn finish(mut self) -> Vec<Photo> {
+        self.halt();
+        std::mem::take(&mut lock(&self.shared.state).photos)
+    }
+
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for CheckIn {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+fn run(
+    mut feed: Feed,
+    mut detector: FaceDetector,
+    options: CheckInOptions,
+    shared: &Shared,
+    stop: &AtomicBool,
+) {
+    let mut last_assessed: Option<(Instant, u64)> = None;
+    let mut last_preview: Option<Instant> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let (step, side, generation) = {
+            let s = lock(&shared.state);
+            (s.step, s.side, s.generation)
+        };
+        let frame = match feed.next(step, side) {
+            Ok(f) => f,
+            Err(e) if e.is_empty() => continue,
+            Err(e) => {
+                lock(&shared.state).error = Some(format!(
+                    "The camera stopped delivering pictures ({e}). Check that it is connected and not used by another program; retrying…"
+                ));
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+        };
+        {
+            let mut s = lock(&shared.state);
+            s.frames += 1;
+            s.error = None;
+        }
+        if last_preview.is_none_or(|t| t.elapsed() >= Duration::from_millis(200)) {
+            last_preview = Some(Instant::now());
+            if let Some(jpeg) = crate::picture::jpeg(&frame, options.preview_width, 75) {
+                *lock(&shared.preview) = Some(jpeg);
+            }
+        }
+        // Judge at most 5 frames a second, and at once after a change.
+        let due = last_assessed
+            .is_none_or(|(t, g)| g != generation || t.elapsed() >= Duration::from_millis(200));
+        if !due {
+            continue;
+        }
+        last_assessed = Some((Instant::now(), generation));
+        let others: Vec<(String, ViewSignature)> = if step == Step::Room {
+            let s = lock(&shared.state);
+            s.photos
+                .iter()
+                .filter(|p| p.slot != ROOM_SIDES[side].0 && p.kind != MediaKind::IdPhoto)
+                .map(|p| (photo_label(&p.slot), p.signature.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let assessment = match step {
+            Step::Face => match detector.detect(&frame) {
+                Ok(faces) => assess_face_photo(&frame, &faces, &options.policy),
+                Err(e) => {
+                    lock(&shared.state).error = Some(format!("face detection failed: {e}"));
+                    continue;
+                }
+            },
+            Step::Id => match assess_id_photo(&frame, &mut detector, &options.policy) {
+                Ok(a) => a,
+                Err(e) => {
+                    lock(&shared.state).error = Some(format!("face detection failed: {e}"));
+                    continue;
+                }
+            },
+            Step::Room => assess_room_view(&frame, &others, &options.policy),
+        };
+        let mut s = lock(&shared.state);
+        if s.generation == generation {
+            s.latest = Some(Latest {
+                frame,
+                step,
+                side,
+                assessment,
+            });
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The docs tell the truth: the crate graph in docs/ARCHITECTURE.md is the
+//! one the manifests declare (`INVIGIL_UPDATE_DOCS=1 cargo test --test cli
+//! crate_graph` rewrites it).
+
+use std::collections::BTreeMap;
+
+use super::root;
+
+/// Each workspace crate and the workspace crates it depends on (normal
+/// dependencies; dev- and build-dependencies are not layering).
+fn crate_graph() -> BTreeMap<String, Vec<String>> {
+    let mut manifests = vec![
+        root().join("Cargo.toml"),
+        root().join("src-tauri/Cargo.toml"),
+    ];
+    for entry in std::fs::read_dir(root().join("crates")).unwrap() {
+        let path = entry.unwrap().path().join("Cargo.toml");
+        if path.is_file() {
+            manifests.push(path);
+        }
+    }
+    let mut graph = BTreeMap::new();
+    for path in manifests {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc: toml::Table = toml::from_str(&text).unwrap();
+        let name = doc["package"]["name"].as_str().unwrap().to_owned();
+        let mut deps: Vec<String> = doc
+            .get("dependencies")
+            .and_then(|d| d.as_table())
+            .map(|d| {
+                d.keys()
+                    .filter(|k| k.starts_with("invigil-"))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        deps.sort();
+        graph.insert(name, deps);
+    }
+    graph
+}
+
+fn render(graph: &BTreeMap<String, Vec<String>>) -> String {
+    let width = graph.keys().map(String::len).max().unwrap_or(0);
+    let mut out = String::from("```\n");
+    for (name, deps) in graph {
+        let deps = if deps.is_empty() {
+            "(none)".to_owned()
+        } else {
+            deps.join(", ")
+        };
+        out.push_str(&format!("{name:<width$} -> {deps}\n"));
+    }
+    out.push_str("```\n");
+    out
+}
+
+#[test]
+fn crate_graph_in_the_architecture_doc_is_current() {
+    let path = root().join("docs/ARCHITECTURE.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let (start, end) = ("<!-- crate-graph -->\n", "<!-- /crate-graph -->");
+    let i = doc.find(start).expect("the doc has a crate-graph block") + start.len();
+    let j = doc.find(end).expect("the crate-graph block ends");
+    let graph = crate_graph();
+    let fresh = render(&graph);
+    if std::env::var_os("INVIGIL_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, format!("{}{fresh}{}", &doc[..i], &doc[j..])).unwrap();
+        return;
+    }
+    assert_eq!(
+        &doc[i..j],
+        fresh,
+        "docs/ARCHITECTURE.md's crate graph is stale: rerun with INVIGIL_UPDATE_DOCS=1"
+    );
+    // The layering the doc promises: the core depends on no other crate,
+    // nothing depends on the app or the CLI, the server only on the core.
+    assert!(graph["invigil-core"].is_empty());
+    assert_eq!(graph["invigil-server"], ["invigil-core"]);
+    for deps in graph.values() {
+        assert!(!deps.iter().any(|d| d == "invigil-app" || d == "invigil"));
+    }
+    assert!(!graph["invigil-capture"].contains(&"invigil-vision".to_owned()));
+}
+
+/// The wiring of a session lives in invigil-session: the CLI and the app
+/// use the lower crates for types and presentation only, never to open a
+/// source, a detector or an uplink themselves.
+#[test]
+fn front_doors_do_not_wire_sessions_themselves() {
+    let wiring = [
+        "open_source(",
+        "invigil_capture::open(",
+        "run_with_tap(",
+        "pipeline::run(",
+        "analyzer_for(",
+        "Uplink::open(",
+        "ClipTap::",
+        "RuleEngine::new(",
+    ];
+    for dir in ["src", "src-tauri/src"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for w in wiring {
+                assert!(
+                    !text.contains(w),
+                    "{} wires a session itself (`{w}`): use invigil_session",
+                    path.display()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Operators' commands (`invigil sessions`) beside a running server.
+
+use super::*;
+
+fn sessions_cmd(data: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .arg("sessions")
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn operators_list_and_delete_sessions_beside_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_proctor(&data);
+    let server = ServerProc::start(&data, free_port());
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let journal = dir.path().join(format!("journal-{n}"));
+        let out = watch_cmd(
+            &server.base,
+            &journal,
+            &dir.path().join(format!("ev-{n}")),
+            false,
+        )
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        ids.push(session_id(&journal));
+    }
+    let media_files = || {
+        walk(&data.join("media"))
+            .into_iter()
+            .filter(|p| !p.starts_with(data.join("media/tmp")))
+            .count()
+    };
+    let files_before = media_files();
+    // The same scenario gives byte-identical clips: stored once, listed by
+    // both sessions.
+    assert_eq!(files_before, 3, "3 clips, shared");
+
+    let out = sessions_cmd(&data, &["list", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = events(&stdout(&out));
+    assert_eq!(listed.len(), 2);
+    assert!(listed
+        .iter()
+        .all(|s| s["media"] == 3 && s["events"].as_i64() > Some(5)));
+
+    // An export: the events as the server holds them, chain verified, and
+    // the clips.
+    let out_dir = dir.path().join("export");
+    let out = sessions_cmd(
+        &data,
+        &[
+            "export",
+            &ids[1],
+            "--json",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(result["chain_verified"], true, "{result}");
+    assert_eq!(result["media_files"], 3);
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("session.json")).unwrap()).unwrap();
+    assert_eq!(doc["events"], timeline(&server.base, &ids[1])["events"]);
+    for m in doc["media"].as_array().unwrap() {
+        let body = std::fs::read(out_dir.join(m["file"].as_str().unwrap())).unwrap();
+        assert_eq!(
+            invigil_core::chain::hex(&Sha256::digest(&body)),
+            m["sha256"]
+        );
+    }
+    let out = sessions_cmd(
+        &data,
+        &["export", &ids[1], "--out", out_dir.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "an export never overwrites");
+
+    // A dry run and an unknown id change nothing.
+    let out = sessions_cmd(&data, &["delete", "--dry-run", &ids[0]]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("would delete 1 session"),
+        "{}",
+        stdout(&out)
+    );
+    let out = sessions_cmd(&data, &["delete", &ids[0], "not-a-session"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no session not-a-session")
+            && stderr(&out).contains("nothing was deleted"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        get(&server.base, &format!("/api/v1/sessions/{}", ids[0])).status(),
+        200
+    );
+    assert_eq!(media_files(), files_before);
+
+    // Deleted: gone from the running server and from disk; the other stays.
+    let out = sessions_cmd(&data, &["delete", "--json", &ids[0]]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = events(&stdout(&out));
+    assert_eq!(lines.last().unwrap()["deleted"]["sessions"], 1);
+    assert_eq!(lines.last().unwrap()["deleted"]["media"], 3);
+    assert_eq!(
+        lines.last().unwrap()["deleted"]["files_deleted"],
+        0,
+        "the other session still lists the clips"
+    );
+    assert_eq!(
+        get(&server.base, &format!("/api/v1/sessions/{}", ids[0])).status(),
+        404
+    );
+    assert_eq!(
+        get(&server.base, &format!("/api/v1/sessions/{}", ids[1])).status(),
+        200
+    );
+    let clips = &timeline(&server.base, &ids[1])["media"];
+    for clip in clips.as_array().unwrap() {
+        let sha = clip["sha256"].as_str().unwrap();
+        let r = get(
+            &server.base,
+            &format!("/api/v1/sessions/{}/media/{sha}", ids[1]),
+        );
+        assert_eq!(r.status(), 200, "{sha}");
+    }
+    assert_eq!(media_files(), 3);
+
+    // Nothing has been inactive for a day; everything ended for 0 days.
+    let out = sessions_cmd(&data, &["purge", "--inactive-days", "1"]);
+    assert!(
+        stdout(&out).contains("deleted 0 sessions"),
+        "{}",
+        stdout(&out)
+    );
+    let out = sessions_cmd(&data, &["purge", "--inactive-days", "0"]);
+    assert!(
+        stdout(&out).contains("deleted 1 session "),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(media_files(), 0);
+    let out = sessions_cmd(&data, &["list"]);
+    assert!(stdout(&out).contains("0 sessions"), "{}", stdout(&out));
+
+    // Bad input: a data directory without a database, a bad period.
+    let out = sessions_cmd(&dir.path().join("nowhere"), &["list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no invigil database"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !dir.path().join("nowhere").exists(),
+        "no empty database made"
+    );
+    let out = sessions_cmd(&data, &["purge", "--inactive-days", "-3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .args(["serve", "--retention-days", "0", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--retention-days"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,140 @@
+// The check-in: face photo, ID photo and room scan with live guidance,
+// then a review of the photos.
+
+import { invoke } from "@tauri-apps/api/core";
+import type { CheckInView, PhotoView, Step } from "../bindings";
+import { el, errorText, show } from "../dom";
+import { examScreen } from "./exam";
+import { startScreen } from "./start";
+
+const SIDES = 5;
+
+const STEP_TEXT: Record<Step, { title: string; help: string }> = {
+  face: {
+    title: "Face photo",
+    help: "Look at the camera. The photo can be taken when your face alone is in the middle of the picture, close enough and well lit.",
+  },
+  id: {
+    title: "ID photo",
+    help: "Hold your photo ID up to the camera, photo side facing it, so that it fills about a quarter of the picture. Hold it still.",
+  },
+  room: { title: "Room scan", help: "" },
+};
+
+export async function startCheckIn(): Promise<void> {
+  show("Check-in", el("p", { role: "status" }, "Opening the camera…"));
+  try {
+    await invoke("checkin_start");
+  } catch (e) {
+    startScreen(errorText(e));
+    return;
+  }
+  await checkinStep("face", 0, false);
+}
+
+/** One check-in step: live preview with guidance, then the photo. */
+export async function checkinStep(step: Step, side: number, reviewAfter: boolean): Promise<void> {
+  let view: CheckInView;
+  try {
+    view = await invoke<CheckInView>("checkin_step", { step, side });
+  } catch (e) {
+    startScreen(errorText(e));
+    return;
+  }
+  const text = STEP_TEXT[step];
+  const title = step === "room" ? `Room scan ${side + 1} of ${SIDES}: ${view.side_words}` : text.title;
+  const help = step === "room" ? `Turn the camera (or your laptop) to show ${view.side_words}. Each view must show a different part of the room.` : text.help;
+  const img = el("img", { alt: "Your camera picture", id: "checkin-img" });
+  const frame = el("div", { class: "selfview large", id: "checkin-view" }, img);
+  const guidance = el("ul", { class: "guidance", id: "guidance", "aria-live": "polite" });
+  const take = el("button", { id: "take-photo", "aria-disabled": "true" }, "Take photo");
+  const message = el("p", { class: "error", id: "checkin-error", role: "alert" });
+  const progress = el("p", { class: "hint" }, `Step ${step === "face" ? 1 : step === "id" ? 2 : 3 + side} of ${2 + SIDES}`);
+  show(title, el("p", {}, help), el("div", { class: "exam" }, frame, el("div", { class: "status" }, guidance, take, message, progress)));
+
+  let done = false;
+  let ready = false;
+  take.addEventListener("click", async () => {
+    if (!ready) {
+      message.textContent = "Not yet: follow the guidance above, the button turns blue when the picture is right.";
+      return;
+    }
+    try {
+      await invoke<PhotoView>("checkin_capture");
+    } catch (e) {
+      message.textContent = errorText(e);
+      return;
+    }
+    done = true;
+    if (reviewAfter) return void reviewScreen();
+    if (step === "face") return void checkinStep("id", 0, false);
+    if (step === "id") return void checkinStep("room", 0, false);
+    if (side + 1 < SIDES) return void checkinStep("room", side + 1, false);
+    return void reviewScreen();
+  });
+  let lastGuidance = "";
+  while (!done) {
+    const [v, preview] = await Promise.all([invoke<CheckInView | null>("checkin_status"), invoke<string | null>("checkin_preview")]);
+    if (!v || done) break;
+    if (preview) img.src = preview;
+    drawOverlay(frame, v);
+    ready = v.ready;
+    take.setAttribute("aria-disabled", String(!ready));
+    const lines = v.error ? [v.error] : v.ready ? ["The picture is right: take the photo."] : v.problems.map((p) => p.message);
+    const joined = lines.join("\n");
+    if (joined !== lastGuidance) {
+      lastGuidance = joined;
+      guidance.replaceChildren(...lines.map((l) => el("li", { "data-ready": String(v.ready) }, l)));
+      guidance.dataset.codes = v.problems.map((p) => p.code).join(" ");
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function drawOverlay(frame: HTMLElement, v: CheckInView): void {
+  frame.querySelectorAll(".facebox, svg").forEach((b) => b.remove());
+  for (const f of v.faces) {
+    const b = el("div", { class: "facebox", "aria-hidden": "true" });
+    b.style.left = `${f.x * 100}%`;
+    b.style.top = `${f.y * 100}%`;
+    b.style.width = `${f.w * 100}%`;
+    b.style.height = `${f.h * 100}%`;
+    frame.append(b);
+  }
+  if (v.document) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 100 100");
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("aria-hidden", "true");
+    const poly = document.createElementNS(ns, "polygon");
+    poly.setAttribute("points", v.document.map(([x, y]) => `${x * 100},${y * 100}`).join(" "));
+    svg.append(poly);
+    frame.append(svg);
+  }
+}
+
+/** All photos, each with a retake button, then the exam. */
+export async function reviewScreen(): Promise<void> {
+  const v = await invoke<CheckInView | null>("checkin_status");
+  if (!v) return startScreen();
+  const grid = el("ul", { class: "photos", id: "photos" });
+  for (const p of v.photos) {
+    const retake = el("button", { class: "secondary", "data-slot": p.slot }, `Retake ${p.label.toLowerCase()}`);
+    retake.addEventListener("click", () => {
+      const side = ["front", "right", "back", "left", "desk"].indexOf(p.slot);
+      void checkinStep(p.slot === "face" ? "face" : p.slot === "id" ? "id" : "room", Math.max(0, side), true);
+    });
+    grid.append(el("li", { "data-slot": p.slot }, el("img", { src: p.thumbnail, alt: p.label }), el("span", {}, p.label), retake));
+  }
+  const begin = el("button", { id: "begin-exam" }, "Begin the exam");
+  begin.toggleAttribute("disabled", !v.complete);
+  begin.addEventListener("click", () => void examScreen());
+  show(
+    "Check your photos",
+    el("p", {}, "These photos are sent to your exam's proctors with the session. Retake any that are not right."),
+    grid,
+    begin,
+  );
+}
+
