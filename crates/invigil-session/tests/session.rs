@@ -40,15 +40,17 @@ impl Observer for Seen {
 #[test]
 fn a_scenario_session_runs_to_its_end_and_the_observer_sees_it_all() {
     let mut options = SessionOptions::new(&scenario("leaves_and_returns"));
-    // A scenario's own [policy] applies on top of the options'.
-    options.policy.absence_warn_s = 1.0;
+    options.policy.multiple_faces_flag_s = 2.5;
+    let base = options.policy.clone();
     let session = Session::open(options).unwrap();
     let scenario = session
         .scenario()
         .expect("the source is a scenario")
         .clone();
     assert_eq!(scenario.name, "leaves_and_returns");
-    assert_eq!(session.policy().absence_warn_s, 1.0);
+    // The options' policy with the scenario's [policy] on top.
+    assert_eq!(session.policy(), &scenario.policy(&base).unwrap());
+    assert_eq!(session.policy().multiple_faces_flag_s, 2.5);
     assert_eq!(session.source_info().kind, "scenario");
     assert!(session.session_id().is_none() && session.resumes_at().is_none());
 
@@ -68,7 +70,9 @@ fn a_scenario_session_runs_to_its_end_and_the_observer_sees_it_all() {
     assert_eq!(kinds.last(), Some(&"session_ended"));
     assert!(kinds.contains(&"candidate_absent"), "{kinds:?}");
     // The scenario's own expectations hold.
-    assert!(scenario.check(&seen.events).iter().all(|r| r.passed));
+    for r in scenario.check(&seen.events) {
+        assert!(r.passed, "{}", r.message);
+    }
 }
 
 #[test]
