@@ -181,6 +181,29 @@ pub struct ServeArgs {
     /// clips and photos (checked at start and hourly). Default: keep all.
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub retention_days: Option<u32>,
+    /// The server is reached through a reverse proxy it trusts: take the
+    /// client address from X-Forwarded-For (sign-in and creation limits),
+    /// HTTPS from X-Forwarded-Proto (Secure cookie), the origin from
+    /// X-Forwarded-Host. Never set it when clients reach the server directly.
+    #[arg(long)]
+    pub behind_proxy: bool,
+    /// Always mark the console's sign-in cookie Secure (HTTPS only).
+    #[arg(long)]
+    pub secure_cookies: bool,
+    /// Sessions one client address may create per minute; 0: no limit.
+    /// Raise it when many candidates share one address (a test centre
+    /// behind NAT).
+    #[arg(long, value_name = "N", default_value_t = invigil_server::DEFAULT_SESSIONS_PER_MINUTE)]
+    pub sessions_per_minute: u32,
+    /// Most media items (clips, photos) one session may upload.
+    #[arg(long, value_name = "N", default_value_t = invigil_server::DEFAULT_MEDIA_QUOTA_ITEMS)]
+    pub media_quota_items: u32,
+    /// Most media bytes one session may upload.
+    #[arg(long, value_name = "BYTES", default_value_t = invigil_server::DEFAULT_MEDIA_QUOTA_BYTES)]
+    pub media_quota_bytes: u64,
+    /// Connections open at once; more are answered 503.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 #[derive(Args, Debug)]
@@ -214,6 +237,18 @@ pub enum ProctorCommand {
     Add(ProctorAddArgs),
     /// List proctor accounts.
     List(DatabaseArgs),
+    /// Remove a proctor account; its sign-ins end at once (its decisions
+    /// stay in the audit trail).
+    Remove(ProctorRemoveArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ProctorRemoveArgs {
+    /// The account's user name.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Args, Debug)]

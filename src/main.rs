@@ -45,6 +45,9 @@ fn main() -> ExitCode {
         Command::Proctor {
             command: ProctorCommand::List(a),
         } => serve::proctor_list(&a),
+        Command::Proctor {
+            command: ProctorCommand::Remove(a),
+        } => serve::proctor_remove(&a),
         Command::Checkin(a) => checkin::run(&a),
         Command::Sessions {
             command: SessionsCommand::List(a),
@@ -123,14 +126,8 @@ fn policy(a: &args::PolicyArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn uplink_status(a: &args::UplinkStatusArgs) -> anyhow::Result<ExitCode> {
-    // Opening creates a journal; status must not, so look first.
-    if !a.journal.join("media").is_dir() {
-        anyhow::bail!(
-            "{}: no journal here (no invigil journal in this directory)",
-            a.journal.display()
-        );
-    }
-    let journal = invigil_uplink::Journal::open(&a.journal)?;
+    // Status only reads: it creates, cuts and writes nothing.
+    let journal = invigil_uplink::Journal::open_read_only(&a.journal)?;
     let s = journal.status()?;
     if a.json {
         println!("{}", serde_json::to_string(&s)?);

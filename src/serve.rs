@@ -7,7 +7,7 @@ use anyhow::Context;
 use invigil_server::{Config, Server};
 use sqlx::Row;
 
-use crate::args::{DatabaseArgs, ProctorAddArgs, ServeArgs};
+use crate::args::{DatabaseArgs, ProctorAddArgs, ProctorRemoveArgs, ServeArgs};
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -27,6 +27,12 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     config.max_body_bytes = args.max_body_bytes;
     config.max_media_bytes = args.max_media_bytes;
     config.retention_days = args.retention_days;
+    config.behind_proxy = args.behind_proxy;
+    config.secure_cookies = args.secure_cookies;
+    config.sessions_per_minute = args.sessions_per_minute;
+    config.media_quota_items = args.media_quota_items;
+    config.media_quota_bytes = args.media_quota_bytes;
+    config.connections.max_connections = args.max_connections as usize;
     if let Some(dir) = &args.console {
         anyhow::ensure!(
             dir.join("index.html").is_file(),
@@ -104,6 +110,26 @@ pub fn proctor_add(args: &ProctorAddArgs) -> anyhow::Result<ExitCode> {
         eprintln!("proctor {} saved", args.name);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn proctor_remove(args: &ProctorRemoveArgs) -> anyhow::Result<ExitCode> {
+    let config = config(&args.db, "127.0.0.1:0".parse().expect("valid address"));
+    let removed = runtime()?.block_on(async {
+        anyhow::ensure!(
+            config.database_url.is_some() || config.data_dir.join("invigil.db").exists(),
+            "no server database in {}",
+            config.data_dir.display()
+        );
+        let db = invigil_server::Db::open(&config.database_url()).await?;
+        invigil_server::remove_proctor(&db, &args.name).await
+    })?;
+    if removed {
+        eprintln!("proctor {} removed; their sign-ins have ended", args.name);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: there is no proctor {}", args.name);
+        Ok(ExitCode::from(1))
+    }
 }
 
 pub fn proctor_list(db_args: &DatabaseArgs) -> anyhow::Result<ExitCode> {

@@ -22,7 +22,9 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   try {
     response = await fetch(path, {
       method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
+      // Writes always say JSON: the server refuses cookie-signed writes that
+      // do not (its guard against cross-site forgery, docs/api.md).
+      headers: method === "GET" ? {} : { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "same-origin",
     });
@@ -49,7 +51,19 @@ export const api = {
   login: (username: string, password: string) => call<SignedIn>("POST", "/api/v1/auth/login", { username, password }),
   logout: () => call<void>("POST", "/api/v1/auth/logout"),
   sessions: (query: string) => call<SessionList>("GET", `/api/v1/sessions?${query}`),
-  timeline: (id: string) => call<Timeline>("GET", `/api/v1/sessions/${encodeURIComponent(id)}/timeline`),
+  /** The whole timeline: its event pages followed to the end. */
+  timeline: async (id: string): Promise<Timeline> => {
+    const path = `/api/v1/sessions/${encodeURIComponent(id)}/timeline`;
+    const first = await call<Timeline>("GET", path);
+    let next = first.next_after_seq;
+    while (next !== undefined && next !== null) {
+      const page = await call<Timeline>("GET", `${path}?after_seq=${next}`);
+      first.events.push(...page.events);
+      next = page.next_after_seq;
+    }
+    first.next_after_seq = undefined;
+    return first;
+  },
   decide: (id: string, action: DecisionAction, eventSeq: number | null, note: string) =>
     call<Decided>("POST", `/api/v1/sessions/${encodeURIComponent(id)}/decisions`, {
       action,

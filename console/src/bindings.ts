@@ -105,7 +105,12 @@ head: string, last_event_ms: number | null, violations: number, warnings: number
 /**
  * Batches refused for a broken chain (tamper evidence).
  */
-rejected_batches: number, policy: Record<string, unknown>, 
+rejected_batches: number, 
+/**
+ * The policy the session runs under; not in lists (only one session's
+ * status and its timeline carry it).
+ */
+policy?: Record<string, unknown>, 
 /**
  * Review priority, 0-100 (docs/console.md).
  */
@@ -123,6 +128,30 @@ verdict: string | null,
  * every 30 s), ms since the Unix epoch.
  */
 last_seen_ms: number | null, };
+
+export type DeliveryStatus = { session_id: string, exam_id: string, candidate_id: string, state: SessionState, created_ms: number, ended_ms: number | null, end_reason: string | null, 
+/**
+ * Events held: seq 0 .. next_seq-1.
+ */
+next_seq: number, 
+/**
+ * Hash of the last event held: the next event's `prev`.
+ */
+head: string, last_event_ms: number | null, 
+/**
+ * Media items held.
+ */
+media: number, 
+/**
+ * Batches refused for a broken chain.
+ */
+rejected_batches: number, 
+/**
+ * The policy the session was created with.
+ */
+policy: Record<string, unknown>, };
+
+export type SessionStatus = SessionSummary | DeliveryStatus;
 
 export type SessionList = { sessions: Array<SessionSummary>, };
 
@@ -201,7 +230,15 @@ export type TimelineNote = { at_ms: number, kind: string,
  */
 actor: string, detail: Record<string, unknown>, };
 
-export type Timeline = { session: SessionSummary, events: Array<StoredEvent>, media: Array<MediaItem>, notes: Array<TimelineNote>, decisions: Array<Decision>, };
+export type Timeline = { session: SessionSummary, 
+/**
+ * One page of events, in seq order.
+ */
+events: Array<StoredEvent>, 
+/**
+ * Set when more events may follow: ask again with `after_seq` = this.
+ */
+next_after_seq?: number, media: Array<MediaItem>, notes: Array<TimelineNote>, decisions: Array<Decision>, };
 
 export type Alert = { session_id: string, exam_id: string, candidate_id: string, 
 /**

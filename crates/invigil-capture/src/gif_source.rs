@@ -137,7 +137,7 @@ impl FrameSource for GifSource {
             .flat_map(|p| [p[0], p[1], p[2]])
             .collect();
         let t_ms = self.t_ms;
-        self.t_ms += delay;
+        self.t_ms = self.t_ms.saturating_add(delay);
         self.index += 1;
         Frame::new(t_ms, self.width as u32, self.height as u32, rgb)
             .map(Some)

@@ -192,7 +192,9 @@ fn parse_camera_index(spec: &str) -> Result<u32, CaptureError> {
     }
 }
 
-/// Media time of frame `index` at `fps`, in whole milliseconds.
+/// Media time of frame `index` at `fps`, in whole milliseconds; saturates
+/// far in the future, where `Frame::new` refuses it.
 pub(crate) fn frame_time_ms(index: u64, fps: f64) -> u64 {
+    // `as` saturates on overflow (and maps NaN to 0).
     (index as f64 * 1000.0 / fps).round() as u64
 }

@@ -68,7 +68,9 @@ impl Y4mSource {
         let (mut fps_num, mut fps_den) = (30u64, 1u64);
         let mut chroma = Chroma::C420;
         for field in fields.filter(|f| !f.is_empty()) {
-            let (tag, value) = field.split_at(1);
+            // The tag is the first character, which may be several bytes.
+            let tag_len = field.chars().next().map_or(0, char::len_utf8);
+            let (tag, value) = field.split_at(tag_len);
             let bad = |what: &str| {
                 CaptureError::corrupt(path, format!("bad {what} `{field}` in Y4M header"))
             };
@@ -79,8 +81,9 @@ impl Y4mSource {
                     let (n, d) = value.split_once(':').ok_or_else(|| bad("frame rate"))?;
                     fps_num = n.parse().map_err(|_| bad("frame rate"))?;
                     fps_den = d.parse().map_err(|_| bad("frame rate"))?;
-                    if fps_num == 0 || fps_den == 0 {
-                        return Err(bad("frame rate"));
+                    // As scenarios: 0 < fps <= 240.
+                    if fps_num == 0 || fps_den == 0 || fps_num > fps_den.saturating_mul(240) {
+                        return Err(bad("frame rate (0 < fps <= 240)"));
                     }
                 }
                 "C" => {
@@ -246,7 +249,12 @@ impl FrameSource for Y4mSource {
                 CaptureError::io(&self.path, e)
             });
         }
-        let t_ms = (self.index * 1000 * self.fps_den + self.fps_num / 2) / self.fps_num;
+        // In u128: index * 1000 * den cannot overflow; Frame::new refuses
+        // a time beyond MAX_T_MS.
+        let t_ms = (u128::from(self.index) * 1000 * u128::from(self.fps_den)
+            + u128::from(self.fps_num / 2))
+            / u128::from(self.fps_num);
+        let t_ms = u64::try_from(t_ms).unwrap_or(u64::MAX);
         self.index += 1;
         let rgb = self.to_rgb();
         Frame::new(t_ms, self.width as u32, self.height as u32, rgb)

@@ -12,9 +12,19 @@ pub struct Frame {
     pub rgb: Vec<u8>,
 }
 
-/// A frame whose buffer does not match its stated size.
+/// The latest media time a frame may carry: 2^53 - 1 ms (what every JSON
+/// reader holds exactly; ~285,000 years). A later time means the source's
+/// timing fields are damaged or hostile.
+pub const MAX_T_MS: u64 = (1 << 53) - 1;
+
+/// A frame whose buffer does not match its stated size, or whose time is
+/// out of range.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FrameError {
+    #[error(
+        "frame time {t_ms} ms is out of range (at most {MAX_T_MS}): the source's timing is damaged"
+    )]
+    TimeOutOfRange { t_ms: u64 },
     #[error("frame size {width}x{height} is empty")]
     Empty { width: u32, height: u32 },
     #[error("frame {width}x{height} needs {expected} RGB bytes, got {actual}")]
@@ -29,6 +39,9 @@ pub enum FrameError {
 impl Frame {
     /// Checks the buffer length against the dimensions.
     pub fn new(t_ms: u64, width: u32, height: u32, rgb: Vec<u8>) -> Result<Self, FrameError> {
+        if t_ms > MAX_T_MS {
+            return Err(FrameError::TimeOutOfRange { t_ms });
+        }
         if width == 0 || height == 0 {
             return Err(FrameError::Empty { width, height });
         }

@@ -5,12 +5,18 @@
 //! Candidate tokens start `ivc_`, proctor tokens `ivp_`.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::OnceLock;
+use std::time::Instant;
+
 use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::throttle::{retry_after_secs, Key};
 use crate::{now_ms, AppState};
 
 pub const CANDIDATE_PREFIX: &str = "ivc_";
@@ -106,32 +112,143 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let cookie_token = parts
-            .headers
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|c| c.trim().strip_prefix("invigil_session="))
-            .map(str::to_owned);
         if let Some(value) = header {
             if let Some(token) = value.strip_prefix("Bearer ") {
                 return token_caller(state, token.trim()).await;
             }
             if let Some(basic) = value.strip_prefix("Basic ") {
-                return basic_caller(state, basic.trim()).await;
+                let addr = client_addr(parts, state);
+                return basic_caller(state, addr, basic.trim()).await;
             }
             return Err(ApiError::unauthorized(
                 "the Authorization header must be `Bearer <token>` or `Basic <credentials>`",
             ));
         }
-        if let Some(token) = cookie_token {
+        if let Some(token) = cookie_token(&parts.headers) {
+            check_same_origin(parts, state)?;
             return token_caller(state, &token).await;
         }
         Err(ApiError::unauthorized(
             "this endpoint needs credentials: a session token or a proctor sign-in",
         ))
     }
+}
+
+/// The client's address (see [`client_addr`]), for handlers.
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(ClientAddr(client_addr(parts, state)))
+    }
+}
+
+/// The console's sign-in cookie, if sent.
+pub(crate) fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("invigil_session="))
+        .map(str::to_owned)
+}
+
+/// Cross-site request forgery: a write authenticated by the cookie alone
+/// must be JSON (a cross-site form or `text/plain` fetch cannot send that
+/// without a CORS preflight, which this server never grants) and must come
+/// from this server's own origin.
+fn check_same_origin(parts: &Parts, state: &AppState) -> Result<(), ApiError> {
+    use axum::http::{header, Method};
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(ApiError::forbidden(
+            "a write signed in by cookie must send `Content-Type: application/json`",
+        ));
+    }
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let same = match origin {
+        Some(origin) => {
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let authority = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            let forwarded = state.config.behind_proxy.then(|| {
+                parts
+                    .headers
+                    .get("x-forwarded-host")
+                    .and_then(|v| v.to_str().ok())
+            });
+            authority.is_some_and(|a| {
+                a.eq_ignore_ascii_case(host)
+                    || forwarded
+                        .flatten()
+                        .is_some_and(|f| a.eq_ignore_ascii_case(f))
+            })
+        }
+        None => parts
+            .headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v == "same-origin"),
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "a write signed in by cookie must come from this server's own pages (Origin {})",
+            origin.unwrap_or("missing")
+        )))
+    }
+}
+
+/// The client's address: the connection's peer, or behind a trusted proxy
+/// (`Config::behind_proxy`) the last address of `X-Forwarded-For`.
+pub(crate) fn client_addr(parts: &Parts, state: &AppState) -> IpAddr {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+    if !state.config.behind_proxy {
+        return peer;
+    }
+    parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or(peer)
+}
+
+/// Whether the client reached the server over HTTPS (directly, or as a
+/// trusted proxy says), or the operator asked for `Secure` cookies always.
+pub(crate) fn secure_cookies(headers: &HeaderMap, state: &AppState) -> bool {
+    state.config.secure_cookies
+        || (state.config.behind_proxy
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("https")))
 }
 
 async fn token_caller(state: &AppState, token: &str) -> Result<Caller, ApiError> {
@@ -174,35 +291,92 @@ async fn token_caller(state: &AppState, token: &str) -> Result<Caller, ApiError>
     ))
 }
 
-async fn basic_caller(state: &AppState, encoded: &str) -> Result<Caller, ApiError> {
+async fn basic_caller(state: &AppState, addr: IpAddr, encoded: &str) -> Result<Caller, ApiError> {
     let bad = || ApiError::unauthorized("wrong user name or password");
     let decoded = base64_decode(encoded).ok_or_else(bad)?;
     let text = String::from_utf8(decoded).map_err(|_| bad())?;
     let (user, password) = text.split_once(':').ok_or_else(bad)?;
+    sign_in(state, addr, user, password, "basic").await?;
+    Ok(Caller::Proctor {
+        username: user.to_owned(),
+    })
+}
+
+/// Checks a proctor's user name and password, through the sign-in
+/// throttle (429 with `Retry-After` while the address or the user name
+/// must wait), and logs the outcome (never the password). `how` names the
+/// way in for the log: `login` or `basic`.
+pub async fn sign_in(
+    state: &AppState,
+    addr: IpAddr,
+    user: &str,
+    password: &str,
+    how: &str,
+) -> Result<(), ApiError> {
+    let keys = [Key::Address(addr), Key::User(user.to_ascii_lowercase())];
+    if let Some(wait) = state.sign_in.wait(&keys, Instant::now()) {
+        tracing::warn!(
+            user = user.escape_debug().to_string(),
+            %addr,
+            how,
+            "sign-in refused: too many failures, {} s to wait",
+            retry_after_secs(wait)
+        );
+        return Err(ApiError::too_many(
+            wait,
+            format!(
+                "too many failed sign-ins from this address or for this user; try again in {} s",
+                retry_after_secs(wait)
+            ),
+        ));
+    }
     if check_proctor(state, user, password).await? {
-        Ok(Caller::Proctor {
-            username: user.to_owned(),
-        })
+        state.sign_in.succeeded(&keys);
+        tracing::info!(user, %addr, how, "signed in");
+        Ok(())
     } else {
-        Err(bad())
+        state.sign_in.failed(&keys, Instant::now());
+        tracing::warn!(
+            user = user.escape_debug().to_string(),
+            %addr,
+            how,
+            "sign-in failed: wrong user name or password"
+        );
+        Err(ApiError::unauthorized("wrong user name or password"))
     }
 }
 
+/// A hash no password matches, checked for unknown users so that they take
+/// as long as known ones (user names do not leak by timing).
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&new_id()).expect("argon2 hashes a random password"))
+}
+
 /// Whether `user`/`password` is a proctor account. Runs argon2 off the
-/// async threads.
+/// async threads, at most one check per core at a time (each takes ~19 MiB).
 pub async fn check_proctor(state: &AppState, user: &str, password: &str) -> Result<bool, ApiError> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT password_hash FROM proctors WHERE username = $1")
             .bind(user)
             .fetch_optional(&state.db.pool)
             .await?;
-    let Some((phc,)) = row else {
-        return Ok(false);
-    };
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+    let known = row.is_some();
+    let phc = row.map_or_else(|| dummy_hash().to_owned(), |(phc,)| phc);
+    let _permit = state
+        .password_checks
+        .acquire()
         .await
-        .map_err(ApiError::internal)
+        .map_err(ApiError::internal)?;
+    use std::sync::atomic::Ordering;
+    let running = state.password_checks_running.fetch_add(1, Ordering::SeqCst) + 1;
+    state
+        .password_checks_peak
+        .fetch_max(running, Ordering::SeqCst);
+    let password = password.to_owned();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc)).await;
+    state.password_checks_running.fetch_sub(1, Ordering::SeqCst);
+    Ok(known && ok.map_err(ApiError::internal)?)
 }
 
 /// Standard base64 (RFC 4648, with padding), as HTTP Basic uses.

@@ -15,6 +15,11 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Extra machine-readable details (e.g. the expected seq).
     pub detail: Option<serde_json::Value>,
+    /// Seconds to send in `Retry-After` (429s).
+    pub retry_after_s: Option<u64>,
+    /// Answered before the request body was read: close the connection
+    /// (its unread body cannot be told from the next request).
+    pub close: bool,
 }
 
 impl ApiError {
@@ -25,7 +30,22 @@ impl ApiError {
             message: message.into(),
             field: None,
             detail: None,
+            retry_after_s: None,
+            close: false,
         }
+    }
+
+    /// See [`ApiError::close`].
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
+    }
+
+    /// 429: try again after `wait`.
+    pub fn too_many(wait: std::time::Duration, message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message);
+        e.retry_after_s = Some(crate::throttle::retry_after_secs(wait));
+        e
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -90,6 +110,18 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
+        if self.close {
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        if let Some(secs) = self.retry_after_s {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -11,7 +11,11 @@ use serde_json::json;
 use sqlx::FromRow;
 
 use crate::error::{ApiError, ApiResult};
-use crate::{auth, now_ms, Alert, AppState, MAX_BATCH_EVENTS};
+use crate::{auth, now_ms, Alert, AppState, MAX_BATCH_EVENTS, MAX_JSON_FIELD_BYTES};
+
+/// Largest `seq` and `t_ms` taken: the largest integer a JSON reader (the
+/// console's JavaScript) holds exactly, and far inside the database's i64.
+pub const MAX_JSON_INT: u64 = (1 << 53) - 1;
 
 /// Why a batch was refused, as the candidate's client is told; each is
 /// also recorded in the session's timeline.
@@ -82,6 +86,24 @@ fn validate(batch: &EventBatch) -> ApiResult<()> {
                 ),
             ));
         }
+        if e.t_ms > MAX_JSON_INT || e.seq > MAX_JSON_INT {
+            return Err(ApiError::invalid_field(
+                format!(
+                    "events[{i}].{}",
+                    if e.seq > MAX_JSON_INT { "seq" } else { "t_ms" }
+                ),
+                format!("`seq` and `t_ms` must be at most {MAX_JSON_INT} (2^53 - 1)"),
+            ));
+        }
+        let data_len = serde_json::to_string(&e.data).map_or(usize::MAX, |d| d.len());
+        if data_len > MAX_JSON_FIELD_BYTES {
+            return Err(ApiError::invalid_field(
+                format!("events[{i}].data"),
+                format!(
+                    "an event's `data` is {data_len} bytes as JSON; at most {MAX_JSON_FIELD_BYTES} are taken"
+                ),
+            ));
+        }
         match &e.prev {
             Some(p) if crate::store::Sha256Hex::parse(p).is_some() => {}
             Some(_) => {
@@ -107,8 +129,7 @@ pub async fn append(
     batch: EventBatch,
 ) -> ApiResult<BatchReply> {
     validate(&batch)?;
-    let lock = state.session_lock(session_id);
-    let _guard = lock.lock().await;
+    let _guard = state.lock_session(session_id).await;
 
     let row: ChainRow = sqlx::query_as(
         "SELECT exam_id, candidate_id, state, next_seq, head FROM sessions WHERE id = $1",
@@ -244,9 +265,6 @@ pub async fn append(
         });
         if reviewed {
             refresh_review(state, session_id).await;
-        }
-        if ended.is_some() {
-            state.forget_session_lock(session_id);
         }
     }
     Ok(BatchReply {

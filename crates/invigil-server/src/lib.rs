@@ -23,9 +23,12 @@ mod error;
 pub mod export;
 mod ingest;
 mod json;
+mod media_guard;
 pub mod retention;
 pub mod review;
+pub mod serve;
 pub mod store;
+pub mod throttle;
 mod timeline;
 mod validate;
 
@@ -47,6 +50,15 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 pub const DEFAULT_MAX_MEDIA_BYTES: usize = 64 << 20;
 /// Most events in one batch.
 pub const MAX_BATCH_EVENTS: usize = 1000;
+/// Largest `policy` of a session and `data` of an event, as compact JSON.
+pub const MAX_JSON_FIELD_BYTES: usize = 16 << 10;
+/// Sessions one client address may create per minute, by default.
+pub const DEFAULT_SESSIONS_PER_MINUTE: u32 = 120;
+/// Media items one session may upload, by default (a 3-hour exam with a
+/// clip every minute and the check-in photos fits).
+pub const DEFAULT_MEDIA_QUOTA_ITEMS: u32 = 300;
+/// Media bytes one session may upload, by default.
+pub const DEFAULT_MEDIA_QUOTA_BYTES: u64 = 500 << 20;
 
 /// Server settings; see docs/api.md.
 #[derive(Clone, Debug)]
@@ -64,6 +76,20 @@ pub struct Config {
     /// Delete sessions inactive for longer than this many days (checked at
     /// start and hourly); `None` keeps everything.
     pub retention_days: Option<u32>,
+    /// The server is reached through a reverse proxy it trusts: the client
+    /// address is the last of `X-Forwarded-For`, HTTPS is told by
+    /// `X-Forwarded-Proto`, the origin by `X-Forwarded-Host`.
+    pub behind_proxy: bool,
+    /// Always mark the console's cookie `Secure`.
+    pub secure_cookies: bool,
+    /// Sessions one client address may create per minute (0: no limit).
+    pub sessions_per_minute: u32,
+    /// Most media items one session may upload.
+    pub media_quota_items: u32,
+    /// Most media bytes one session may upload.
+    pub media_quota_bytes: u64,
+    /// Connection limits and timeouts.
+    pub connections: serve::ConnectionLimits,
 }
 
 impl Config {
@@ -76,6 +102,12 @@ impl Config {
             max_media_bytes: DEFAULT_MAX_MEDIA_BYTES,
             console_dir: None,
             retention_days: None,
+            behind_proxy: false,
+            secure_cookies: false,
+            sessions_per_minute: DEFAULT_SESSIONS_PER_MINUTE,
+            media_quota_items: DEFAULT_MEDIA_QUOTA_ITEMS,
+            media_quota_bytes: DEFAULT_MEDIA_QUOTA_BYTES,
+            connections: serve::ConnectionLimits::default(),
         }
     }
 
@@ -101,10 +133,15 @@ pub struct Inner {
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
     /// One writer at a time per session, so chain checks see a stable head.
     session_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Uploads hold it shared; removing unused media bodies holds it
-    /// exclusively, so a body is never removed between an upload finding it
-    /// already stored and recording it.
-    pub(crate) media_gc: tokio::sync::RwLock<()>,
+    /// Failed sign-ins by address and user name.
+    pub(crate) sign_in: throttle::SignInThrottle,
+    /// Password checks running at once (argon2 takes ~19 MiB each).
+    pub(crate) password_checks: tokio::sync::Semaphore,
+    /// Session creations by address.
+    pub(crate) creations: throttle::RateLimit,
+    /// Password checks running now, and the most seen at once.
+    pub(crate) password_checks_running: std::sync::atomic::AtomicUsize,
+    pub(crate) password_checks_peak: std::sync::atomic::AtomicUsize,
 }
 
 /// Shared state of all handlers.
@@ -132,17 +169,25 @@ impl AppState {
     }
 
     pub fn with_parts(config: Config, db: Db, store: Arc<dyn MediaStore>) -> Self {
-        let (alerts, _) = broadcast::channel(4096);
+        // A stalled reader pins at most this many alerts (each event at most
+        // MAX_JSON_FIELD_BYTES of data), then reads `lagged`.
+        let (alerts, _) = broadcast::channel(1024);
         let (decisions, _) = broadcast::channel(1024);
         Self(Arc::new(Inner {
             db,
             store,
             alerts,
             decisions,
-            config,
             closing: tokio::sync::watch::Sender::new(false),
             session_locks: Mutex::new(HashMap::new()),
-            media_gc: tokio::sync::RwLock::new(()),
+            sign_in: throttle::SignInThrottle::default(),
+            password_checks: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
+            creations: throttle::RateLimit::new(config.sessions_per_minute),
+            password_checks_running: Default::default(),
+            password_checks_peak: Default::default(),
+            config,
         }))
     }
 
@@ -155,14 +200,59 @@ impl AppState {
         self.alerts.subscribe()
     }
 
-    pub(crate) fn session_lock(&self, session_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.session_locks.lock().expect("lock map never poisoned");
-        Arc::clone(locks.entry(session_id.to_owned()).or_default())
+    /// Waits for and takes the session's writer lock. The map holds an
+    /// entry only while someone holds or waits for it, so ids that do not
+    /// exist or sessions long ended leave nothing behind.
+    pub(crate) async fn lock_session(&self, session_id: &str) -> SessionLock {
+        let mutex = {
+            let mut locks = self.session_locks.lock().expect("lock map never poisoned");
+            Arc::clone(locks.entry(session_id.to_owned()).or_default())
+        };
+        let guard = Arc::clone(&mutex).lock_owned().await;
+        SessionLock {
+            state: self.clone(),
+            id: session_id.to_owned(),
+            mutex,
+            guard: Some(guard),
+        }
     }
 
-    pub(crate) fn forget_session_lock(&self, session_id: &str) {
-        let mut locks = self.session_locks.lock().expect("lock map never poisoned");
-        locks.remove(session_id);
+    /// The most password checks that ran at once (at most one per core).
+    pub fn password_check_peak(&self) -> usize {
+        self.password_checks_peak
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sessions with a lock entry (held or awaited), for tests.
+    pub fn session_locks_held(&self) -> usize {
+        self.session_locks
+            .lock()
+            .expect("lock map never poisoned")
+            .len()
+    }
+}
+
+/// A session's writer lock; see [`AppState::lock_session`].
+pub(crate) struct SessionLock {
+    state: AppState,
+    id: String,
+    mutex: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for SessionLock {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut locks = self
+            .state
+            .session_locks
+            .lock()
+            .expect("lock map never poisoned");
+        // The map's reference and ours: nobody else waits for it. Clones
+        // are made only under the map's lock, so none can appear now.
+        if Arc::strong_count(&self.mutex) == 2 {
+            locks.remove(&self.id);
+        }
     }
 }
 
@@ -207,13 +297,10 @@ impl Server {
         }
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let limits = state.config.connections;
+        let task = tokio::spawn(serve::serve(listener, app, limits, async move {
+            let _ = rx.await;
+        }));
         Ok(Self {
             addr,
             state,
@@ -254,7 +341,8 @@ impl Server {
     }
 }
 
-/// Creates a proctor account (or replaces its password).
+/// Creates a proctor account (or replaces its password: every sign-in of
+/// the account ends).
 pub async fn set_proctor(db: &Db, username: &str, password: &str) -> anyhow::Result<()> {
     validate::validate_username(username).map_err(|e| anyhow::anyhow!(e.message))?;
     anyhow::ensure!(
@@ -271,5 +359,26 @@ pub async fn set_proctor(db: &Db, username: &str, password: &str) -> anyhow::Res
     .bind(now_ms())
     .execute(&db.pool)
     .await?;
+    sqlx::query("DELETE FROM proctor_tokens WHERE username = $1")
+        .bind(username)
+        .execute(&db.pool)
+        .await?;
     Ok(())
+}
+
+/// Removes a proctor account and ends its sign-ins; false when there is no
+/// such account. Its decisions stay in the audit trail under its name.
+pub async fn remove_proctor(db: &Db, username: &str) -> anyhow::Result<bool> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("DELETE FROM proctor_tokens WHERE username = $1")
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
+    let removed = sqlx::query("DELETE FROM proctors WHERE username = $1")
+        .bind(username)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(removed == 1)
 }

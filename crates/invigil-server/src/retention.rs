@@ -100,11 +100,9 @@ pub async fn purge(state: &AppState, ids: &[String], reason: Reason) -> anyhow::
     let mut purged = Purged::default();
     for id in ids {
         // No batch or upload of this session interleaves with its deletion.
-        let lock = state.session_lock(id);
-        let guard = lock.lock().await;
+        let guard = state.lock_session(id).await;
         let removed = purge_one(state, id, reason).await;
         drop(guard);
-        state.forget_session_lock(id);
         let Some((events, media)) = removed? else {
             continue;
         };
@@ -134,11 +132,14 @@ async fn purge_one(
     reason: Reason,
 ) -> anyhow::Result<Option<(u64, Vec<(String, i64)>)>> {
     let mut tx = state.db.pool.begin().await?;
-    let exists = sqlx::query("SELECT id FROM sessions WHERE id = $1")
+    // A write first: SQLite then takes its write lock at once (waiting for
+    // other processes), instead of failing to upgrade a read later.
+    let exists = sqlx::query("UPDATE sessions SET state = state WHERE id = $1")
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .execute(&mut *tx)
         .await?
-        .is_some();
+        .rows_affected()
+        == 1;
     if !exists {
         return Ok(None);
     }
@@ -180,20 +181,10 @@ async fn purge_one(
 
 /// Removes a media body from the store unless a session still lists it.
 async fn delete_body_if_unused(state: &AppState, sha: &str) -> anyhow::Result<bool> {
-    let _no_uploads = state.media_gc.write().await;
-    let in_use = sqlx::query("SELECT session_id FROM media WHERE sha256 = $1 LIMIT 1")
-        .bind(sha)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .is_some();
-    let Some(digest) = Sha256Hex::parse(sha) else {
-        return Ok(false);
-    };
-    if in_use {
-        return Ok(false);
+    match Sha256Hex::parse(sha) {
+        Some(digest) => crate::media_guard::remove_if_unused(state, &digest).await,
+        None => Ok(false),
     }
-    let store = state.store.clone();
-    Ok(tokio::task::spawn_blocking(move || store.delete(&digest)).await??)
 }
 
 /// How often the retention task looks for expired sessions.

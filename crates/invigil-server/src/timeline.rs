@@ -65,7 +65,7 @@ impl From<SummaryRow> for SessionSummary {
             warnings: r.warnings,
             media: r.media,
             rejected_batches: r.rejected,
-            policy: serde_json::from_str(&r.policy).unwrap_or(Value::Null),
+            policy: Some(serde_json::from_str(&r.policy).unwrap_or(Value::Null)),
             priority: r.priority,
             open_alerts: r.open_alerts,
             verdict: r.verdict,
@@ -220,8 +220,10 @@ pub(crate) async fn timeline_of(
     limit: i64,
 ) -> ApiResult<Timeline> {
     let session = load_summary(state, id).await?;
-    let events = stored_events(state, id, after_seq, limit)
-        .await?
+    let mut rows = stored_events(state, id, after_seq, limit.saturating_add(1)).await?;
+    let full = rows.len() as i64 > limit;
+    rows.truncate(limit.max(0) as usize);
+    let events = rows
         .into_iter()
         .map(|r| {
             let event: Event = serde_json::from_str(&r.body).map_err(|e| {
@@ -233,10 +235,14 @@ pub(crate) async fn timeline_of(
                 received_ms: r.received_ms,
             })
         })
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<ApiResult<Vec<StoredEvent>>>()?;
+    let next_after_seq = full
+        .then(|| events.last().map(|e| e.event.seq as i64))
+        .flatten();
     Ok(Timeline {
         session,
         events,
+        next_after_seq,
         media: load_media(state, id).await?,
         notes: load_notes(state, id).await?,
         decisions: load_decisions(state, id).await?,

@@ -60,7 +60,8 @@ impl SessionMeta {
             })
     }
 
-    /// Replaces `session.json` atomically and durably.
+    /// Replaces `session.json` atomically and durably, readable by its
+    /// owner only (it holds the candidate token).
     pub fn save(&self, dir: &Path) -> Result<(), JournalError> {
         let path = Self::path(dir);
         let tmp = dir.join("session.json.tmp");
@@ -68,7 +69,12 @@ impl SessionMeta {
             path: tmp.clone(),
             source,
         };
-        let mut f = fs::File::create(&tmp).map_err(io)?;
+        let _ = fs::remove_file(&tmp);
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp).map_err(io)?;
         f.write_all(
             serde_json::to_string_pretty(self)
                 .expect("meta serialises")

@@ -185,7 +185,7 @@ impl Mp4Source {
         let mut first = i64::MAX;
         for id in 1..=self.sample_count.min(16) {
             if let Some(s) = self.read_sample(id)? {
-                first = first.min(s.start_time as i64 + i64::from(s.rendering_offset));
+                first = first.min(pts_of(s.start_time, s.rendering_offset));
             }
         }
         Ok(if first == i64::MAX { 0 } else { first })
@@ -242,9 +242,10 @@ impl Mp4Source {
                 }
                 Err(e) => return Err(e),
             };
-            self.waiting_pts.push(std::cmp::Reverse(
-                sample.start_time as i64 + i64::from(sample.rendering_offset),
-            ));
+            self.waiting_pts.push(std::cmp::Reverse(pts_of(
+                sample.start_time,
+                sample.rendering_offset,
+            )));
             if let Some((w, h, rgb)) = picture {
                 let frame = self.stamp(w, h, rgb)?;
                 self.ready.push_back(frame);
@@ -315,11 +316,14 @@ impl Mp4Source {
             .pop()
             .map(|std::cmp::Reverse(p)| p)
             .unwrap_or(self.first_pts);
-        let since = (pts - self.first_pts).max(0) as u64;
-        let mut t_ms = (since * 1000 + self.timescale / 2) / self.timescale;
+        // In i128: no time the file states can overflow; Frame::new
+        // refuses one beyond MAX_T_MS.
+        let since = (i128::from(pts) - i128::from(self.first_pts)).max(0);
+        let t_ms = (since * 1000 + i128::from(self.timescale / 2)) / i128::from(self.timescale);
+        let mut t_ms = u64::try_from(t_ms).unwrap_or(u64::MAX);
         // Frames must not go back in time, whatever the file says.
         if let Some(last) = self.last_t_ms {
-            t_ms = t_ms.max(last + 1);
+            t_ms = t_ms.max(last.saturating_add(1));
         }
         self.last_t_ms = Some(t_ms);
         self.frames_out += 1;
@@ -399,6 +403,14 @@ fn strip_path(e: &CaptureError, path: &Path) -> String {
     text.strip_prefix(&format!("{}: ", path.display()))
         .map(str::to_owned)
         .unwrap_or(text)
+}
+
+/// A sample's presentation time (track timescale), saturating: the file's
+/// start time is a u64 and its offset may be negative.
+fn pts_of(start_time: u64, rendering_offset: i32) -> i64 {
+    i64::try_from(start_time)
+        .unwrap_or(i64::MAX)
+        .saturating_add(i64::from(rendering_offset))
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ pub use review::{
     TimelineNote,
 };
 pub use sessions::{
-    BatchReply, CreateSession, Created, EndSession, EventBatch, MediaItem, MediaStored,
-    SessionList, SessionState, SessionSummary,
+    BatchReply, CreateSession, Created, DeliveryStatus, EndSession, EventBatch, MediaItem,
+    MediaStored, SessionList, SessionState, SessionStatus, SessionSummary,
 };
 #[cfg(feature = "ts")]
 pub use ts::{event_texts_typescript, typescript};

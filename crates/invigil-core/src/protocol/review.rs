@@ -135,7 +135,12 @@ pub struct TimelineNote {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Timeline {
     pub session: SessionSummary,
+    /// One page of events, in seq order.
     pub events: Vec<StoredEvent>,
+    /// Set when more events may follow: ask again with `after_seq` = this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub next_after_seq: Option<i64>,
     pub media: Vec<MediaItem>,
     pub notes: Vec<TimelineNote>,
     pub decisions: Vec<Decision>,

@@ -87,9 +87,12 @@ pub struct SessionSummary {
     pub media: i64,
     /// Batches refused for a broken chain (tamper evidence).
     pub rejected_batches: i64,
-    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub policy: Value,
+    /// The policy the session runs under; not in lists (only one session's
+    /// status and its timeline carry it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>", optional))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub policy: Option<Value>,
     /// Review priority, 0-100 (docs/console.md).
     pub priority: f64,
     /// Violations no proctor has decided on yet.
@@ -99,6 +102,66 @@ pub struct SessionSummary {
     /// When the candidate's client last reached the server (heartbeat
     /// every 30 s), ms since the Unix epoch.
     pub last_seen_ms: Option<i64>,
+}
+
+/// What a candidate's own client reads of its session
+/// (`GET /api/v1/sessions/{id}` with the candidate token): its delivery,
+/// nothing of its review.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeliveryStatus {
+    pub session_id: String,
+    pub exam_id: String,
+    pub candidate_id: String,
+    pub state: SessionState,
+    pub created_ms: i64,
+    pub ended_ms: Option<i64>,
+    pub end_reason: Option<String>,
+    /// Events held: seq 0 .. next_seq-1.
+    pub next_seq: i64,
+    /// Hash of the last event held: the next event's `prev`.
+    pub head: String,
+    pub last_event_ms: Option<i64>,
+    /// Media items held.
+    pub media: i64,
+    /// Batches refused for a broken chain.
+    pub rejected_batches: i64,
+    /// The policy the session was created with.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub policy: Value,
+}
+
+impl From<SessionSummary> for DeliveryStatus {
+    fn from(s: SessionSummary) -> Self {
+        DeliveryStatus {
+            session_id: s.session_id,
+            exam_id: s.exam_id,
+            candidate_id: s.candidate_id,
+            state: s.state,
+            created_ms: s.created_ms,
+            ended_ms: s.ended_ms,
+            end_reason: s.end_reason,
+            next_seq: s.next_seq,
+            head: s.head,
+            last_event_ms: s.last_event_ms,
+            media: s.media,
+            rejected_batches: s.rejected_batches,
+            policy: s.policy.unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// `GET /api/v1/sessions/{id}` and `POST .../end`: the whole summary for
+/// proctors, the delivery status for the session's candidate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub enum SessionStatus {
+    Review(SessionSummary),
+    Delivery(DeliveryStatus),
 }
 
 /// `GET /api/v1/sessions`.

@@ -27,6 +27,8 @@ pub fn typescript() -> String {
         Created::decl(&cfg),
         SessionState::decl(&cfg),
         SessionSummary::decl(&cfg),
+        DeliveryStatus::decl(&cfg),
+        SessionStatus::decl(&cfg),
         SessionList::decl(&cfg),
         EndSession::decl(&cfg),
         EventBatch::decl(&cfg),

@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use invigil_core::protocol::{ErrorBody, Login, Me, SignedIn};
 
-use crate::auth::{self, Caller};
+use crate::auth::{self, Caller, ClientAddr};
 use crate::error::{ApiError, ApiResult};
 use crate::json::StrictJson;
 use crate::{now_ms, AppState};
@@ -27,16 +27,22 @@ pub(super) fn router() -> Router<AppState> {
         (status = 200, description = "Signed in", body = SignedIn),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "Wrong user name or password", body = ErrorBody),
+        (status = 429, description = "Too many failed sign-ins from this address or for this user; see Retry-After", body = ErrorBody),
     ))]
 pub(super) async fn login(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
     StrictJson(body): StrictJson<Login>,
 ) -> ApiResult<Response> {
-    if !auth::check_proctor(&state, &body.username, &body.password).await? {
-        return Err(ApiError::unauthorized("wrong user name or password"));
-    }
+    auth::sign_in(&state, addr, &body.username, &body.password, "login").await?;
     let token = auth::new_token(auth::PROCTOR_PREFIX);
     let now = now_ms();
+    // Expired sign-ins are of no use to anyone: drop them.
+    sqlx::query("DELETE FROM proctor_tokens WHERE expires_ms <= $1")
+        .bind(now)
+        .execute(&state.db.pool)
+        .await?;
     let expires = now + auth::PROCTOR_TOKEN_TTL_MS;
     sqlx::query("INSERT INTO proctor_tokens (token_hash, username, created_ms, expires_ms) VALUES ($1, $2, $3, $4)")
         .bind(auth::token_hash(&token))
@@ -46,8 +52,9 @@ pub(super) async fn login(
         .execute(&state.db.pool)
         .await?;
     let cookie = format!(
-        "invigil_session={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        auth::PROCTOR_TOKEN_TTL_MS / 1000
+        "invigil_session={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        auth::PROCTOR_TOKEN_TTL_MS / 1000,
+        secure_attr(&headers, &state)
     );
     let mut response = Json(SignedIn {
         token,
@@ -81,14 +88,7 @@ pub(super) async fn logout(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned)
-        .or_else(|| {
-            headers
-                .get_all(header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(';'))
-                .find_map(|c| c.trim().strip_prefix("invigil_session=").map(str::to_owned))
-        });
+        .or_else(|| auth::cookie_token(&headers));
     if let Some(token) = token {
         sqlx::query("DELETE FROM proctor_tokens WHERE token_hash = $1")
             .bind(auth::token_hash(&token))
@@ -96,9 +96,13 @@ pub(super) async fn logout(
             .await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
+    let cookie = format!(
+        "invigil_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        secure_attr(&headers, &state)
+    );
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("invigil_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
     );
     Ok(response)
 }
@@ -115,4 +119,13 @@ pub(super) async fn me(caller: Caller) -> ApiResult<Json<Me>> {
         Caller::Proctor { username } => Me::Proctor { username },
         Caller::Candidate { session_id } => Me::Candidate { session_id },
     }))
+}
+
+/// `; Secure` when the console is reached over HTTPS.
+fn secure_attr(headers: &HeaderMap, state: &AppState) -> &'static str {
+    if auth::secure_cookies(headers, state) {
+        "; Secure"
+    } else {
+        ""
+    }
 }

@@ -68,8 +68,7 @@ pub(super) async fn decide(
             "say in `note` why the session is invalidated",
         ));
     }
-    let lock = state.session_lock(&id);
-    let _guard = lock.lock().await;
+    let _guard = state.lock_session(&id).await;
     let session = load_summary(&state, &id).await?;
     if let Some(seq) = body.event_seq {
         let (severity,): (String,) =

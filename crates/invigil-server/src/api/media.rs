@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::{Json, Router};
-use invigil_core::protocol::{ErrorBody, MediaKind, MediaStored};
+use invigil_core::protocol::{ErrorBody, MediaKind, MediaStored, SessionState};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -17,8 +17,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::json::body_bytes;
 use crate::store::Sha256Hex;
 use crate::timeline::load_summary;
-use crate::validate::{media_kind, validate_media_name};
-use crate::{now_ms, AppState};
+use crate::validate::{media_kind, sniff_media, validate_media_name, INLINE_MEDIA_TYPES};
+use crate::{media_guard, AppState};
 
 pub(super) fn router(max_media_bytes: usize) -> Router<AppState> {
     Router::new()
@@ -46,14 +46,15 @@ pub(super) struct MediaQuery {
         ("sha256" = String, Path, description = "SHA-256 of the body, 64 lowercase hex digits"),
         MediaQuery,
     ),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The body; its Content-Type is stored"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The body: MP4 for clips, JPEG, PNG or WebP for photos (read from its bytes; the Content-Type header is ignored)"),
     responses(
         (status = 201, description = "Stored", body = MediaStored),
         (status = 200, description = "Held already", body = MediaStored),
-        (status = 400, description = "A field is invalid, or the body does not match its SHA-256", body = ErrorBody),
+        (status = 400, description = "A field is invalid, the body does not match its SHA-256, or its type is not allowed for its kind", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not this session's candidate token", body = ErrorBody),
         (status = 404, description = "No such session", body = ErrorBody),
+        (status = 409, description = "The session has ended, or its media quota is used up", body = ErrorBody),
         (status = 413, description = "Body over the limit", body = ErrorBody),
     ),
     security(("candidate" = [])))]
@@ -79,23 +80,23 @@ pub(super) async fn upload_media(
         Some(kind) => media_kind(kind)?,
         None => MediaKind::Other,
     };
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or(""))
-        .unwrap_or("application/octet-stream")
-        .to_owned();
-    let ok_type = content_type.len() <= 100
-        && content_type.split_once('/').is_some()
-        && content_type
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/.+-".contains(&b));
-    if !ok_type {
-        return Err(ApiError::invalid_field(
-            "Content-Type",
-            format!("`{}` is not a media type", content_type.escape_debug()),
-        ));
+    // The client's Content-Type is not trusted: the type is read from the
+    // body below. Over the quota already? Say so before reading the body.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    // Refusals before the body is read close the connection.
+    let session = load_summary(&state, &id).await.map_err(ApiError::closing)?;
+    if !holds(&state, &id, &sha).await? {
+        if session.state == SessionState::Ended {
+            return Err(ended(&id).closing());
+        }
+        check_quota(&state, &id, declared)
+            .await
+            .map_err(ApiError::closing)?;
     }
-    load_summary(&state, &id).await?; // 404 before reading the body
     let body: Bytes = body_bytes(req, &()).await?;
     let actual = invigil_core::chain::hex(&Sha256::digest(&body));
     if actual != sha.as_str() {
@@ -107,32 +108,41 @@ pub(super) async fn upload_media(
             ),
         ));
     }
-    // Not while this session is being deleted, nor while unused bodies are
-    // being removed from the store (the body may be one of them).
-    let lock = state.session_lock(&id);
-    let _session = lock.lock().await;
-    let _media = state.media_gc.read().await;
+    let content_type = sniff_media(kind, &body)?;
+    // Not while this session is being deleted.
+    let _session = state.lock_session(&id).await;
     let session = load_summary(&state, &id).await?;
+    let held = holds(&state, &id, &sha).await?;
+    if !held {
+        if session.state == SessionState::Ended {
+            return Err(ended(&id));
+        }
+        check_quota(&state, &id, body.len() as u64).await?;
+    }
+    // The row first, then the body (see media_guard): a body is never
+    // removed from the store once a row naming it is committed.
+    let body_len = body.len();
+    let row = media_guard::MediaRow {
+        session_id: &session.session_id,
+        sha256: &sha,
+        name: &query.name,
+        kind: kind.as_str(),
+        content_type,
+        bytes: body_len as i64,
+    };
+    let inserted = u64::from(media_guard::record(&state, &row).await?);
     let store = state.store.clone();
-    let (sha_w, body_len) = (sha.clone(), body.len());
-    tokio::task::spawn_blocking(move || store.put(&sha_w, &body))
+    let sha_w = sha.clone();
+    let stored = tokio::task::spawn_blocking(move || store.put(&sha_w, &body))
         .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::internal(format!("media store: {e}")))?;
-    let inserted = sqlx::query(
-        "INSERT INTO media (session_id, sha256, name, kind, content_type, bytes, received_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-    )
-    .bind(&session.session_id)
-    .bind(sha.as_str())
-    .bind(&query.name)
-    .bind(kind.as_str())
-    .bind(&content_type)
-    .bind(body_len as i64)
-    .bind(now_ms())
-    .execute(&state.db.pool)
-    .await?
-    .rows_affected();
+        .map_err(ApiError::internal)
+        .and_then(|r| r.map_err(|e| ApiError::internal(format!("media store: {e}"))));
+    if let Err(e) = stored {
+        if inserted == 1 {
+            media_guard::unrecord(&state, &id, &sha).await;
+        }
+        return Err(e);
+    }
     let status = if inserted == 1 {
         StatusCode::CREATED
     } else {
@@ -146,6 +156,51 @@ pub(super) async fn upload_media(
         }),
     )
         .into_response())
+}
+
+/// Whether the session lists this body already (a repeated upload).
+async fn holds(state: &AppState, id: &str, sha: &Sha256Hex) -> ApiResult<bool> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT bytes FROM media WHERE session_id = $1 AND sha256 = $2")
+            .bind(id)
+            .bind(sha.as_str())
+            .fetch_optional(&state.db.pool)
+            .await?;
+    Ok(row.is_some())
+}
+
+fn ended(id: &str) -> ApiError {
+    ApiError::conflict(
+        "session_ended",
+        format!("session {id} has ended; it takes no new media"),
+    )
+}
+
+/// 409 when `more` bytes in one more item would take the session over its
+/// media quota (`Config::media_quota_items`, `media_quota_bytes`).
+async fn check_quota(state: &AppState, id: &str, more: u64) -> ApiResult<()> {
+    let (items, bytes): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM media WHERE session_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&state.db.pool)
+    .await?;
+    let (max_items, max_bytes) = (
+        state.config.media_quota_items,
+        state.config.media_quota_bytes,
+    );
+    if items as u64 >= u64::from(max_items) || (bytes as u64).saturating_add(more) > max_bytes {
+        return Err(ApiError::conflict(
+            "media_quota_exceeded",
+            format!(
+                "session {id} holds {items} media items, {bytes} bytes; a session may upload at most {max_items} items and {max_bytes} bytes"
+            ),
+        )
+        .with_detail(serde_json::json!({
+            "items": items, "bytes": bytes, "max_items": max_items, "max_bytes": max_bytes,
+        })));
+    }
+    Ok(())
 }
 
 /// A media body, for proctors; one byte range (`Range: bytes=a-b`) is
@@ -177,13 +232,14 @@ pub(super) async fn get_media(
             "media are named by their SHA-256: 64 lowercase hex digits",
         )
     })?;
-    let (content_type,): (String,) =
-        sqlx::query_as("SELECT content_type FROM media WHERE session_id = $1 AND sha256 = $2")
-            .bind(&id)
-            .bind(sha.as_str())
-            .fetch_optional(&state.db.pool)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("session {id} has no media {sha256}")))?;
+    let (content_type, name): (String, String) = sqlx::query_as(
+        "SELECT content_type, name FROM media WHERE session_id = $1 AND sha256 = $2",
+    )
+    .bind(&id)
+    .bind(sha.as_str())
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("session {id} has no media {sha256}")))?;
     let store = state.store.clone();
     let body = tokio::task::spawn_blocking(move || store.get(&sha))
         .await
@@ -195,8 +251,26 @@ pub(super) async fn get_media(
             ))
         })?;
     let total = body.len() as u64;
+    // Only types checked on upload are shown inline; a row stored before
+    // uploads were checked is downloaded, never rendered.
+    let (content_type, disposition) = if INLINE_MEDIA_TYPES.contains(&content_type.as_str()) {
+        (content_type, "inline".to_owned())
+    } else {
+        (
+            "application/octet-stream".to_owned(),
+            format!(
+                "attachment; filename=\"{}\"",
+                name.replace(['"', '\\'], "_")
+            ),
+        )
+    };
     let common = [
         (header::CONTENT_TYPE, content_type),
+        (header::CONTENT_DISPOSITION, disposition),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox".to_owned(),
+        ),
         (
             header::CACHE_CONTROL,
             "private, max-age=31536000, immutable".to_owned(),

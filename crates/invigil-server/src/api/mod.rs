@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -27,6 +28,7 @@ use crate::AppState;
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let max_media = state.config.max_media_bytes;
+    let body_timeout = state.config.connections.body_timeout;
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/openapi.json", get(openapi))
@@ -36,8 +38,18 @@ pub fn router(state: AppState) -> Router {
         .merge(decisions::router())
         .merge(alerts::router())
         .layer(DefaultBodyLimit::max(max_body))
-        .merge(media::router(max_media))
-        .fallback(not_found);
+        .layer(middleware::from_fn(move |req, next| {
+            crate::serve::declared_length(max_body, req, next)
+        }))
+        .merge(
+            media::router(max_media).layer(middleware::from_fn(move |req, next| {
+                crate::serve::declared_length(max_media, req, next)
+            })),
+        )
+        .fallback(not_found)
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ));
     app = match &state.config.console_dir {
         Some(dir) => app.fallback_service(
             tower_http::services::ServeDir::new(dir)
@@ -102,6 +114,7 @@ async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
         invigil_core::protocol::Alert,
         invigil_core::protocol::Decided,
         invigil_core::protocol::Lagged,
+        invigil_core::protocol::DeliveryStatus,
     )),
     modifiers(&SecuritySchemes)
 )]

@@ -8,18 +8,18 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use invigil_core::protocol::{
     BatchReply, CandidateToken, CreateSession, Created, EndSession, ErrorBody, EventBatch,
-    SessionList, SessionSummary, Timeline,
+    SessionList, SessionStatus, SessionSummary, Timeline,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::{self, Caller};
+use crate::auth::{self, Caller, ClientAddr};
 use crate::error::{ApiError, ApiResult};
 use crate::ingest;
 use crate::json::{body_bytes, parse, StrictJson};
 use crate::timeline::{load_summary, timeline_of, SummaryRow, SUMMARY_COLUMNS};
 use crate::validate::{validate_label, validate_session_id};
-use crate::{now_ms, AppState};
+use crate::{now_ms, AppState, MAX_JSON_FIELD_BYTES};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -39,11 +39,23 @@ pub(super) fn router() -> Router<AppState> {
         (status = 200, description = "The same session, created before", body = Created),
         (status = 400, description = "A field is invalid", body = ErrorBody),
         (status = 409, description = "The id is taken by another session", body = ErrorBody),
+        (status = 429, description = "Too many sessions created from this address; see Retry-After", body = ErrorBody),
     ))]
 pub(super) async fn create_session(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     StrictJson(body): StrictJson<CreateSession>,
 ) -> ApiResult<Response> {
+    if let Err(wait) = state.creations.take(addr, std::time::Instant::now()) {
+        tracing::warn!(%addr, "session creation refused: over {} a minute", state.config.sessions_per_minute);
+        return Err(ApiError::too_many(
+            wait,
+            format!(
+                "this address created {} sessions in the last minute, the most allowed; try again shortly",
+                state.config.sessions_per_minute
+            ),
+        ));
+    }
     validate_label("exam_id", &body.exam_id, 200)?;
     validate_label("candidate_id", &body.candidate_id, 200)?;
     let session_id = body.session_id.unwrap_or_else(auth::new_id);
@@ -53,6 +65,16 @@ pub(super) async fn create_session(
         None => CandidateToken::parse(&auth::new_token(auth::CANDIDATE_PREFIX))
             .map_err(ApiError::internal)?,
     };
+    let policy = Value::Object(body.policy).to_string();
+    if policy.len() > MAX_JSON_FIELD_BYTES {
+        return Err(ApiError::invalid_field(
+            "policy",
+            format!(
+                "the policy is {} bytes as JSON; at most {MAX_JSON_FIELD_BYTES} are taken",
+                policy.len()
+            ),
+        ));
+    }
     let token_hash = auth::token_hash(token.as_str());
     let origin = invigil_core::chain::origin(&session_id);
     let inserted = sqlx::query(
@@ -63,7 +85,7 @@ pub(super) async fn create_session(
     .bind(&session_id)
     .bind(&body.exam_id)
     .bind(&body.candidate_id)
-    .bind(Value::Object(body.policy).to_string())
+    .bind(&policy)
     .bind(&token_hash)
     .bind(now_ms())
     .bind(&origin)
@@ -185,16 +207,23 @@ pub(super) async fn list_sessions(
     .fetch_all(&state.db.pool)
     .await?;
     Ok(Json(SessionList {
-        sessions: rows.into_iter().map(SessionSummary::from).collect(),
+        // The policy is per session: read it there, not in every list.
+        sessions: rows
+            .into_iter()
+            .map(|r| SessionSummary {
+                policy: None,
+                ..SessionSummary::from(r)
+            })
+            .collect(),
     }))
 }
 
-/// A session's status, for proctors and for its candidate (whose client
-/// also sends `HEAD` here as a heartbeat).
+/// A session's status: the whole summary for proctors, its delivery status
+/// for its candidate (whose client also sends `HEAD` here as a heartbeat).
 #[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions",
     params(("id" = String, Path, description = "Session id")),
     responses(
-        (status = 200, description = "The session", body = SessionSummary),
+        (status = 200, description = "The session: `SessionSummary` for proctors, `DeliveryStatus` for its candidate", body = SessionStatus),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Another session's token", body = ErrorBody),
         (status = 404, description = "No such session", body = ErrorBody),
@@ -204,9 +233,17 @@ pub(super) async fn session_status(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<SessionSummary>> {
+) -> ApiResult<Json<SessionStatus>> {
     caller.reader_of(&id)?;
-    Ok(Json(load_summary(&state, &id).await?))
+    Ok(Json(status_for(&caller, load_summary(&state, &id).await?)))
+}
+
+/// What `caller` may see of a session's summary.
+fn status_for(caller: &Caller, summary: SessionSummary) -> SessionStatus {
+    match caller {
+        Caller::Proctor { .. } => SessionStatus::Review(summary),
+        Caller::Candidate { .. } => SessionStatus::Delivery(summary.into()),
+    }
 }
 
 /// Appends a batch of chained events. Idempotent on (session, seq): events
@@ -242,7 +279,7 @@ pub(super) async fn append_events(
     params(("id" = String, Path, description = "Session id")),
     request_body(content = EndSession, description = "Optional"),
     responses(
-        (status = 200, description = "The session, ended", body = SessionSummary),
+        (status = 200, description = "The session, ended (as `GET` shows it to the caller)", body = SessionStatus),
         (status = 400, description = "A field is invalid", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Another session's token", body = ErrorBody),
@@ -254,7 +291,7 @@ pub(super) async fn end_session(
     caller: Caller,
     Path(id): Path<String>,
     req: Request,
-) -> ApiResult<Json<SessionSummary>> {
+) -> ApiResult<Json<SessionStatus>> {
     caller.reader_of(&id)?;
     let bytes = body_bytes(req, &()).await?;
     let body: EndSession = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -268,11 +305,10 @@ pub(super) async fn end_session(
         Caller::Proctor { username } => format!("proctor:{username}"),
         Caller::Candidate { .. } => "candidate".to_owned(),
     };
-    let lock = state.session_lock(&id);
-    let _guard = lock.lock().await;
+    let _guard = state.lock_session(&id).await;
     load_summary(&state, &id).await?;
     end_live(&state, &id, &reason, &actor).await?;
-    Ok(Json(load_summary(&state, &id).await?))
+    Ok(Json(status_for(&caller, load_summary(&state, &id).await?)))
 }
 
 /// Ends a live session (the caller holds its lock); false if it had ended.
@@ -309,7 +345,8 @@ pub(super) async fn end_live(
 pub(super) struct TimelineQuery {
     /// Only events after this seq (default: all).
     after_seq: Option<i64>,
-    /// At most this many events (1-100000, default 10000).
+    /// At most this many events (1-10000, default 2000); when more follow,
+    /// `next_after_seq` says where the next page starts.
     limit: Option<i64>,
 }
 
@@ -333,11 +370,11 @@ pub(super) async fn timeline(
 ) -> ApiResult<Json<Timeline>> {
     caller.proctor()?;
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let limit = query.limit.unwrap_or(10_000);
-    if !(1..=100_000).contains(&limit) {
+    let limit = query.limit.unwrap_or(2_000);
+    if !(1..=10_000).contains(&limit) {
         return Err(ApiError::invalid_field(
             "limit",
-            "limit must be between 1 and 100000",
+            "limit must be between 1 and 10000",
         ));
     }
     Ok(Json(

@@ -6,7 +6,9 @@
 mod common;
 
 mod access;
+mod connections;
 mod described;
+mod hostile;
 mod ingest;
 mod media;
 

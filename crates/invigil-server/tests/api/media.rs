@@ -16,7 +16,11 @@ both_databases! {
 async fn media_round_trip(s: TestServer) {
     let proctor = s.proctor("dave").await;
     let (id, token) = s.session("exam-1", "media").await;
-    let body: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let body = common::mp4(
+        &(0..300_000u32)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect::<Vec<u8>>(),
+    );
     let sha = hex_sha(&body);
     let put = || {
         s.http

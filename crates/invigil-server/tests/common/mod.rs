@@ -146,6 +146,14 @@ impl TestServer {
     }
 }
 
+/// A body that reads as an MP4 (an `ftyp` box), then `payload`: what the
+/// server takes as a clip.
+pub fn mp4(payload: &[u8]) -> Vec<u8> {
+    let mut body = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    body.extend_from_slice(payload);
+    body
+}
+
 /// `n` chained events of a session: started, then warnings/violations.
 pub fn chained(session_id: &str, n: u64) -> Vec<Event> {
     let mut chain = Chain::new(session_id);

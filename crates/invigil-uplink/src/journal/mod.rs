@@ -126,6 +126,22 @@ impl Journal {
     /// ones to exercise compaction).
     pub fn open_with_segment_bytes(dir: &Path, segment_bytes: u64) -> Result<Self, JournalError> {
         fs::create_dir_all(dir.join("media")).map_err(io(dir))?;
+        Self::open_inner(dir, segment_bytes, true)
+    }
+
+    /// Opens an existing journal to read it (`invigil uplink status`):
+    /// nothing is created, cut or written; a torn tail is only skipped.
+    pub fn open_read_only(dir: &Path) -> Result<Self, JournalError> {
+        if !dir.join("media").is_dir() {
+            return Err(JournalError::Invalid(format!(
+                "{}: no journal here (no invigil journal in this directory)",
+                dir.display()
+            )));
+        }
+        Self::open_inner(dir, u64::MAX, false)
+    }
+
+    fn open_inner(dir: &Path, segment_bytes: u64, writable: bool) -> Result<Self, JournalError> {
         let acked_path = dir.join("acked");
         let acked = match fs::read_to_string(&acked_path) {
             Ok(s) => s.trim().parse().map_err(|_| JournalError::Corrupt {
@@ -163,7 +179,12 @@ impl Journal {
             let last = i + 1 == count;
             let (records, good_len) = read_segment(&path, last)?;
             let file_len = fs::metadata(&path).map_err(io(&path))?.len();
-            if good_len < file_len {
+            if good_len < file_len && !writable {
+                tracing::warn!(
+                    "{}: a torn record at byte {good_len} (left by a crash) is skipped",
+                    path.display()
+                );
+            } else if good_len < file_len {
                 tracing::warn!(
                     "{}: cutting a torn record at byte {good_len} (left by a crash)",
                     path.display()
@@ -326,20 +347,40 @@ impl Journal {
     fn compact(&mut self) -> Result<(), JournalError> {
         // Keep the newest segment open for appending even when fully acked.
         let keep_from = self.segments.len().saturating_sub(1);
-        let mut removed = 0;
-        for seg in &self.segments[..keep_from] {
-            if seg.last_id.is_none_or(|l| l > self.acked) {
-                break;
+        let removable = self.segments[..keep_from]
+            .iter()
+            .take_while(|seg| seg.last_id.is_some_and(|l| l <= self.acked))
+            .count();
+        if removable == 0 {
+            return Ok(());
+        }
+        // A body journaled twice (the same photo or clip again) is one file:
+        // keep it while a record in a segment that stays still names it.
+        let mut still_named = std::collections::HashSet::new();
+        for seg in &self.segments[removable..] {
+            let last = seg.path == self.segments.last().expect("a segment").path;
+            let (records, _) = read_segment(&seg.path, last)?;
+            for r in records {
+                if let Item::Media(Media { sha256, .. }) = r.item {
+                    still_named.insert(sha256);
+                }
             }
+        }
+        let mut removed = 0;
+        for seg in &self.segments[..removable] {
             let (records, _) = read_segment(&seg.path, false)?;
             for r in records {
                 if let Item::Media(Media { sha256, .. }) = r.item {
+                    if still_named.contains(&sha256) {
+                        continue;
+                    }
                     let p = self.media_path(&sha256);
                     if let Err(e) = fs::remove_file(&p) {
                         if e.kind() != std::io::ErrorKind::NotFound {
                             return Err(io(&p)(e));
                         }
                     }
+                    still_named.insert(sha256);
                 }
             }
             fs::remove_file(&seg.path).map_err(io(&seg.path))?;

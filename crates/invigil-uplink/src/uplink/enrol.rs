@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use invigil_core::chain;
-use invigil_core::protocol::{CandidateToken, Me, SessionState, SessionSummary};
+use invigil_core::protocol::{CandidateToken, DeliveryStatus, Me, SessionState};
 
 use super::shipper::{client, send, Backoff, Failure};
 use super::{SessionRequest, UplinkError};
@@ -93,7 +93,7 @@ fn resolve(
             }
         }
     };
-    let s: SessionSummary = send(
+    let s: DeliveryStatus = send(
         http.get(format!("{server}/api/v1/sessions/{id}"))
             .bearer_auth(token.as_str()),
         "the session's status",
