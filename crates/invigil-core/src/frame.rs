@@ -89,6 +89,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn times_past_2_pow_53_are_refused() {
+        assert!(Frame::new(MAX_T_MS, 1, 1, vec![0; 3]).is_ok());
+        assert_eq!(
+            Frame::new(MAX_T_MS + 1, 1, 1, vec![0; 3]),
+            Err(FrameError::TimeOutOfRange { t_ms: MAX_T_MS + 1 })
+        );
+    }
+
+    #[test]
     fn new_checks_length() {
         assert!(Frame::new(0, 2, 2, vec![0; 12]).is_ok());
         assert_eq!(

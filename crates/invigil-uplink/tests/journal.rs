@@ -235,3 +235,165 @@ fn only_segment(dir: &Path) -> std::path::PathBuf {
     assert_eq!(segs.len(), 1);
     segs[0].clone()
 }
+
+#[test]
+fn a_damaged_length_with_intact_records_after_it_is_corruption_not_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(dir.path()).unwrap();
+    for s in 0..6 {
+        j.append_event(&event(s)).unwrap();
+    }
+    drop(j);
+    let seg = only_segment(dir.path());
+    let before = std::fs::read(&seg).unwrap();
+    // The third record's length made larger: it now seems to run past the
+    // end, and three intact records follow it.
+    let mut third = 0;
+    for _ in 0..2 {
+        third += 8 + u32::from_le_bytes(before[third..third + 4].try_into().unwrap()) as usize;
+    }
+    let mut damaged = before.clone();
+    damaged[third..third + 4].copy_from_slice(&(60_000u32).to_le_bytes());
+    std::fs::write(&seg, &damaged).unwrap();
+    for open in [
+        Journal::open(dir.path()),
+        Journal::open_read_only(dir.path()),
+    ] {
+        match open {
+            Err(JournalError::Corrupt {
+                offset, problem, ..
+            }) => {
+                assert_eq!(offset, third as u64);
+                assert!(problem.contains("intact record follows"), "{problem}");
+            }
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("a damaged journal opened"),
+        }
+    }
+    assert_eq!(std::fs::read(&seg).unwrap(), damaged, "nothing was cut");
+    // A checksum damaged the same way, smaller length: the same.
+    let mut damaged = before.clone();
+    damaged[third + 12] ^= 0xff;
+    std::fs::write(&seg, &damaged).unwrap();
+    assert!(matches!(
+        Journal::open(dir.path()),
+        Err(JournalError::Corrupt { .. })
+    ));
+    assert_eq!(std::fs::read(&seg).unwrap(), damaged);
+}
+
+#[test]
+fn status_reads_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        Journal::open_read_only(dir.path()).is_err(),
+        "no journal here"
+    );
+    assert!(!dir.path().join("media").exists(), "nothing created");
+    let mut j = Journal::open(dir.path()).unwrap();
+    for s in 0..3 {
+        j.append_event(&event(s)).unwrap();
+    }
+    drop(j);
+    let seg = only_segment(dir.path());
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, b'{']);
+    std::fs::write(&seg, &bytes).unwrap();
+    let j = Journal::open_read_only(dir.path()).unwrap();
+    assert_eq!(j.status().unwrap().pending_events, 3);
+    assert_eq!(
+        std::fs::read(&seg).unwrap(),
+        bytes,
+        "the torn tail is left for the writer"
+    );
+}
+
+#[test]
+fn compaction_keeps_a_body_a_later_record_still_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open_with_segment_bytes(dir.path(), 200).unwrap();
+    let body = b"the same photo twice";
+    let first = j
+        .append_media(
+            invigil_core::protocol::MediaKind::FacePhoto,
+            "face.jpg",
+            "image/jpeg",
+            body,
+        )
+        .unwrap();
+    for s in 0..6 {
+        j.append_event(&event(s)).unwrap();
+    }
+    let again = j
+        .append_media(
+            invigil_core::protocol::MediaKind::FacePhoto,
+            "face-2.jpg",
+            "image/jpeg",
+            body,
+        )
+        .unwrap();
+    j.append_event(&event(6)).unwrap();
+    j.append_event(&event(7)).unwrap();
+    // Everything up to the second record of the body is sent: the segment
+    // holding the first is compacted away.
+    j.ack(again - 1).unwrap();
+    assert!(!j.segment_first_ids().contains(&first));
+    let pending = j.pending().unwrap();
+    let Item::Media(m) = &pending[0].item else {
+        panic!("media first")
+    };
+    assert_eq!(pending[0].id, again);
+    assert_eq!(
+        std::fs::read(j.media_path(&m.sha256)).unwrap(),
+        body,
+        "the body is still there"
+    );
+}
+
+#[test]
+fn events_with_times_past_2_pow_53_are_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(dir.path()).unwrap();
+    let mut e = event(0);
+    e.t_ms = u64::MAX;
+    j.append_event(&e).unwrap();
+    j.append_event(&event(1)).unwrap();
+    drop(j);
+    match Journal::open(dir.path()) {
+        Err(JournalError::Corrupt {
+            offset: 0, problem, ..
+        }) => {
+            assert!(problem.contains("out of range"), "{problem}")
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("opened"),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_session_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let meta = invigil_uplink::SessionMeta {
+        server: "http://127.0.0.1:1".into(),
+        session_id: "s-0000000001".into(),
+        token: invigil_core::protocol::CandidateToken::parse(&format!("ivc_{}", "ab".repeat(32)))
+            .unwrap(),
+        exam_id: "e".into(),
+        candidate_id: "c".into(),
+        policy: Default::default(),
+        created: false,
+        next_seq: 0,
+        head: invigil_core::chain::origin("s-0000000001"),
+        last_t_ms: 0,
+        ended: false,
+    };
+    meta.save(dir.path()).unwrap();
+    meta.save(dir.path()).unwrap();
+    let mode = std::fs::metadata(invigil_uplink::SessionMeta::path(dir.path()))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+}

@@ -311,11 +311,14 @@ impl Journal {
     /// Every record not yet acknowledged, in order.
     pub fn pending(&self) -> Result<Vec<Record>, JournalError> {
         let mut out = Vec::new();
-        for seg in &self.segments {
+        let count = self.segments.len();
+        for (i, seg) in self.segments.iter().enumerate() {
             if seg.last_id.is_some_and(|l| l <= self.acked) {
                 continue;
             }
-            let (records, _) = read_segment(&seg.path, false)?;
+            // A read-only journal may still hold a torn tail in its last
+            // segment.
+            let (records, _) = read_segment(&seg.path, i + 1 == count)?;
             out.extend(records.into_iter().filter(|r| r.id > self.acked));
         }
         Ok(out)

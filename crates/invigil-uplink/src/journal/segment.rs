@@ -26,7 +26,7 @@ pub(super) fn read_segment(
         if !tolerate_tail {
             return Err(corrupt(path, offset, problem));
         }
-        match valid_record_after(path, offset)? {
+        match valid_record_after(path, offset, total)? {
             None => Ok(()),
             Some(next) => Err(corrupt(
                 path,
@@ -85,8 +85,12 @@ pub const MAX_JSON_INT: u64 = (1 << 53) - 1;
 
 /// The offset of the first intact record (length in bounds, checksum
 /// right, JSON) that starts after `bad`, if any.
-fn valid_record_after(path: &Path, bad: u64) -> Result<Option<u64>, JournalError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
+fn valid_record_after(path: &Path, bad: u64, total: u64) -> Result<Option<u64>, JournalError> {
+    // The file's length as it was opened, no more (a device reads forever).
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(total).read_to_end(&mut bytes))
+        .map_err(io(path))?;
     let start = (bad as usize).saturating_add(1);
     for at in start..bytes.len().saturating_sub(8) {
         let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
