@@ -19,7 +19,9 @@ use args::{Cli, Command, ProctorCommand, QaCommand, SessionsCommand, UplinkComma
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // A server logs its sign-ins, sessions and deletions by default.
+    let server = matches!(cli.command, Command::Serve(_));
+    init_logging(cli.verbose, server);
     let result = match cli.command {
         Command::Detect(a) => detect::run(&a),
         Command::Watch(a) => watch::run(&a),
@@ -74,8 +76,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, server: bool) {
     let default = match verbose {
+        0 if server => "warn,invigil_server=info",
         0 => "warn",
         1 => "info",
         _ => "debug",

@@ -27,6 +27,9 @@ pub struct GifSource {
     index: u64,
 }
 
+/// The largest GIF screen taken: 4096x4096 (a webcam GIF is 640x480).
+const MAX_SCREEN_PIXELS: usize = 4096 * 4096;
+
 impl GifSource {
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let file = File::open(path).map_err(|e| CaptureError::io(path, e))?;
@@ -41,6 +44,17 @@ impl GifSource {
                 path,
                 "GIF has an empty logical screen",
             ));
+        }
+        // Every frame is composed on the whole screen: a 300-byte file
+        // declaring 65535x65535 would cost 17 GB and minutes per frame
+        // (found by fuzzing).
+        if width * height > MAX_SCREEN_PIXELS {
+            return Err(CaptureError::Unsupported {
+                path: path.to_owned(),
+                message: format!(
+                    "GIF screen {width}x{height} is larger than the {MAX_SCREEN_PIXELS} pixels supported (e.g. 4096x4096)"
+                ),
+            });
         }
         Ok(Self {
             info: SourceInfo {

@@ -235,19 +235,21 @@ impl FrameSource for Y4mSource {
             ));
         }
         let size = self.frame_bytes();
-        self.buf.resize(size, 0);
-        if let Err(e) = self.reader.read_exact(&mut self.buf) {
-            return Err(if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                CaptureError::corrupt(
-                    &self.path,
-                    format!(
-                        "frame {}: truncated (expected {size} bytes of picture)",
-                        self.index
-                    ),
-                )
-            } else {
-                CaptureError::io(&self.path, e)
-            });
+        // Read what is there rather than allocating what the header
+        // promises: a 40-byte file claiming W16384 H16384 costs nothing.
+        self.buf.clear();
+        let got = (&mut self.reader)
+            .take(size as u64)
+            .read_to_end(&mut self.buf)
+            .map_err(|e| CaptureError::io(&self.path, e))?;
+        if got < size {
+            return Err(CaptureError::corrupt(
+                &self.path,
+                format!(
+                    "frame {}: truncated (expected {size} bytes of picture)",
+                    self.index
+                ),
+            ));
         }
         // In u128: index * 1000 * den cannot overflow; Frame::new refuses
         // a time beyond MAX_T_MS.

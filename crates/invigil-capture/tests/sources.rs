@@ -203,6 +203,20 @@ fn gif_plays_with_its_own_delays() {
         Ok(mut src) => drain(src.as_mut()).unwrap_err().to_string(),
     };
     assert!(err.contains("cut.gif"), "{err}");
+
+    // A tiny file declaring a 65535x65535 screen (a fuzz finding: 40 s
+    // and gigabytes per frame) is refused at once.
+    let mut huge = bytes.clone();
+    huge[6..10].copy_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+    let big = dir.path().join("huge.gif");
+    std::fs::write(&big, &huge).unwrap();
+    let started = std::time::Instant::now();
+    let err = open(&big).err().expect("refused").to_string();
+    assert!(
+        err.contains("65535x65535") && err.contains("huge.gif"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
 
 #[test]

@@ -37,7 +37,7 @@ pub mod sync;
 pub use engine::{EndReason, RuleEngine};
 pub use episode::{Episode, EpisodeStep};
 pub use event::{Event, EventKind, Severity, EVENT_SCHEMA_VERSION};
-pub use frame::{Frame, FrameError};
+pub use frame::{Frame, FrameError, MAX_T_MS};
 pub use observation::{Analyzer, Face, Fingerprint, Observation, SceneStats};
 pub use policy::{Policy, PolicyError};
 pub use rules::{Emitter, FrameFacts, Rule};

@@ -19,7 +19,7 @@ pub const MAX_JSON_INT: u64 = (1 << 53) - 1;
 
 /// Why a batch was refused, as the candidate's client is told; each is
 /// also recorded in the session's timeline.
-fn rejection_error(rejection: Rejection) -> ApiError {
+pub(crate) fn rejection_error(rejection: Rejection) -> ApiError {
     match rejection {
             Rejection::Altered { seq } => ApiError::conflict(
                 "event_altered",
@@ -49,7 +49,7 @@ struct ChainRow {
     head: String,
 }
 
-fn validate(batch: &EventBatch) -> ApiResult<()> {
+pub(crate) fn validate(batch: &EventBatch) -> ApiResult<()> {
     if batch.events.is_empty() {
         return Err(ApiError::invalid_field(
             "events",

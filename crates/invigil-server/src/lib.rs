@@ -256,6 +256,20 @@ impl Drop for SessionLock {
     }
 }
 
+/// Parses and checks an event batch body exactly as ingest does before it
+/// touches the database (strict JSON, limits, kinds, sizes, the chain from
+/// the session's origin); the number of events it would append. For the
+/// fuzz targets (crates/invigil-fuzz).
+pub fn check_batch(session_id: &str, body: &[u8]) -> Result<u64, ApiError> {
+    let batch: invigil_core::protocol::EventBatch = json::parse(body)?;
+    ingest::validate(&batch)?;
+    let origin = invigil_core::chain::origin(session_id);
+    match invigil_core::chain::append(0, &origin, &HashMap::new(), batch.events) {
+        Ok(appended) => Ok(appended.fresh.len() as u64),
+        Err(rejection) => Err(ingest::rejection_error(rejection)),
+    }
+}
+
 /// Milliseconds since the Unix epoch, by the server's clock.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -194,3 +194,66 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn sign_ins_are_logged_and_a_removed_proctor_is_out_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_proctor(&data);
+    let port = free_port();
+    let log = dir.path().join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .args(["serve", "--data"])
+        .arg(&data)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::blocking::get(format!("{base}/healthz")).is_err() {
+        assert!(Instant::now() < deadline, "the server did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let http = reqwest::blocking::Client::new();
+    let login = |password: &str| {
+        http.post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": "qa", "password": password}))
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(login("hunter2 never logged"), 401);
+    assert_eq!(login(PASSWORD), 200);
+    assert_eq!(get(&base, "/api/v1/sessions").status(), 200);
+
+    // Removed while the server runs: its Basic credentials and tokens stop.
+    let out = Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .args(["proctor", "remove", "qa", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(get(&base, "/api/v1/sessions").status(), 401);
+    let again = Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .args(["proctor", "remove", "qa", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("there is no proctor qa"));
+
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("sign-in failed"), "{text}");
+    assert!(text.contains("signed in"), "{text}");
+    assert!(text.contains("qa") && text.contains("127.0.0.1"), "{text}");
+    assert!(!text.contains("hunter2"), "a password was logged: {text}");
+    assert!(!text.contains(PASSWORD), "a password was logged: {text}");
+}

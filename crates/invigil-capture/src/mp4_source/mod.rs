@@ -8,7 +8,7 @@
 
 use std::collections::{BinaryHeap, VecDeque};
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Seek};
 use std::path::{Path, PathBuf};
 
 use invigil_core::Frame;
@@ -34,7 +34,7 @@ pub(crate) enum OpenFailure {
 pub struct Mp4Source {
     info: SourceInfo,
     path: PathBuf,
-    reader: Mp4Reader<BufReader<File>>,
+    reader: Mp4Reader<boxes::Budgeted<BufReader<File>>>,
     track_id: u32,
     sample_count: u32,
     /// 1-based, as the `mp4` crate counts.
@@ -84,9 +84,15 @@ impl Mp4Source {
             .metadata()
             .map_err(|e| OpenFailure::Other(CaptureError::io(path, e)))?
             .len();
-        let reader = guard(|| Mp4Reader::read_header(BufReader::new(file), size))
+        let mut reader = BufReader::new(file);
+        boxes::check_boxes(&mut reader, size)
+            .and_then(|()| reader.rewind().map_err(|e| e.to_string()))
+            .map_err(|m| corrupt(format!("not a readable MP4/QuickTime file ({m})")))?;
+        let (budgeted, budget) = boxes::Budgeted::new(reader, size);
+        let reader = guard(|| Mp4Reader::read_header(budgeted, size))
             .map_err(|m| corrupt(format!("not a readable MP4/QuickTime file ({m})")))?
             .map_err(|e| corrupt(format!("not a readable MP4/QuickTime file ({e})")))?;
+        boxes::Budgeted::<()>::unlimit(&budget);
         let track = reader
             .tracks()
             .values()
@@ -126,7 +132,9 @@ impl Mp4Source {
         let track_id = track.track_id();
         let sample_count = track.sample_count();
         let timescale = u64::from(track.timescale()).max(1);
-        let duration_s = track.duration().as_secs_f64();
+        // Not `track.duration()`: it divides by a timescale that may be 0
+        // and overflows on a large duration (both panics, found by fuzzing).
+        let duration_s = track.trak.mdia.mdhd.duration as f64 / timescale as f64;
         let fps = (duration_s > 0.0).then(|| f64::from(sample_count) / duration_s);
         let m = &track.trak.tkhd.matrix;
         let quarter_turns = quarter_turns(m.c, m.d);
@@ -413,5 +421,6 @@ fn pts_of(start_time: u64, rendering_offset: i32) -> i64 {
         .saturating_add(i64::from(rendering_offset))
 }
 
+mod boxes;
 #[cfg(test)]
 mod tests;
