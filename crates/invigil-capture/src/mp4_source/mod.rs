@@ -131,6 +131,12 @@ impl Mp4Source {
         }
         let track_id = track.track_id();
         let sample_count = track.sample_count();
+        // Every sample takes at least a byte of the file.
+        if u64::from(sample_count) > size {
+            return Err(corrupt(format!(
+                "the video track claims {sample_count} samples in a file of {size} bytes"
+            )));
+        }
         let timescale = u64::from(track.timescale()).max(1);
         // Not `track.duration()`: it divides by a timescale that may be 0
         // and overflows on a large duration (both panics, found by fuzzing).
@@ -212,15 +218,26 @@ impl Mp4Source {
         while self.ready.is_empty() && self.next_sample <= self.sample_count {
             let id = self.next_sample;
             self.next_sample += 1;
-            let Some(sample) = self.read_sample(id)? else {
-                continue;
-            };
             if self.frames_out == 0 && id > NO_PICTURE_LIMIT {
                 return Err(CaptureError::corrupt(
                     &self.path,
                     format!("no picture decoded from the first {NO_PICTURE_LIMIT} samples"),
                 ));
             }
+            let Some(sample) = self.read_sample(id)? else {
+                // A sample the tables do not locate: as damaged as one that
+                // does not decode (a file claiming billions of them must not
+                // spin through them all; found by fuzzing).
+                self.bad_in_a_row += 1;
+                self.skipped += 1;
+                if self.bad_in_a_row > MAX_BAD_SAMPLES_IN_A_ROW {
+                    return Err(CaptureError::corrupt(
+                        &self.path,
+                        format!("samples up to {id} cannot be found in the file"),
+                    ));
+                }
+                continue;
+            };
             let decoded =
                 self.annex_b(&sample, id)
                     .and_then(|annex_b| match self.decoder.decode(&annex_b) {
