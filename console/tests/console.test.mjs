@@ -234,7 +234,38 @@ test("a proctor signs in, an alert arrives live, its clip plays, a dismissal sur
 test("console data and media need a proctor; candidates and signed-out proctors are refused", async () => {
   // A session with a clip, streamed without the browser.
   const journal = join(work, "journal-auth");
-  const { code, stderr } = await watch("camera_lost.toml", "cand-auth", journal, () => {});
+  const running = watch("camera_lost.toml", "cand-auth", journal, () => {});
+  // Its check-in photos, uploaded while the session is live, as the app
+  // sends them before the exam: after the end the server takes no new media.
+  const photos = [
+    ["face.jpg", "face_photo"],
+    ["id_card.jpg", "id_photo"],
+    ["room_north.jpg", "room_scan"],
+  ];
+  const putPhoto = async (meta, file, kind, extra = Buffer.alloc(0)) => {
+    const body = Buffer.concat([readFileSync(join(root, "tests/fixtures/checkin", file)), extra]);
+    const sha = createHash("sha256").update(body).digest("hex");
+    const put = await fetch(`${base}/api/v1/sessions/${meta.session_id}/media/${sha}?name=${file}&kind=${kind}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${meta.token}`, "content-type": "image/jpeg" },
+      body,
+    });
+    return put.status;
+  };
+  let live;
+  for (let i = 0; i < 200 && !live; i++) {
+    try {
+      const m = JSON.parse(readFileSync(join(journal, "session.json"), "utf8"));
+      const r = await fetch(`${base}/api/v1/sessions/${m.session_id}`, { headers: { authorization: `Bearer ${m.token}` } });
+      if (r.ok && (await r.json()).state === "live") live = m;
+    } catch {
+      // not there yet
+    }
+    if (!live) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(live, "the session went live");
+  for (const [file, kind] of photos) assert.equal(await putPhoto(live, file, kind), 201, file);
+  const { code, stderr } = await running;
   assert.equal(code, 0, stderr);
   const meta = JSON.parse(readFileSync(join(journal, "session.json"), "utf8"));
   const own = meta.session_id;
@@ -271,22 +302,11 @@ test("console data and media need a proctor; candidates and signed-out proctors 
   assert.equal(decide.status(), 403);
   await anon.close();
 
+  // After the end: a photo it holds may be sent again (a retry), a new one
+  // may not (no "check-in photos" after the exam).
+  assert.equal(await putPhoto(meta, "face.jpg", "face_photo"), 200);
+  assert.equal(await putPhoto(meta, "face.jpg", "face_photo", Buffer.from("late")), 409);
   // Check-in photos the candidate uploaded appear on the session's page.
-  const photos = [
-    ["face.jpg", "face_photo"],
-    ["id_card.jpg", "id_photo"],
-    ["room_north.jpg", "room_scan"],
-  ];
-  for (const [file, kind] of photos) {
-    const body = readFileSync(join(root, "tests/fixtures/checkin", file));
-    const sha = createHash("sha256").update(body).digest("hex");
-    const put = await fetch(`${base}/api/v1/sessions/${own}/media/${sha}?name=${file}&kind=${kind}`, {
-      method: "PUT",
-      headers: { authorization: `Bearer ${meta.token}`, "content-type": "image/jpeg" },
-      body,
-    });
-    assert.ok(put.ok, `${file}: ${put.status}`);
-  }
   await page.goto(`${base}/#/session/${own}`);
   await page.waitForSelector("#photos");
   await page.waitForFunction(() => [...document.querySelectorAll("#photos img")].every((i) => i.complete && i.naturalWidth > 0));
