@@ -170,7 +170,8 @@ pub fn run(target: &'static Target, options: &Options) -> Report {
         })
     };
 
-    let quiet = install_quiet_hook();
+    install_quiet_hook();
+    QUIET.with(|q| q.set(true));
     let started = Instant::now();
     let mut last_progress = Instant::now();
     // The corpus as it is first, then mutations.
@@ -212,7 +213,7 @@ pub fn run(target: &'static Target, options: &Options) -> Report {
                 }
             }
             Err(payload) => {
-                let message = panic_message(&payload, &quiet);
+                let message = panic_message(payload.as_ref());
                 let saved = save_finding(&options.findings_dir, target.name, "panic", &input);
                 eprintln!(
                     "{}: PANIC on a {}-byte input: {message}{}",
@@ -246,10 +247,9 @@ pub fn run(target: &'static Target, options: &Options) -> Report {
             }
         }
     }
+    QUIET.with(|q| q.set(false));
     done.store(u64::MAX, Ordering::Relaxed);
     let _ = watchdog.join();
-    // Panics elsewhere are reported again.
-    drop(std::panic::take_hook());
     report.elapsed = started.elapsed();
     report.corpus_end = corpus.len();
     report.outcomes = seen.len();
@@ -281,34 +281,42 @@ fn save_finding(dir: &Path, target: &str, kind: &str, input: &[u8]) -> Option<Pa
     Some(path)
 }
 
-/// The last panic's message and place, kept by a hook that prints nothing
-/// (a million runs must not flood the terminal).
-type LastPanic = Arc<Mutex<Option<String>>>;
-
-fn install_quiet_hook() -> LastPanic {
-    let last: LastPanic = Arc::default();
-    let keep = Arc::clone(&last);
-    std::panic::set_hook(Box::new(move |info| {
-        let place = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".into());
-        if let Ok(mut k) = keep.lock() {
-            *k = Some(format!("{message}{place}"));
-        }
-    }));
-    last
+thread_local! {
+    /// Whether this thread is fuzzing: its panics are findings, kept quiet.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Where this thread's last quiet panic happened.
+    static PLACE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
-fn panic_message(_payload: &Box<dyn std::any::Any + Send>, last: &LastPanic) -> String {
-    last.lock()
-        .ok()
-        .and_then(|mut l| l.take())
-        .unwrap_or_else(|| "a panic".into())
+/// One process-wide panic hook: quiet on fuzzing threads (a million runs
+/// must not flood the terminal; the place is kept for the report), the
+/// usual one everywhere else. Installed once, so runs on several threads
+/// (tests) do not replace each other's hook.
+fn install_quiet_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(|q| q.get()) {
+                let place = info
+                    .location()
+                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                PLACE.with(|p| *p.borrow_mut() = Some(place));
+            } else {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// A caught panic's message (from its payload) and place (from the hook).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into());
+    let place = PLACE.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    format!("{message}{place}")
 }
