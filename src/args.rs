@@ -232,10 +232,10 @@ pub struct DemoArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ProctorCommand {
-    /// Create a proctor account (or set a new password). Prints a generated
-    /// password unless --password-stdin is given.
+    /// Create an account (or set a new password, or a role). Prints a
+    /// generated password unless --password-stdin is given.
     Add(ProctorAddArgs),
-    /// List proctor accounts.
+    /// List accounts and their roles.
     List(DatabaseArgs),
     /// Remove a proctor account; its sign-ins end at once (its decisions
     /// stay in the audit trail).
@@ -259,6 +259,11 @@ pub struct ProctorAddArgs {
     /// Read the password from the first line of standard input.
     #[arg(long)]
     pub password_stdin: bool,
+    /// `admin` (manages exams, enrolments and accounts) or `proctor`
+    /// (reviews). Default: admin for a server's first account, else
+    /// proctor; an existing account keeps its role unless this is given.
+    #[arg(long, value_name = "ROLE", value_parser = ["admin", "proctor"])]
+    pub role: Option<String>,
     #[command(flatten)]
     pub db: DatabaseArgs,
 }

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use invigil_server::{Config, Server};
-use sqlx::Row;
 
 use crate::args::{DatabaseArgs, ProctorAddArgs, ProctorRemoveArgs, ServeArgs};
 
@@ -102,7 +101,11 @@ pub fn proctor_add(args: &ProctorAddArgs) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
         let db = invigil_server::Db::open(&config.database_url()).await?;
-        invigil_server::set_proctor(&db, &args.name, &password).await
+        invigil_server::set_proctor(&db, &args.name, &password).await?;
+        if let Some(role) = args.role.as_deref().and_then(invigil_server::Role::parse) {
+            invigil_server::set_role(&db, &args.name, role).await?;
+        }
+        anyhow::Ok(())
     })?;
     if generated {
         println!("proctor {} password {}", args.name, password);
@@ -134,18 +137,14 @@ pub fn proctor_remove(args: &ProctorRemoveArgs) -> anyhow::Result<ExitCode> {
 
 pub fn proctor_list(db_args: &DatabaseArgs) -> anyhow::Result<ExitCode> {
     let config = config(db_args, "127.0.0.1:0".parse().expect("valid address"));
-    let rows = runtime()?.block_on(async {
+    let accounts = runtime()?.block_on(async {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
         let db = invigil_server::Db::open(&config.database_url()).await?;
-        let rows = sqlx::query("SELECT username FROM proctors ORDER BY username")
-            .fetch_all(&db.pool)
-            .await?;
-        anyhow::Ok(rows)
+        invigil_server::accounts(&db).await
     })?;
-    for row in rows {
-        let name: String = row.try_get("username")?;
-        println!("{name}");
+    for (name, role) in accounts {
+        println!("{name}\t{}", role.as_str());
     }
     Ok(ExitCode::SUCCESS)
 }

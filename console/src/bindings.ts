@@ -65,9 +65,17 @@ retention_days: number | null, };
 
 export type Login = { username: string, password: string, };
 
-export type SignedIn = { token: string, username: string, expires_ms: number, };
+export type SignedIn = { token: string, username: string, expires_ms: number, 
+/**
+ * An admin account (manages exams, enrolments and accounts).
+ */
+admin: boolean, };
 
-export type Me = { "role": "proctor", username: string, } | { "role": "candidate", session_id: string, };
+export type Me = { "role": "proctor", username: string, 
+/**
+ * An admin account (manages exams, enrolments and accounts).
+ */
+admin: boolean, } | { "role": "candidate", session_id: string, };
 
 export type CreateSession = { 
 /**

@@ -64,17 +64,36 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Caller {
-    Candidate { session_id: String },
-    Proctor { username: String },
+    Candidate {
+        session_id: String,
+    },
+    Proctor {
+        username: String,
+        /// An `admin` account (manages exams, enrolments and accounts).
+        admin: bool,
+    },
 }
 
 impl Caller {
     /// Proctors only; candidates get 403.
     pub fn proctor(&self) -> Result<&str, ApiError> {
         match self {
-            Caller::Proctor { username } => Ok(username),
+            Caller::Proctor { username, .. } => Ok(username),
             Caller::Candidate { .. } => Err(ApiError::forbidden(
                 "this endpoint is for proctors; a candidate token cannot use it",
+            )),
+        }
+    }
+
+    /// Admins only; proctors and candidates get 403.
+    pub fn admin(&self) -> Result<&str, ApiError> {
+        match self {
+            Caller::Proctor {
+                username,
+                admin: true,
+            } => Ok(username),
+            _ => Err(ApiError::forbidden(
+                "this endpoint is for admins; ask an admin of this server to do it",
             )),
         }
     }
@@ -275,15 +294,19 @@ async fn token_caller(state: &AppState, token: &str) -> Result<Caller, ApiError>
             return Ok(Caller::Candidate { session_id });
         }
     } else if token.starts_with(PROCTOR_PREFIX) {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT username FROM proctor_tokens WHERE token_hash = $1 AND expires_ms > $2",
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT t.username, p.role FROM proctor_tokens t JOIN proctors p ON p.username = t.username \
+             WHERE t.token_hash = $1 AND t.expires_ms > $2",
         )
         .bind(&hash)
         .bind(now_ms())
         .fetch_optional(&state.db.pool)
         .await?;
-        if let Some((username,)) = row {
-            return Ok(Caller::Proctor { username });
+        if let Some((username, role)) = row {
+            return Ok(Caller::Proctor {
+                username,
+                admin: role == "admin",
+            });
         }
     }
     Err(ApiError::unauthorized(
@@ -296,23 +319,24 @@ async fn basic_caller(state: &AppState, addr: IpAddr, encoded: &str) -> Result<C
     let decoded = base64_decode(encoded).ok_or_else(bad)?;
     let text = String::from_utf8(decoded).map_err(|_| bad())?;
     let (user, password) = text.split_once(':').ok_or_else(bad)?;
-    sign_in(state, addr, user, password, "basic").await?;
+    let admin = sign_in(state, addr, user, password, "basic").await?;
     Ok(Caller::Proctor {
         username: user.to_owned(),
+        admin,
     })
 }
 
 /// Checks a proctor's user name and password, through the sign-in
 /// throttle (429 with `Retry-After` while the address or the user name
 /// must wait), and logs the outcome (never the password). `how` names the
-/// way in for the log: `login` or `basic`.
+/// way in for the log: `login` or `basic`. True for an admin account.
 pub async fn sign_in(
     state: &AppState,
     addr: IpAddr,
     user: &str,
     password: &str,
     how: &str,
-) -> Result<(), ApiError> {
+) -> Result<bool, ApiError> {
     let keys = [Key::Address(addr), Key::User(user.to_ascii_lowercase())];
     if let Some(wait) = state.sign_in.wait(&keys, Instant::now()) {
         tracing::warn!(
@@ -330,10 +354,10 @@ pub async fn sign_in(
             ),
         ));
     }
-    if check_proctor(state, user, password).await? {
+    if let Some(role) = check_proctor(state, user, password).await? {
         state.sign_in.succeeded(&keys);
-        tracing::info!(user, %addr, how, "signed in");
-        Ok(())
+        tracing::info!(user, %addr, how, role, "signed in");
+        Ok(role == "admin")
     } else {
         state.sign_in.failed(&keys, Instant::now());
         tracing::warn!(
@@ -353,16 +377,23 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password(&new_id()).expect("argon2 hashes a random password"))
 }
 
-/// Whether `user`/`password` is a proctor account. Runs argon2 off the
-/// async threads, at most one check per core at a time (each takes ~19 MiB).
-pub async fn check_proctor(state: &AppState, user: &str, password: &str) -> Result<bool, ApiError> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT password_hash FROM proctors WHERE username = $1")
+/// The role of the account `user`/`password` names, if the password is
+/// right. Runs argon2 off the async threads, at most one check per core at
+/// a time (each takes ~19 MiB).
+pub async fn check_proctor(
+    state: &AppState,
+    user: &str,
+    password: &str,
+) -> Result<Option<String>, ApiError> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT password_hash, role FROM proctors WHERE username = $1")
             .bind(user)
             .fetch_optional(&state.db.pool)
             .await?;
-    let known = row.is_some();
-    let phc = row.map_or_else(|| dummy_hash().to_owned(), |(phc,)| phc);
+    let (phc, role) = match row {
+        Some((phc, role)) => (phc, Some(role)),
+        None => (dummy_hash().to_owned(), None),
+    };
     let _permit = state
         .password_checks
         .acquire()
@@ -376,7 +407,7 @@ pub async fn check_proctor(state: &AppState, user: &str, password: &str) -> Resu
     let password = password.to_owned();
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc)).await;
     state.password_checks_running.fetch_sub(1, Ordering::SeqCst);
-    Ok(known && ok.map_err(ApiError::internal)?)
+    Ok(role.filter(|_| matches!(ok, Ok(true))))
 }
 
 /// Standard base64 (RFC 4648, with padding), as HTTP Basic uses.

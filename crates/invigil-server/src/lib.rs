@@ -364,8 +364,10 @@ pub async fn set_proctor(db: &Db, username: &str, password: &str) -> anyhow::Res
         "the password must have at least 8 characters"
     );
     let phc = auth::hash_password(password).map_err(|e| anyhow::anyhow!(e))?;
+    // The first account of a server is its admin; later ones proctors.
     sqlx::query(
-        "INSERT INTO proctors (username, password_hash, created_ms) VALUES ($1, $2, $3) \
+        "INSERT INTO proctors (username, password_hash, created_ms, role) VALUES ($1, $2, $3, \
+         CASE WHEN EXISTS (SELECT 1 FROM proctors) THEN 'proctor' ELSE 'admin' END) \
          ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash",
     )
     .bind(username)
@@ -378,6 +380,55 @@ pub async fn set_proctor(db: &Db, username: &str, password: &str) -> anyhow::Res
         .execute(&db.pool)
         .await?;
     Ok(())
+}
+
+/// An account's role: `admin` (manages exams, enrolments and accounts) or
+/// `proctor` (reviews).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Proctor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Proctor => "proctor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "proctor" => Some(Role::Proctor),
+            _ => None,
+        }
+    }
+}
+
+/// Sets an account's role; false when there is no such account. Its
+/// sign-ins carry the new role at once (it is read at every request).
+pub async fn set_role(db: &Db, username: &str, role: Role) -> anyhow::Result<bool> {
+    let changed = sqlx::query("UPDATE proctors SET role = $1 WHERE username = $2")
+        .bind(role.as_str())
+        .bind(username)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    Ok(changed == 1)
+}
+
+/// Accounts and their roles, by name.
+pub async fn accounts(db: &Db) -> anyhow::Result<Vec<(String, Role)>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT username, role FROM proctors ORDER BY username")
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, role)| (name, Role::parse(&role).unwrap_or(Role::Proctor)))
+        .collect())
 }
 
 /// Removes a proctor account and ends its sign-ins; false when there is no

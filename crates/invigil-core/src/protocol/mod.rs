@@ -198,6 +198,9 @@ pub struct SignedIn {
     pub token: String,
     pub username: String,
     pub expires_ms: i64,
+    /// An admin account (manages exams, enrolments and accounts).
+    #[serde(default)]
+    pub admin: bool,
 }
 
 /// `GET /api/v1/auth/me`: who the caller is.
@@ -206,8 +209,15 @@ pub struct SignedIn {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub enum Me {
-    Proctor { username: String },
-    Candidate { session_id: String },
+    Proctor {
+        username: String,
+        /// An admin account (manages exams, enrolments and accounts).
+        #[serde(default)]
+        admin: bool,
+    },
+    Candidate {
+        session_id: String,
+    },
 }
 
 #[cfg(test)]

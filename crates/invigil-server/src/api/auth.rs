@@ -35,7 +35,7 @@ pub(super) async fn login(
     headers: HeaderMap,
     StrictJson(body): StrictJson<Login>,
 ) -> ApiResult<Response> {
-    auth::sign_in(&state, addr, &body.username, &body.password, "login").await?;
+    let admin = auth::sign_in(&state, addr, &body.username, &body.password, "login").await?;
     let token = auth::new_token(auth::PROCTOR_PREFIX);
     let now = now_ms();
     // Expired sign-ins are of no use to anyone: drop them.
@@ -60,6 +60,7 @@ pub(super) async fn login(
         token,
         username: body.username,
         expires_ms: expires,
+        admin,
     })
     .into_response();
     response.headers_mut().insert(
@@ -116,7 +117,7 @@ pub(super) async fn logout(
     security(("proctor" = []), ("candidate" = [])))]
 pub(super) async fn me(caller: Caller) -> ApiResult<Json<Me>> {
     Ok(Json(match caller {
-        Caller::Proctor { username } => Me::Proctor { username },
+        Caller::Proctor { username, admin } => Me::Proctor { username, admin },
         Caller::Candidate { session_id } => Me::Candidate { session_id },
     }))
 }

@@ -302,7 +302,7 @@ pub(super) async fn end_session(
     let reason = body.reason.unwrap_or_else(|| "ended".to_owned());
     validate_label("reason", &reason, 500)?;
     let actor = match &caller {
-        Caller::Proctor { username } => format!("proctor:{username}"),
+        Caller::Proctor { username, .. } => format!("proctor:{username}"),
         Caller::Candidate { .. } => "candidate".to_owned(),
     };
     let _guard = state.lock_session(&id).await;

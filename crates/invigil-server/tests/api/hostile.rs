@@ -664,3 +664,44 @@ async fn media_removal_is_safe_across_processes(s: TestServer) {
 crate::both_databases! {
     media_removal_is_safe_across_processes => media_removal_is_safe_across_processes;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_account_is_admin_and_roles_change_at_once() {
+    let s = TestServer::start(Db::Sqlite).await.unwrap();
+    let db = s.server.state().db();
+    let first = s.proctor("ann").await;
+    let second = s.proctor("bob").await;
+    let me = |token: String| {
+        let s = &s;
+        async move { s.get("/api/v1/auth/me", Some(&token)).await.1 }
+    };
+    assert_eq!(
+        me(first.clone()).await,
+        json!({"role": "proctor", "username": "ann", "admin": true})
+    );
+    assert_eq!(me(second.clone()).await["admin"], false);
+    // A new password keeps the role.
+    invigil_server::set_proctor(db, "ann", "another password")
+        .await
+        .unwrap();
+    let roles = invigil_server::accounts(db).await.unwrap();
+    assert_eq!(
+        roles,
+        [
+            ("ann".to_owned(), invigil_server::Role::Admin),
+            ("bob".to_owned(), invigil_server::Role::Proctor)
+        ]
+    );
+    // Promoted: the open sign-in is an admin's from its next request.
+    assert!(
+        invigil_server::set_role(db, "bob", invigil_server::Role::Admin)
+            .await
+            .unwrap()
+    );
+    assert_eq!(me(second).await["admin"], true);
+    assert!(
+        !invigil_server::set_role(db, "nobody", invigil_server::Role::Admin)
+            .await
+            .unwrap()
+    );
+}
