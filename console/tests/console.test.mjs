@@ -409,7 +409,9 @@ test("the console works in Firefox (geckodriver)", async (t) => {
     await until("the clip's metadata", "const v = document.querySelector('#clips video'); return v && (v.readyState >= 1 || v.error)", 30_000);
     const clip = await run("const v = document.querySelector('#clips video'); return { error: v.error && v.error.code, width: v.videoWidth, duration: v.duration }");
     assert.equal(clip.error, null, `Firefox plays the clip: ${JSON.stringify(clip)}`);
-    assert.ok(clip.width > 0 && clip.duration > 5, JSON.stringify(clip));
+    // The 5 s pre-roll before the camera was lost: 50 or 51 frames at 10 fps,
+    // depending on where the frames fall (5.0 s was seen, and failed a `> 5`).
+    assert.ok(clip.width > 0 && clip.duration >= 4.5, JSON.stringify(clip));
     const seq = await run("return document.querySelector('tr.violation')?.dataset.seq");
     assert.ok(seq, "a violation row");
     await type(`input[data-note="${seq}"]`, "checked in Firefox");

@@ -228,6 +228,22 @@ fn sign_ins_are_logged_and_a_removed_proctor_is_out_at_once() {
     assert_eq!(login(PASSWORD), 200);
     assert_eq!(get(&base, "/api/v1/sessions").status(), 200);
 
+    // The first account is the server's admin; `--role` sets another's.
+    let mut add = Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .args(["proctor", "add", "rev", "--role", "proctor", "--password-stdin", "--data"])
+        .arg(&data)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(add.wait().unwrap().success());
+    let list = Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .args(["proctor", "list", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&list.stdout), "qa\tadmin\nrev\tproctor\n");
+
     // Removed while the server runs: its Basic credentials and tokens stop.
     let out = Command::new(env!("CARGO_BIN_EXE_invigil"))
         .args(["proctor", "remove", "qa", "--data"])
