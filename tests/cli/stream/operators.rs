@@ -230,7 +230,15 @@ fn sign_ins_are_logged_and_a_removed_proctor_is_out_at_once() {
 
     // The first account is the server's admin; `--role` sets another's.
     let mut add = Command::new(env!("CARGO_BIN_EXE_invigil"))
-        .args(["proctor", "add", "rev", "--role", "proctor", "--password-stdin", "--data"])
+        .args([
+            "proctor",
+            "add",
+            "rev",
+            "--role",
+            "proctor",
+            "--password-stdin",
+            "--data",
+        ])
         .arg(&data)
         .stdin(Stdio::piped())
         .spawn()
@@ -242,7 +250,10 @@ fn sign_ins_are_logged_and_a_removed_proctor_is_out_at_once() {
         .arg(&data)
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&list.stdout), "qa\tadmin\nrev\tproctor\n");
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout),
+        "qa\tadmin\nrev\tproctor\n"
+    );
 
     // Removed while the server runs: its Basic credentials and tokens stop.
     let out = Command::new(env!("CARGO_BIN_EXE_invigil"))
