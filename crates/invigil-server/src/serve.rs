@@ -118,8 +118,15 @@ async fn refuse_busy(mut stream: TcpStream) {
     .await;
 }
 
-/// Refuses a body whose declared `Content-Length` is over `limit` before
-/// reading any of it, and closes the connection after the answer.
+/// Bodies declared up to this size are read and discarded before the 413
+/// goes out, so that an ordinary client, still writing when the answer
+/// comes, reads the 413 instead of a reset connection. Larger ones are
+/// refused without reading a byte.
+const DRAIN_AT_MOST: u64 = 16 << 20;
+
+/// Refuses a body whose declared `Content-Length` is over `limit`, and
+/// closes the connection after the answer. Up to [`DRAIN_AT_MOST`] bytes
+/// are discarded first (the body timeout still applies to them).
 pub(crate) async fn declared_length(limit: usize, req: Request, next: Next) -> Response {
     let declared = req
         .headers()
@@ -127,11 +134,30 @@ pub(crate) async fn declared_length(limit: usize, req: Request, next: Next) -> R
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     match declared {
-        Some(n) if n > limit as u64 => ApiError::too_large(format!(
-            "the request body declares {n} bytes; this endpoint takes at most {limit}"
-        ))
-        .closing()
-        .into_response(),
+        Some(n) if n > limit as u64 => {
+            if n <= DRAIN_AT_MOST {
+                discard(req.into_body(), n).await;
+            }
+            ApiError::too_large(format!(
+                "the request body declares {n} bytes; this endpoint takes at most {limit}"
+            ))
+            .closing()
+            .into_response()
+        }
         _ => next.run(req).await,
+    }
+}
+
+/// Reads and drops at most `n` bytes of `body`; stops at its end, at an
+/// error or at a stalled sender (the connection's body timeout).
+async fn discard(body: Body, n: u64) {
+    use futures_util::StreamExt;
+    let mut data = body.into_data_stream();
+    let mut seen = 0u64;
+    while seen < n {
+        match data.next().await {
+            Some(Ok(chunk)) => seen += chunk.len() as u64,
+            _ => break,
+        }
     }
 }

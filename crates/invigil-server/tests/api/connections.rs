@@ -106,6 +106,27 @@ async fn a_declared_length_over_the_limit_is_refused_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_still_sending_an_oversize_body_reads_the_413() {
+    // Before the drain, the server closed with the body unread and the
+    // kernel reset the connection: the client saw a broken pipe, not 413.
+    let s = limited().await;
+    let (id, token) = s.session("exam-d", "cand-d").await;
+    let big = vec![b'x'; 12 << 20];
+    for round in 0..8 {
+        let r = s
+            .http
+            .post(s.url(&format!("/api/v1/sessions/{id}/events")))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        assert_eq!(r.status(), 413, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_cap_are_turned_away() {
     let s = limited().await;
     let mut open = Vec::new();
