@@ -56,6 +56,165 @@ pub enum Command {
         #[command(subcommand)]
         command: SessionsCommand,
     },
+    /// Exams on a running server (admins): create and change them, enrol
+    /// candidates, issue their launch codes (docs/exams.md).
+    Exams {
+        #[command(flatten)]
+        server: ServerLogin,
+        #[command(subcommand)]
+        command: ExamsCommand,
+    },
+}
+
+/// How `invigil exams` reaches the server and signs in.
+#[derive(Args, Debug, Clone)]
+pub struct ServerLogin {
+    /// The server's base URL.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "INVIGIL_SERVER",
+        default_value = "http://127.0.0.1:8480"
+    )]
+    pub server: String,
+    /// An admin account (`invigil proctor add NAME --role admin`); listing
+    /// and showing also work for proctors.
+    #[arg(long, global = true, value_name = "NAME", env = "INVIGIL_USER")]
+    pub user: Option<String>,
+    /// Read the password from the first line of standard input (otherwise
+    /// from INVIGIL_PASSWORD).
+    #[arg(long, global = true)]
+    pub password_stdin: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExamsCommand {
+    /// Create an exam: its window, policy, check-in and aids.
+    Create(ExamArgs),
+    /// Change an exam (only while none of its sessions has started).
+    Update(ExamArgs),
+    /// List exams.
+    List(JsonArg),
+    /// Show an exam and its enrolments.
+    Show(ExamShowArgs),
+    /// Enrol candidates (a CSV roster, or one with --candidate) and print
+    /// their launch codes as CSV for mailing: candidate_id,name,email,code.
+    Enrol(ExamEnrolArgs),
+    /// Issue new launch codes for enrolments whose code is unused (their
+    /// old codes stop working), printed as CSV.
+    Codes(ExamCodesArgs),
+    /// Set a candidate's accommodations: policy keys that differ for them.
+    Accommodate(ExamAccommodateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct JsonArg {
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExamArgs {
+    /// The exam id: letters, digits, `.`, `_`, `:`, `-`.
+    #[arg(value_name = "EXAM")]
+    pub id: String,
+    /// The title candidates and proctors see.
+    #[arg(long)]
+    pub title: String,
+    /// When launch codes start to work: RFC 3339 (2026-12-01T09:00:00Z),
+    /// `now`, or from now (`+30m`, `+2h`, `+1d`).
+    #[arg(long, value_name = "TIME")]
+    pub opens: String,
+    /// When they stop working (same forms as --opens).
+    #[arg(long, value_name = "TIME")]
+    pub closes: String,
+    /// A policy file (TOML, as `invigil policy --check` reads); the keys it
+    /// sets are the exam's, the rest keep their defaults.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The check-in asks for no face photo.
+    #[arg(long)]
+    pub no_face_photo: bool,
+    /// The check-in asks for no ID photo.
+    #[arg(long)]
+    pub no_id_photo: bool,
+    /// The check-in asks for no room scan.
+    #[arg(long)]
+    pub no_room_scan: bool,
+    /// Scratch paper is allowed (looking down at the desk is no violation).
+    #[arg(long)]
+    pub scratch_paper: bool,
+    /// Breaks allowed (0: none).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub breaks: u32,
+    /// Length of each break, minutes.
+    #[arg(long, value_name = "MIN", default_value_t = 10.0)]
+    pub break_minutes: f64,
+    /// The exam clock during a break: `paused` or `running`.
+    #[arg(long, value_name = "CLOCK", default_value = "paused")]
+    pub break_clock: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ExamShowArgs {
+    #[arg(value_name = "EXAM")]
+    pub id: String,
+    /// The exam and its enrolments as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExamEnrolArgs {
+    #[arg(value_name = "EXAM")]
+    pub id: String,
+    /// A CSV roster: candidate_id,name,email per line (a header line is
+    /// optional).
+    #[arg(long, value_name = "FILE", conflicts_with = "candidate")]
+    pub roster: Option<PathBuf>,
+    /// One candidate's id (instead of --roster).
+    #[arg(long, value_name = "ID")]
+    pub candidate: Option<String>,
+    #[arg(long, requires = "candidate")]
+    pub name: Option<String>,
+    #[arg(long, requires = "candidate")]
+    pub email: Option<String>,
+    /// An accommodation for --candidate, KEY=VALUE (a policy key); repeat.
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "candidate")]
+    pub set: Vec<String>,
+    /// Write the codes to this file (created, readable by its owner only)
+    /// instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub codes_out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExamCodesArgs {
+    #[arg(value_name = "EXAM")]
+    pub id: String,
+    /// Only this candidate; repeat. Default: every unused code.
+    #[arg(long = "candidate", value_name = "ID")]
+    pub candidates: Vec<String>,
+    /// Write the codes to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub codes_out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExamAccommodateArgs {
+    #[arg(value_name = "EXAM")]
+    pub id: String,
+    #[arg(value_name = "CANDIDATE")]
+    pub candidate: String,
+    /// A policy key for this candidate, KEY=VALUE; repeat. None: no
+    /// accommodations any more.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Why (kept in the audit trail).
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Args, Debug)]
@@ -204,6 +363,11 @@ pub struct ServeArgs {
     /// Connections open at once; more are answered 503.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+    /// Also let clients start sessions without a launch code, for any exam
+    /// and candidate they name and with their own policy (`invigil watch
+    /// --exam --candidate`): for trials and tests, never for a real exam.
+    #[arg(long)]
+    pub open_enrolment: bool,
 }
 
 #[derive(Args, Debug)]
@@ -391,16 +555,22 @@ pub struct WatchArgs {
 #[derive(Args, Debug)]
 pub struct StreamArgs {
     /// Stream events and flagged clips to this invigil server, e.g.
-    /// http://127.0.0.1:8480. Needs --token, or --exam and --candidate.
+    /// http://127.0.0.1:8480. Needs --code (or --token; or --exam and
+    /// --candidate on a server with open enrolment).
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
+    /// The candidate's launch code (e.g. K7QF-3MZC-T9XA-HW4P): the server
+    /// starts the session and sets its exam and policy.
+    #[arg(long, value_name = "CODE", env = "INVIGIL_LAUNCH_CODE", requires = "server", conflicts_with_all = ["token", "exam", "candidate"])]
+    pub code: Option<String>,
     /// Candidate token of a session created on the server beforehand.
     #[arg(long, value_name = "TOKEN", env = "INVIGIL_TOKEN", requires = "server", conflicts_with_all = ["exam", "candidate"])]
     pub token: Option<String>,
     /// The session id of --token (otherwise asked from the server at start).
     #[arg(long, value_name = "ID", requires = "token")]
     pub session: Option<String>,
-    /// Exam id for a new session (with --candidate).
+    /// Exam id for a new session (with --candidate; the server must allow
+    /// open enrolment).
     #[arg(long, value_name = "ID", requires_all = ["server", "candidate"])]
     pub exam: Option<String>,
     /// Candidate id for a new session (with --exam).

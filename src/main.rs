@@ -4,6 +4,7 @@ mod args;
 mod checkin;
 mod demo;
 mod detect;
+mod exams;
 mod qa;
 mod report;
 mod serve;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
             command: ProctorCommand::Remove(a),
         } => serve::proctor_remove(&a),
         Command::Checkin(a) => checkin::run(&a),
+        Command::Exams { server, command } => exams::run(&server, &command),
         Command::Sessions {
             command: SessionsCommand::List(a),
         } => sessions::list(&a),

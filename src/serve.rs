@@ -32,6 +32,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     config.media_quota_items = args.media_quota_items;
     config.media_quota_bytes = args.media_quota_bytes;
     config.connections.max_connections = args.max_connections as usize;
+    config.open_enrolment = args.open_enrolment;
     if let Some(dir) = &args.console {
         anyhow::ensure!(
             dir.join("index.html").is_file(),
@@ -52,6 +53,11 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("  retention: sessions inactive for over {days} days are deleted")
             }
             None => eprintln!("  retention: none (sessions are kept; see --retention-days)"),
+        }
+        if args.open_enrolment {
+            eprintln!("  enrolment: OPEN (sessions start without a launch code, with the client's policy)");
+        } else {
+            eprintln!("  enrolment: launch codes (invigil exams enrol)");
         }
         shutdown_signal().await;
         eprintln!("invigil server: shutting down");

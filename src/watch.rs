@@ -114,6 +114,17 @@ fn stream_options(args: &StreamArgs) -> anyhow::Result<Option<StreamOptions>> {
     let Some(server) = &args.server else {
         return Ok(None);
     };
+    if let Some(code) = &args.code {
+        let code = invigil_core::protocol::LaunchCode::parse(code)
+            .map_err(|e| anyhow::anyhow!("--code: {e}"))?;
+        return Ok(Some(StreamOptions::new(
+            SessionRequest::Launch {
+                server: server.clone(),
+                code,
+            },
+            args.journal.clone(),
+        )));
+    }
     let request = match (&args.token, &args.exam, &args.candidate) {
         (Some(token), _, _) => SessionRequest::Token {
             server: server.clone(),
@@ -128,7 +139,7 @@ fn stream_options(args: &StreamArgs) -> anyhow::Result<Option<StreamOptions>> {
             // Session::open fills in the policy in force.
             policy: Default::default(),
         },
-        _ => anyhow::bail!("--server needs --token, or --exam and --candidate"),
+        _ => anyhow::bail!("--server needs --code (the candidate's launch code), --token, or --exam and --candidate"),
     };
     Ok(Some(StreamOptions::new(request, args.journal.clone())))
 }

@@ -82,9 +82,23 @@ export type CreateSession = {
  * Client-chosen id (8-64 of A-Z a-z 0-9 - _), so a client can chain
  * events before it reaches the server. Generated when absent.
  */
-session_id: string | null, exam_id: string, candidate_id: string, 
+session_id: string | null, 
 /**
- * The exam policy in force (docs/policy.md).
+ * The candidate's launch code (docs/exams.md).
+ */
+launch_code?: LaunchCode, 
+/**
+ * Open enrolment only: the exam ...
+ */
+exam_id?: string, 
+/**
+ * ... and the candidate.
+ */
+candidate_id?: string, 
+/**
+ * Open enrolment: the policy the client runs (docs/policy.md). With a
+ * launch code, the policy the client means to run: the server's is
+ * used either way, and a difference is noted for proctors.
  */
 policy: Record<string, unknown>, 
 /**
@@ -97,7 +111,16 @@ export type Created = { session_id: string, token: CandidateToken,
 /**
  * `prev` of the session's first event.
  */
-chain_origin: string, };
+chain_origin: string, exam_id: string, candidate_id: string, 
+/**
+ * The policy the session runs, every key (the exam's with the
+ * candidate's accommodations, or the client's under open enrolment).
+ */
+policy: Record<string, unknown>, 
+/**
+ * The exam, when a launch code started the session.
+ */
+exam?: ExamBrief, };
 
 export type SessionState = "live" | "ended";
 
@@ -119,6 +142,12 @@ rejected_batches: number,
  * status and its timeline carry it).
  */
 policy?: Record<string, unknown>, 
+/**
+ * The candidate's accommodations (policy keys that differ from the
+ * exam's), when a launch code with some started the session; not in
+ * lists.
+ */
+accommodations?: Record<string, unknown>, 
 /**
  * Review priority, 0-100 (docs/console.md).
  */
@@ -255,6 +284,129 @@ export type Alert = { session_id: string, exam_id: string, candidate_id: string,
 received_ms: number, event: Event, };
 
 export type Lagged = { missed: number, };
+
+export type LaunchCode = string;
+
+export type CheckinRequirements = { 
+/**
+ * A face photo.
+ */
+face: boolean, 
+/**
+ * A photo of an identity document.
+ */
+id: boolean, 
+/**
+ * A scan of the room.
+ */
+room: boolean, };
+
+export type BreakClock = "paused" | "running";
+
+export type Breaks = { 
+/**
+ * How many (1-20).
+ */
+count: number, 
+/**
+ * How long each may last, in minutes (more than 0, at most 240).
+ */
+minutes: number, clock: BreakClock, };
+
+export type Aids = { 
+/**
+ * Paper on the desk: looking down at it is not a violation.
+ */
+scratch_paper: boolean, 
+/**
+ * Breaks: `null` allows none.
+ */
+breaks?: Breaks, };
+
+export type NewExam = { 
+/**
+ * 1-64 of A-Z a-z 0-9 . _ : -; generated when absent (on PUT, the same
+ * id or none).
+ */
+id?: string, title: string, 
+/**
+ * Launch codes work from this time (ms since the Unix epoch) ...
+ */
+opens_ms: number, 
+/**
+ * ... until this one.
+ */
+closes_ms: number, 
+/**
+ * Policy keys (docs/policy.md) set for this exam; the others keep
+ * their defaults. Checked as `invigil policy --check` checks a file.
+ */
+policy: Record<string, unknown>, checkin: CheckinRequirements, aids: Aids, };
+
+export type Exam = { id: string, title: string, opens_ms: number, closes_ms: number, 
+/**
+ * The policy keys set for the exam (the rest are defaults).
+ */
+policy: Record<string, unknown>, checkin: CheckinRequirements, aids: Aids, 
+/**
+ * The admin who created it.
+ */
+created_by: string, created_ms: number, updated_ms: number, 
+/**
+ * Candidates enrolled.
+ */
+enrolled: number, 
+/**
+ * Sessions started (the exam can no longer be changed once one has).
+ */
+started: number, };
+
+export type ExamList = { exams: Array<Exam>, };
+
+export type NewEnrolment = { 
+/**
+ * The institution's id of the candidate (1-200 of A-Z a-z 0-9 . _ : - @).
+ */
+candidate_id: string, name: string, email: string, 
+/**
+ * Accommodations: policy keys that differ for this candidate (e.g. a
+ * longer `absence_flag_s` for a documented medical need).
+ */
+overrides: Record<string, unknown>, };
+
+export type Enrol = { candidates: Array<NewEnrolment>, };
+
+export type Enrolment = { exam_id: string, candidate_id: string, name: string, email: string, overrides: Record<string, unknown>, created_ms: number, 
+/**
+ * The session its launch code started; `null` while unused.
+ */
+session_id: string | null, redeemed_ms: number | null, };
+
+export type EnrolmentList = { enrolments: Array<Enrolment>, };
+
+export type IssuedCode = { candidate_id: string, name: string, email: string, code: LaunchCode, };
+
+export type Issued = { exam_id: string, codes: Array<IssuedCode>, };
+
+export type Reissue = { 
+/**
+ * These candidates; absent: every enrolment whose code is unused.
+ */
+candidates?: Array<string>, };
+
+export type Accommodations = { overrides: Record<string, unknown>, 
+/**
+ * Why (e.g. "medical: documented, ref 2026-114"); kept in the audit trail.
+ */
+reason: string, };
+
+export type ExamBrief = { id: string, title: string, opens_ms: number, closes_ms: number, checkin: CheckinRequirements, aids: Aids, 
+/**
+ * Policy keys changed for this candidate (accommodations).
+ */
+accommodations: Record<string, unknown>, };
+
+export type NoteAlert = { session_id: string, exam_id: string, candidate_id: string, note: TimelineNote, };
 
 /** How proctors read each event kind. */
 export const EVENT_LABELS: Partial<Record<EventKind, string>> = {

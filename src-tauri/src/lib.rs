@@ -212,7 +212,9 @@ async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String
         .ok_or("Start again: the session is not open.")?;
     let photos = lock(&state.photos).take().unwrap_or_default();
     let checkin = invigil_session::journal_checkin(&uplink, &photos);
-    session.stream_through(uplink);
+    session
+        .stream_through(uplink)
+        .map_err(|e| friendly(&e.to_string()))?;
     session.open_with(vec![checkin]);
     let monitor = Monitor::run(session);
     let session_id = monitor.snapshot().session_id.unwrap_or_default();

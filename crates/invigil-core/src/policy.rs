@@ -113,6 +113,21 @@ impl Policy {
         Ok(policy)
     }
 
+    /// Reads policy keys given as a JSON object (an exam's policy, an
+    /// accommodation) over the defaults, checked as a file is.
+    pub fn from_json_keys(
+        keys: &serde_json::Map<String, serde_json::Value>,
+        origin: &str,
+    ) -> Result<Self, PolicyError> {
+        let policy: Policy = serde_json::from_value(serde_json::Value::Object(keys.clone()))
+            .map_err(|e| PolicyError::Parse {
+                origin: origin.to_owned(),
+                message: e.to_string(),
+            })?;
+        policy.validate(origin)?;
+        Ok(policy)
+    }
+
     /// Applies overrides (e.g. a scenario's `[policy]` table) on top of this
     /// policy and validates the result.
     pub fn with_overrides(

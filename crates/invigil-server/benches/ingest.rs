@@ -81,6 +81,7 @@ async fn start(db: Option<&str>) -> (Server, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new(dir.path(), "127.0.0.1:0".parse().unwrap());
     config.database_url = db.map(str::to_owned);
+    config.open_enrolment = true;
     let server = Server::start(config).await.unwrap();
     let base = format!("http://{}", server.addr());
     (server, base, dir)

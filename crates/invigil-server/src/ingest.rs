@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use invigil_core::chain::{self, Rejection};
 use invigil_core::protocol::{BatchReply, EventBatch};
-use invigil_core::{EventKind, Severity, EVENT_SCHEMA_VERSION};
+use invigil_core::{Event, EventKind, Severity, EVENT_SCHEMA_VERSION};
 use serde_json::json;
 use sqlx::FromRow;
 
@@ -47,6 +47,7 @@ struct ChainRow {
     state: String,
     next_seq: i64,
     head: String,
+    policy: String,
 }
 
 pub(crate) fn validate(batch: &EventBatch) -> ApiResult<()> {
@@ -132,7 +133,7 @@ pub async fn append(
     let _guard = state.lock_session(session_id).await;
 
     let row: ChainRow = sqlx::query_as(
-        "SELECT exam_id, candidate_id, state, next_seq, head FROM sessions WHERE id = $1",
+        "SELECT exam_id, candidate_id, state, next_seq, head, policy FROM sessions WHERE id = $1",
     )
     .bind(session_id)
     .fetch_optional(&state.db.pool)
@@ -144,6 +145,7 @@ pub async fn append(
         state: session_state,
         next_seq,
         head,
+        policy,
     } = row;
     let stored_next = next_seq as u64;
 
@@ -266,6 +268,13 @@ pub async fn append(
         if reviewed {
             refresh_review(state, session_id).await;
         }
+        // The policy the client runs must be the one the server set.
+        if let Some((started, _)) = fresh
+            .iter()
+            .find(|(e, _)| e.kind == EventKind::SessionStarted)
+        {
+            check_started_policy(state, session_id, &policy, started).await;
+        }
     }
     Ok(BatchReply {
         accepted: fresh.len() as u64,
@@ -273,6 +282,23 @@ pub async fn append(
         next_seq: stored_next + fresh.len() as u64,
         head,
     })
+}
+
+/// Compares the policy in `session_started` with the session's.
+async fn check_started_policy(state: &AppState, session_id: &str, stored: &str, started: &Event) {
+    let stored: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(stored).unwrap_or_default();
+    let Ok(expected) = invigil_core::Policy::from_json_keys(&stored, "session") else {
+        // A session created under open enrolment with a policy this
+        // version does not read: nothing to compare with.
+        return;
+    };
+    let client = match started.data.get("policy") {
+        Some(serde_json::Value::Object(m)) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    crate::launch::check_client_policy(state, session_id, &expected, &client, "session_started")
+        .await;
 }
 
 /// Recomputes a session's review priority after ingest. A failure is

@@ -20,9 +20,11 @@ mod api;
 pub mod auth;
 pub mod db;
 mod error;
+pub mod exams;
 pub mod export;
 mod ingest;
 mod json;
+mod launch;
 mod media_guard;
 pub mod retention;
 pub mod review;
@@ -90,6 +92,10 @@ pub struct Config {
     pub media_quota_bytes: u64,
     /// Connection limits and timeouts.
     pub connections: serve::ConnectionLimits,
+    /// Sessions may also be created without a launch code, for any exam
+    /// and candidate the client names, with the client's policy (demos,
+    /// tests, a trial). Off by default.
+    pub open_enrolment: bool,
 }
 
 impl Config {
@@ -108,6 +114,7 @@ impl Config {
             media_quota_items: DEFAULT_MEDIA_QUOTA_ITEMS,
             media_quota_bytes: DEFAULT_MEDIA_QUOTA_BYTES,
             connections: serve::ConnectionLimits::default(),
+            open_enrolment: false,
         }
     }
 
@@ -126,6 +133,8 @@ pub struct Inner {
     pub(crate) db: Db,
     pub(crate) store: Arc<dyn MediaStore>,
     pub(crate) alerts: broadcast::Sender<Arc<Alert>>,
+    /// What the server found about a session (`policy_mismatch`, ...).
+    pub(crate) notes: broadcast::Sender<Arc<invigil_core::protocol::NoteAlert>>,
     /// Proctors' decisions, pushed to every console so they stay in step.
     pub(crate) decisions: broadcast::Sender<Arc<invigil_core::protocol::Decided>>,
     pub config: Config,
@@ -173,10 +182,12 @@ impl AppState {
         // MAX_JSON_FIELD_BYTES of data), then reads `lagged`.
         let (alerts, _) = broadcast::channel(1024);
         let (decisions, _) = broadcast::channel(1024);
+        let (notes, _) = broadcast::channel(1024);
         Self(Arc::new(Inner {
             db,
             store,
             alerts,
+            notes,
             decisions,
             closing: tokio::sync::watch::Sender::new(false),
             session_locks: Mutex::new(HashMap::new()),

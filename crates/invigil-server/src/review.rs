@@ -7,6 +7,7 @@
 //! raw = Σ over violations   weight(kind) × decision factor × (1 + min(d, 300 s) / 60 s)
 //!     + 0.25 × warnings that did not become violations
 //!     + 5    × batches the server rejected (broken or altered chain)
+//!     + 5    × policy mismatches (the client ran another policy than its exam's)
 //!     + 0.5  × client restarts (session_resumed)
 //! priority = 100 × (1 − e^(−raw / 8))        (0-100, one decimal)
 //! ```
@@ -190,7 +191,7 @@ pub async fn refresh(state: &AppState, session_id: &str) -> ApiResult<Review> {
         });
     }
     let (rejected,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) AS n FROM notes WHERE session_id = $1 AND kind = 'batch_rejected'",
+        "SELECT COUNT(*) AS n FROM notes WHERE session_id = $1 AND kind IN ('batch_rejected', 'policy_mismatch')",
     )
     .bind(session_id)
     .fetch_one(&state.db.pool)

@@ -18,7 +18,8 @@ pub(crate) const SUMMARY_COLUMNS: &str = "s.id, s.exam_id, s.candidate_id, s.sta
      s.next_seq, s.head, s.last_event_ms, s.violations, s.warnings, s.policy, \
      s.priority, s.open_alerts, s.verdict, s.last_seen_ms, \
      (SELECT COUNT(*) FROM media m WHERE m.session_id = s.id) AS media, \
-     (SELECT COUNT(*) FROM notes n WHERE n.session_id = s.id AND n.kind = 'batch_rejected') AS rejected";
+     (SELECT COUNT(*) FROM notes n WHERE n.session_id = s.id AND n.kind = 'batch_rejected') AS rejected, \
+     (SELECT e.overrides FROM enrolments e WHERE e.session_id = s.id) AS accommodations";
 
 /// A session as [`SUMMARY_COLUMNS`] reads it.
 #[derive(FromRow)]
@@ -42,6 +43,7 @@ pub(crate) struct SummaryRow {
     last_seen_ms: Option<i64>,
     media: i64,
     rejected: i64,
+    accommodations: Option<String>,
 }
 
 impl From<SummaryRow> for SessionSummary {
@@ -66,6 +68,10 @@ impl From<SummaryRow> for SessionSummary {
             media: r.media,
             rejected_batches: r.rejected,
             policy: Some(serde_json::from_str(&r.policy).unwrap_or(Value::Null)),
+            accommodations: r
+                .accommodations
+                .and_then(|a| serde_json::from_str::<Value>(&a).ok())
+                .filter(|a| a.as_object().is_some_and(|m| !m.is_empty())),
             priority: r.priority,
             open_alerts: r.open_alerts,
             verdict: r.verdict,

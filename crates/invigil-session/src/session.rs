@@ -185,9 +185,38 @@ impl Session {
                     *policy = m;
                 }
             }
-            session.uplink = Some(stream.open()?);
+            let uplink = stream.open()?;
+            session.stream_through(uplink)?;
         }
         Ok(session)
+    }
+
+    /// A session the server set up (launch code, token) runs the policy
+    /// the server holds for it, exactly: the exam's with the candidate's
+    /// accommodations. The local policy (and a scenario's overrides) give
+    /// way, and the detector is rebuilt when its thresholds change.
+    fn adopt_server_policy(&mut self, uplink: &Uplink) -> Result<(), SessionError> {
+        let Some(keys) = uplink.server_policy() else {
+            return Ok(());
+        };
+        let policy = Policy::from_json_keys(&keys, "the session's policy from the server")
+            .map_err(|e| SessionError::Policy(e.to_string()))?;
+        if policy == self.policy {
+            return Ok(());
+        }
+        if self.scenario.is_some() {
+            tracing::warn!(
+                "the server sets this session's policy; the scenario's [policy] is not used"
+            );
+        }
+        self.analyzer = analyzer_for(
+            self.options.detectors,
+            self.options.model_file.as_deref(),
+            &policy,
+        )
+        .map_err(|e| SessionError::Detector(e.to_string()))?;
+        self.policy = policy;
+        Ok(())
     }
 
     /// Opens the source and the detector only (`options.stream` is not
@@ -221,8 +250,12 @@ impl Session {
 
     /// Streams through `uplink` (the app opens it before the check-in,
     /// whose photos it carries).
-    pub fn stream_through(&mut self, uplink: Uplink) {
+    /// The policy becomes the server's when the server set it (see
+    /// `adopt_server_policy`).
+    pub fn stream_through(&mut self, uplink: Uplink) -> Result<(), SessionError> {
+        self.adopt_server_policy(&uplink)?;
         self.uplink = Some(uplink);
+        Ok(())
     }
 
     /// Events to emit right after `session_started` (e.g.

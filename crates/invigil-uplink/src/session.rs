@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use invigil_core::chain::{event_hash, Chain};
-use invigil_core::protocol::CandidateToken;
+use invigil_core::protocol::{CandidateToken, ExamBrief};
 use invigil_core::Event;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,12 @@ pub struct SessionMeta {
     pub last_t_ms: u64,
     /// `session_ended` has been journaled.
     pub ended: bool,
+    /// The server set `policy` (launch code, token); the client runs it.
+    #[serde(default)]
+    pub policy_from_server: bool,
+    /// The exam, when a launch code started the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exam: Option<ExamBrief>,
 }
 
 impl SessionMeta {

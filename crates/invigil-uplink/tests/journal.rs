@@ -388,6 +388,8 @@ fn the_session_file_is_private() {
         head: invigil_core::chain::origin("s-0000000001"),
         last_t_ms: 0,
         ended: false,
+        policy_from_server: false,
+        exam: None,
     };
     meta.save(dir.path()).unwrap();
     meta.save(dir.path()).unwrap();

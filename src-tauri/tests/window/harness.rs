@@ -191,7 +191,8 @@ impl Backend {
             .enable_all()
             .build()
             .unwrap();
-        let config = invigil_server::Config::new(data, "127.0.0.1:0".parse().unwrap());
+        let mut config = invigil_server::Config::new(data, "127.0.0.1:0".parse().unwrap());
+        config.open_enrolment = true;
         let server = rt.block_on(invigil_server::Server::start(config)).unwrap();
         rt.block_on(invigil_server::set_proctor(
             server.state().db(),
@@ -218,7 +219,8 @@ impl Backend {
     pub(crate) fn restart(&mut self) {
         self.stop();
         let addr = self.base.trim_start_matches("http://").parse().unwrap();
-        let config = invigil_server::Config::new(&self.data, addr);
+        let mut config = invigil_server::Config::new(&self.data, addr);
+        config.open_enrolment = true;
         self.server = Some(
             self.rt
                 .block_on(invigil_server::Server::start(config))

@@ -34,7 +34,7 @@ struct ServerProc {
 impl ServerProc {
     fn start(data: &Path, port: u16) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_invigil"))
-            .args(["serve", "--data"])
+            .args(["serve", "--open-enrolment", "--data"])
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())

@@ -203,7 +203,7 @@ fn sign_ins_are_logged_and_a_removed_proctor_is_out_at_once() {
     let port = free_port();
     let log = dir.path().join("serve.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_invigil"))
-        .args(["serve", "--data"])
+        .args(["serve", "--open-enrolment", "--data"])
         .arg(&data)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())

@@ -4,14 +4,21 @@
 //! is the server's OpenAPI document (feature `openapi`). A renamed field
 //! fails to compile on every side.
 
+mod exams;
 mod review;
 mod sessions;
 #[cfg(feature = "ts")]
 mod ts;
 
+pub use exams::{
+    effective_policy, policy_differences, Accommodations, Aids, BreakClock, Breaks,
+    CheckinRequirements, Enrol, Enrolment, EnrolmentList, Exam, ExamBrief, ExamList, Issued,
+    IssuedCode, LaunchCode, NewEnrolment, NewExam, Reissue, LAUNCH_CODE_ALPHABET,
+    LAUNCH_CODE_SYMBOLS,
+};
 pub use review::{
-    Alert, Decided, Decision, DecisionAction, Lagged, NewDecision, StoredEvent, Timeline,
-    TimelineNote,
+    Alert, Decided, Decision, DecisionAction, Lagged, NewDecision, NoteAlert, StoredEvent,
+    Timeline, TimelineNote,
 };
 pub use sessions::{
     BatchReply, CreateSession, Created, DeliveryStatus, EndSession, EventBatch, MediaItem,

@@ -162,6 +162,19 @@ pub struct Alert {
     pub event: Event,
 }
 
+/// Something the server itself found about a session (`policy_mismatch`,
+/// `analysis_disagreement`), pushed on `GET /api/v1/alerts` as `event:
+/// note`; the same note is in the session's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NoteAlert {
+    pub session_id: String,
+    pub exam_id: String,
+    pub candidate_id: String,
+    pub note: TimelineNote,
+}
+
 /// `event: lagged` on the alert stream: this many alerts were missed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -6,13 +6,14 @@ use serde_json::{Map, Value};
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
-use super::{CandidateToken, MediaKind};
+use super::{CandidateToken, ExamBrief, LaunchCode, MediaKind};
 use crate::Event;
 
 // ---------------------------------------------------------------- sessions
 
-/// `POST /api/v1/sessions`: creates a session (repeatable with the same
-/// id, token, exam and candidate).
+/// `POST /api/v1/sessions`: creates a session from a launch code
+/// (repeatable with the same code, id and token). A server started with
+/// `--open-enrolment` also takes `exam_id` and `candidate_id` instead.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -22,9 +23,21 @@ pub struct CreateSession {
     /// events before it reaches the server. Generated when absent.
     #[serde(default)]
     pub session_id: Option<String>,
-    pub exam_id: String,
-    pub candidate_id: String,
-    /// The exam policy in force (docs/policy.md).
+    /// The candidate's launch code (docs/exams.md).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub launch_code: Option<LaunchCode>,
+    /// Open enrolment only: the exam ...
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub exam_id: Option<String>,
+    /// ... and the candidate.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub candidate_id: Option<String>,
+    /// Open enrolment: the policy the client runs (docs/policy.md). With a
+    /// launch code, the policy the client means to run: the server's is
+    /// used either way, and a difference is noted for proctors.
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
@@ -44,6 +57,20 @@ pub struct Created {
     pub token: CandidateToken,
     /// `prev` of the session's first event.
     pub chain_origin: String,
+    #[serde(default)]
+    pub exam_id: String,
+    #[serde(default)]
+    pub candidate_id: String,
+    /// The policy the session runs, every key (the exam's with the
+    /// candidate's accommodations, or the client's under open enrolment).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub policy: Map<String, Value>,
+    /// The exam, when a launch code started the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub exam: Option<ExamBrief>,
 }
 
 /// `live` until `session_ended` arrives or someone ends it.
@@ -93,6 +120,13 @@ pub struct SessionSummary {
     #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>", optional))]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub policy: Option<Value>,
+    /// The candidate's accommodations (policy keys that differ from the
+    /// exam's), when a launch code with some started the session; not in
+    /// lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>", optional))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub accommodations: Option<Value>,
     /// Review priority, 0-100 (docs/console.md).
     pub priority: f64,
     /// Violations no proctor has decided on yet.

@@ -20,12 +20,13 @@ pub(super) fn router() -> Router<AppState> {
     Router::new().route("/api/v1/alerts", get(alerts))
 }
 
-/// Server-sent events: `alert` (an `Alert`), `decision` (a `Decided`),
-/// `lagged` (a `Lagged`: alerts this stream missed); a comment every 15 s
-/// keeps the connection open.
+/// Server-sent events: `alert` (an `Alert`), `note` (a `NoteAlert`: what
+/// the server itself found, e.g. `policy_mismatch`), `decision` (a
+/// `Decided`), `lagged` (a `Lagged`: alerts this stream missed); a comment
+/// every 15 s keeps the connection open.
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts",
     responses(
-        (status = 200, description = "text/event-stream of `alert`, `decision` and `lagged` events", content_type = "text/event-stream"),
+        (status = 200, description = "text/event-stream of `alert`, `note`, `decision` and `lagged` events", content_type = "text/event-stream"),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "A candidate token", body = ErrorBody),
     ),
@@ -37,10 +38,11 @@ pub(super) async fn alerts(
     caller.proctor()?;
     let rx = state.subscribe_alerts();
     let decided = state.decisions.subscribe();
+    let notes = state.notes.subscribe();
     let closing = state.closing.subscribe();
     let stream = futures_util::stream::unfold(
-        (rx, decided, closing),
-        |(mut rx, mut decided, mut closing)| async move {
+        (rx, decided, notes, closing),
+        |(mut rx, mut decided, mut notes, mut closing)| async move {
             if *closing.borrow() {
                 return None;
             }
@@ -66,9 +68,20 @@ pub(super) async fn alerts(
                     Err(RecvError::Lagged(_)) => SseEvent::default().comment("decisions lagged"),
                     Err(RecvError::Closed) => return None,
                 },
+                n = notes.recv() => match n {
+                    Ok(n) => SseEvent::default()
+                        .event("note")
+                        .json_data(&*n)
+                        .unwrap_or_else(|_| SseEvent::default().comment("unserialisable note")),
+                    Err(RecvError::Lagged(n)) => SseEvent::default()
+                        .event("lagged")
+                        .json_data(Lagged { missed: n })
+                        .unwrap_or_else(|_| SseEvent::default().comment("lagged")),
+                    Err(RecvError::Closed) => return None,
+                },
                 _ = closing.changed() => return None,
             };
-            Some((Ok(event), (rx, decided, closing)))
+            Some((Ok(event), (rx, decided, notes, closing)))
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

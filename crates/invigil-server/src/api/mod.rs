@@ -7,6 +7,7 @@ mod alerts;
 mod auth;
 mod console;
 mod decisions;
+mod exams;
 mod media;
 mod sessions;
 
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(decisions::router())
         .merge(alerts::router())
+        .merge(exams::router())
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(move |req, next| {
             crate::serve::declared_length(max_body, req, next)
@@ -109,11 +111,21 @@ async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
         media::upload_media,
         media::get_media,
         alerts::alerts,
+        exams::create_exam,
+        exams::list_exams,
+        exams::get_exam,
+        exams::update_exam,
+        exams::enrol,
+        exams::enrol_roster,
+        exams::list_enrolments,
+        exams::set_accommodations,
+        exams::reissue_codes,
     ),
     components(schemas(
         invigil_core::protocol::Alert,
         invigil_core::protocol::Decided,
         invigil_core::protocol::Lagged,
+        invigil_core::protocol::NoteAlert,
         invigil_core::protocol::DeliveryStatus,
     )),
     modifiers(&SecuritySchemes)

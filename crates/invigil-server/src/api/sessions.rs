@@ -30,15 +30,19 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/sessions/{id}/timeline", get(timeline))
 }
 
-/// Creates a session. Repeating a creation with the same id, token, exam
-/// and candidate answers 200 (a client whose first reply was lost).
+/// Creates a session from a launch code (or, on a server started with
+/// `--open-enrolment`, for the exam and candidate given). Repeating a
+/// creation with the same code (or exam and candidate), id and token
+/// answers 200 (a client whose first reply was lost).
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
     request_body = CreateSession,
     responses(
         (status = 201, description = "Created", body = Created),
         (status = 200, description = "The same session, created before", body = Created),
         (status = 400, description = "A field is invalid", body = ErrorBody),
-        (status = 409, description = "The id is taken by another session", body = ErrorBody),
+        (status = 401, description = "No launch code, or not a valid one (`launch_code_required`, `bad_launch_code`)", body = ErrorBody),
+        (status = 403, description = "Outside the exam's window (`exam_not_open`, `exam_closed`)", body = ErrorBody),
+        (status = 409, description = "The code has started another session, or the id is taken", body = ErrorBody),
         (status = 429, description = "Too many sessions created from this address; see Retry-After", body = ErrorBody),
     ))]
 pub(super) async fn create_session(
@@ -56,36 +60,83 @@ pub(super) async fn create_session(
             ),
         ));
     }
-    validate_label("exam_id", &body.exam_id, 200)?;
-    validate_label("candidate_id", &body.candidate_id, 200)?;
-    let session_id = body.session_id.unwrap_or_else(auth::new_id);
+    let session_id = body.session_id.clone().unwrap_or_else(auth::new_id);
     validate_session_id(&session_id)?;
-    let token = match body.token {
+    let token = match body.token.clone() {
         Some(token) => token,
         None => CandidateToken::parse(&auth::new_token(auth::CANDIDATE_PREFIX))
             .map_err(ApiError::internal)?,
     };
-    let policy = Value::Object(body.policy).to_string();
-    if policy.len() > MAX_JSON_FIELD_BYTES {
+    let client_policy = Value::Object(body.policy.clone()).to_string();
+    if client_policy.len() > MAX_JSON_FIELD_BYTES {
         return Err(ApiError::invalid_field(
             "policy",
             format!(
                 "the policy is {} bytes as JSON; at most {MAX_JSON_FIELD_BYTES} are taken",
-                policy.len()
+                client_policy.len()
             ),
         ));
     }
+    let created = match (&body.launch_code, &body.exam_id, &body.candidate_id) {
+        (Some(code), None, None) => {
+            crate::launch::redeem(&state, code, &session_id, &token, &body.policy).await?
+        }
+        (Some(_), _, _) => {
+            return Err(ApiError::invalid_field(
+                "exam_id",
+                "give a launch code or (with open enrolment) an exam and a candidate, not both",
+            ))
+        }
+        (None, Some(exam), Some(candidate)) if state.config.open_enrolment => {
+            open_enrolment(&state, exam, candidate, &session_id, &token, &client_policy).await?
+        }
+        (None, Some(_), None) if state.config.open_enrolment => {
+            return Err(ApiError::invalid_field(
+                "candidate_id",
+                "`candidate_id` is missing: open enrolment needs an exam and a candidate",
+            ))
+        }
+        (None, None, Some(_)) if state.config.open_enrolment => {
+            return Err(ApiError::invalid_field(
+                "exam_id",
+                "`exam_id` is missing: open enrolment needs an exam and a candidate",
+            ))
+        }
+        (None, _, _) => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "launch_code_required",
+                "starting a session needs the launch code the exam's organisers sent you",
+            ))
+        }
+    };
+    let (status, created) = created;
+    Ok((status, Json(created)).into_response())
+}
+
+/// Creation without a launch code (`--open-enrolment`: demos, tests): the
+/// client names the exam and candidate and its policy is the session's.
+async fn open_enrolment(
+    state: &AppState,
+    exam_id: &str,
+    candidate_id: &str,
+    session_id: &str,
+    token: &CandidateToken,
+    policy: &str,
+) -> ApiResult<(StatusCode, Created)> {
+    validate_label("exam_id", exam_id, 200)?;
+    validate_label("candidate_id", candidate_id, 200)?;
     let token_hash = auth::token_hash(token.as_str());
-    let origin = invigil_core::chain::origin(&session_id);
+    let origin = invigil_core::chain::origin(session_id);
     let inserted = sqlx::query(
         "INSERT INTO sessions (id, exam_id, candidate_id, policy, token_hash, state, created_ms, \
          next_seq, head, violations, warnings) \
          VALUES ($1, $2, $3, $4, $5, 'live', $6, 0, $7, 0, 0) ON CONFLICT DO NOTHING",
     )
-    .bind(&session_id)
-    .bind(&body.exam_id)
-    .bind(&body.candidate_id)
-    .bind(&policy)
+    .bind(session_id)
+    .bind(exam_id)
+    .bind(candidate_id)
+    .bind(policy)
     .bind(&token_hash)
     .bind(now_ms())
     .bind(&origin)
@@ -95,9 +146,9 @@ pub(super) async fn create_session(
     let status = if inserted == 1 {
         tracing::info!(
             session = session_id,
-            exam = body.exam_id,
-            candidate = body.candidate_id,
-            "session created"
+            exam = exam_id,
+            candidate = candidate_id,
+            "session created (open enrolment)"
         );
         StatusCode::CREATED
     } else {
@@ -105,11 +156,11 @@ pub(super) async fn create_session(
         // is fine; anything else is a clash.
         let row: Option<(String, String, String)> =
             sqlx::query_as("SELECT exam_id, candidate_id, token_hash FROM sessions WHERE id = $1")
-                .bind(&session_id)
+                .bind(session_id)
                 .fetch_optional(&state.db.pool)
                 .await?;
         let same = row.is_some_and(|(exam, candidate, hash)| {
-            hash == token_hash && exam == body.exam_id && candidate == body.candidate_id
+            hash == token_hash && exam == exam_id && candidate == candidate_id
         });
         if !same {
             return Err(ApiError::conflict(
@@ -119,15 +170,22 @@ pub(super) async fn create_session(
         }
         StatusCode::OK
     };
+    let stored: (String,) = sqlx::query_as("SELECT policy FROM sessions WHERE id = $1")
+        .bind(session_id)
+        .fetch_one(&state.db.pool)
+        .await?;
     Ok((
         status,
-        Json(Created {
-            session_id,
-            token,
+        Created {
+            session_id: session_id.to_owned(),
+            token: token.clone(),
             chain_origin: origin,
-        }),
-    )
-        .into_response())
+            exam_id: exam_id.to_owned(),
+            candidate_id: candidate_id.to_owned(),
+            policy: serde_json::from_str(&stored.0).unwrap_or_default(),
+            exam: None,
+        },
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -212,6 +270,7 @@ pub(super) async fn list_sessions(
             .into_iter()
             .map(|r| SessionSummary {
                 policy: None,
+                accommodations: None,
                 ..SessionSummary::from(r)
             })
             .collect(),

@@ -8,6 +8,7 @@ mod common;
 mod access;
 mod connections;
 mod described;
+mod exams;
 mod hostile;
 mod ingest;
 mod media;

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use invigil_core::chain;
-use invigil_core::protocol::{CandidateToken, DeliveryStatus, Me, SessionState};
+use invigil_core::protocol::{
+    CandidateToken, CreateSession, Created, DeliveryStatus, LaunchCode, Me, SessionState,
+};
 
 use super::shipper::{client, send, Backoff, Failure};
 use super::{SessionRequest, UplinkError};
@@ -38,35 +40,102 @@ pub(super) fn new_meta(
                 next_seq: 0,
                 last_t_ms: 0,
                 ended: false,
+                policy_from_server: false,
+                exam: None,
+            })
+        }
+        SessionRequest::Launch { code, .. } => {
+            let session_id = random_hex(16);
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).expect("the OS random source works");
+            let token = CandidateToken::from_random(bytes);
+            let http = client();
+            retrying(server, resolve_timeout, || {
+                launch(&http, server, &code, &session_id, &token)
             })
         }
         SessionRequest::Token {
             token, session_id, ..
         } => {
             let http = client();
-            let deadline = Instant::now() + resolve_timeout;
-            let mut backoff = Backoff::default();
-            loop {
-                match resolve(&http, server, &token, session_id.as_deref()) {
-                    Ok(meta) => return Ok(meta),
-                    Err(Failure::Retry(problem)) if Instant::now() < deadline => {
-                        tracing::warn!("cannot reach {server} yet: {problem}");
-                        std::thread::sleep(
-                            backoff
-                                .next()
-                                .min(deadline.saturating_duration_since(Instant::now())),
-                        );
-                    }
-                    Err(Failure::Retry(problem) | Failure::Refused(problem)) => {
-                        return Err(UplinkError::Resolve {
-                            server: server.to_owned(),
-                            problem,
-                        })
-                    }
-                }
+            retrying(server, resolve_timeout, || {
+                resolve(&http, server, &token, session_id.as_deref())
+            })
+        }
+    }
+}
+
+/// Tries `ask` until it succeeds, is refused, or `timeout` has passed.
+fn retrying(
+    server: &str,
+    timeout: Duration,
+    mut ask: impl FnMut() -> Result<SessionMeta, Failure>,
+) -> Result<SessionMeta, UplinkError> {
+    let deadline = Instant::now() + timeout;
+    let mut backoff = Backoff::default();
+    loop {
+        match ask() {
+            Ok(meta) => return Ok(meta),
+            Err(Failure::Retry(problem)) if Instant::now() < deadline => {
+                tracing::warn!("cannot reach {server} yet: {problem}");
+                std::thread::sleep(
+                    backoff
+                        .next()
+                        .min(deadline.saturating_duration_since(Instant::now())),
+                );
+            }
+            Err(Failure::Retry(problem) | Failure::Refused(problem)) => {
+                return Err(UplinkError::Resolve {
+                    server: server.to_owned(),
+                    problem,
+                })
             }
         }
     }
+}
+
+/// Redeems a launch code for a session with this id and token (repeatable:
+/// a lost reply is answered again).
+fn launch(
+    http: &reqwest::blocking::Client,
+    server: &str,
+    code: &LaunchCode,
+    session_id: &str,
+    token: &CandidateToken,
+) -> Result<SessionMeta, Failure> {
+    let created: Created = send(
+        http.post(format!("{server}/api/v1/sessions"))
+            .json(&CreateSession {
+                session_id: Some(session_id.to_owned()),
+                launch_code: Some(code.clone()),
+                exam_id: None,
+                candidate_id: None,
+                policy: serde_json::Map::new(),
+                token: Some(token.clone()),
+            }),
+        "the session of the launch code",
+    )?;
+    if created.session_id != session_id || created.token != *token {
+        return Err(Failure::Refused(format!(
+            "the server started session {} instead of {session_id}",
+            created.session_id
+        )));
+    }
+    Ok(SessionMeta {
+        server: server.to_owned(),
+        head: chain::origin(session_id),
+        session_id: created.session_id,
+        token: created.token,
+        exam_id: created.exam_id,
+        candidate_id: created.candidate_id,
+        policy: created.policy,
+        created: true,
+        next_seq: 0,
+        last_t_ms: 0,
+        ended: false,
+        policy_from_server: true,
+        exam: created.exam,
+    })
 }
 
 fn resolve(
@@ -113,6 +182,8 @@ fn resolve(
         head: s.head,
         last_t_ms: 0,
         ended: false,
+        policy_from_server: true,
+        exam: None,
     })
 }
 

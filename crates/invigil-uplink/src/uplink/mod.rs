@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use invigil_core::chain;
-use invigil_core::protocol::{CandidateToken, MediaKind};
+use invigil_core::protocol::{CandidateToken, ExamBrief, LaunchCode, MediaKind};
 use invigil_core::sync::lock;
 use invigil_core::Event;
 use serde::Serialize;
@@ -34,6 +34,10 @@ pub enum SessionRequest {
         candidate_id: String,
         policy: Map<String, Value>,
     },
+    /// A launch code from the exam's organisers: the server starts the
+    /// session when first reached (retried for up to the resolve timeout)
+    /// and says which exam, candidate and policy it runs.
+    Launch { server: String, code: LaunchCode },
     /// A session created beforehand on the server (a proctor or exam
     /// platform handed out the token). Its id comes from `session_id`, or
     /// from the server at start.
@@ -140,9 +144,9 @@ impl Uplink {
         resolve_timeout: Duration,
     ) -> Result<Self, UplinkError> {
         let server = match &request {
-            SessionRequest::Enrol { server, .. } | SessionRequest::Token { server, .. } => {
-                server.trim_end_matches('/').to_owned()
-            }
+            SessionRequest::Enrol { server, .. }
+            | SessionRequest::Token { server, .. }
+            | SessionRequest::Launch { server, .. } => server.trim_end_matches('/').to_owned(),
         };
         if !(server.starts_with("http://") || server.starts_with("https://")) {
             return Err(UplinkError::BadUrl(server));
@@ -255,6 +259,25 @@ impl Uplink {
     /// Whether the session is new or continues an earlier run.
     pub fn start(&self) -> &Start {
         &self.start
+    }
+
+    /// The policy the session runs as the server set it (a launch code's
+    /// or a token's session); `None` when this client chose it (open
+    /// enrolment).
+    pub fn server_policy(&self) -> Option<serde_json::Map<String, Value>> {
+        let meta = lock(&self.shared.meta);
+        meta.policy_from_server.then(|| meta.policy.clone())
+    }
+
+    /// The exam, when a launch code started the session.
+    pub fn exam(&self) -> Option<ExamBrief> {
+        lock(&self.shared.meta).exam.clone()
+    }
+
+    /// The exam and candidate of the session.
+    pub fn exam_and_candidate(&self) -> (String, String) {
+        let meta = lock(&self.shared.meta);
+        (meta.exam_id.clone(), meta.candidate_id.clone())
     }
 
     pub fn session_id(&self) -> String {

@@ -275,8 +275,9 @@ impl Shipper {
     fn create(&self, meta: &SessionMeta) -> Result<(), Failure> {
         let body = serde_json::to_string(&CreateSession {
             session_id: Some(meta.session_id.clone()),
-            exam_id: meta.exam_id.clone(),
-            candidate_id: meta.candidate_id.clone(),
+            launch_code: None,
+            exam_id: Some(meta.exam_id.clone()),
+            candidate_id: Some(meta.candidate_id.clone()),
             policy: meta.policy.clone(),
             token: Some(meta.token.clone()),
         })
