@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use invigil_core::protocol::{Aids, BreakClock, Breaks, LaunchCode, NewEnrolment, NewExam};
 use invigil_server::{Config, Server};
 use invigil_session::{Monitor, SessionOptions, StreamOptions};
 use invigil_uplink::SessionRequest;
@@ -64,6 +65,17 @@ fn password() -> String {
         .collect()
 }
 
+/// The link that opens the desktop app on a launch code
+/// (docs/exams.md): `invigil://launch?server=...&code=...`.
+pub(crate) fn launch_link(server: &str, code: &LaunchCode) -> String {
+    let enc = crate::exams::seg;
+    format!(
+        "invigil://launch?server={}&code={}",
+        enc(server),
+        enc(&code.to_string())
+    )
+}
+
 pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let sources = if args.sources.is_empty() {
         default_sources()?
@@ -106,18 +118,63 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         }
     });
 
+    // The institution's part: an exam, a roster, launch codes (one spare,
+    // for a person joining from the desktop app).
     let run_id = invigil_server::now_ms();
+    let api = crate::exams::Api::signed_in(&base, &args.user, &password)?;
+    let exam_id = format!("demo-{run_id}");
+    api.create_exam(&NewExam {
+        id: Some(exam_id.clone()),
+        title: "invigil demo exam".into(),
+        opens_ms: run_id - 60_000,
+        closes_ms: run_id + 4 * 3_600_000,
+        policy: Default::default(),
+        checkin: Default::default(),
+        aids: Aids {
+            scratch_paper: true,
+            breaks: Some(Breaks {
+                count: 1,
+                minutes: 10.0,
+                clock: BreakClock::Paused,
+            }),
+        },
+    })
+    .context("cannot create the demo exam")?;
+    let mut roster: Vec<NewEnrolment> = (1..=sources.len())
+        .map(|i| NewEnrolment {
+            candidate_id: format!("candidate-{i}"),
+            name: format!("Demo candidate {i}"),
+            email: String::new(),
+            overrides: Default::default(),
+        })
+        .collect();
+    roster.push(NewEnrolment {
+        candidate_id: "guest".into(),
+        name: "You, from the desktop app".into(),
+        email: String::new(),
+        overrides: Default::default(),
+    });
+    let issued = api
+        .enrol(&exam_id, roster)
+        .context("cannot enrol the demo candidates")?;
+    let code_of = |candidate: &str| {
+        issued
+            .codes
+            .iter()
+            .find(|c| c.candidate_id == candidate)
+            .map(|c| c.code.clone())
+            .context("the server issued no code for a demo candidate")
+    };
+
     let mut monitors = Vec::new();
     for (i, source) in sources.iter().enumerate() {
         let candidate = format!("candidate-{}", i + 1);
         let mut options = SessionOptions::live(source);
         options.drain = Duration::from_secs(30);
         options.stream = Some(StreamOptions::new(
-            SessionRequest::Enrol {
+            SessionRequest::Launch {
                 server: base.clone(),
-                exam_id: "demo-exam".into(),
-                candidate_id: candidate.clone(),
-                policy: Default::default(),
+                code: code_of(&candidate)?,
             },
             args.data
                 .join("journals")
@@ -133,9 +190,13 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     println!("  Console:   {base}/");
     println!("  Sign in:   user `{}`, password `{password}`", args.user);
     println!("  Data:      {}", args.data.display());
+    println!("  Exam:      {exam_id} (candidates started with launch codes)");
     for (candidate, source, _) in &monitors {
         println!("  {candidate}: {source}");
     }
+    let spare = code_of("guest")?;
+    println!("  Join from the desktop app with launch code {spare}");
+    println!("    (or open {})", launch_link(&base, &spare));
     println!("Alerts appear in the console as they happen (and below). Ctrl-C stops.");
     println!();
 

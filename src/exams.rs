@@ -53,7 +53,7 @@ pub fn run(login: &ServerLogin, command: &ExamsCommand) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-struct Api {
+pub(crate) struct Api {
     http: reqwest::blocking::Client,
     base: String,
     user: String,
@@ -82,16 +82,36 @@ impl Api {
                 anyhow::anyhow!("no password: set INVIGIL_PASSWORD or pass --password-stdin")
             })?
         };
+        Self::signed_in(&base, &user, &password)
+    }
+
+    /// A client of `base` signing in as `user`.
+    pub(crate) fn signed_in(base: &str, user: &str, password: &str) -> anyhow::Result<Self> {
         let http = reqwest::blocking::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .context("cannot build the HTTP client")?;
         Ok(Self {
             http,
-            base,
-            user,
-            password,
+            base: base.trim_end_matches('/').to_owned(),
+            user: user.to_owned(),
+            password: password.to_owned(),
         })
+    }
+
+    pub(crate) fn create_exam(&self, exam: &NewExam) -> anyhow::Result<Exam> {
+        self.send(self.post("/api/v1/exams").json(exam))
+    }
+
+    pub(crate) fn enrol(
+        &self,
+        exam_id: &str,
+        candidates: Vec<NewEnrolment>,
+    ) -> anyhow::Result<Issued> {
+        self.send(
+            self.post(&format!("/api/v1/exams/{}/enrolments", seg(exam_id)))
+                .json(&Enrol { candidates }),
+        )
     }
 
     fn url(&self, path: &str) -> String {
@@ -129,8 +149,8 @@ impl Api {
     }
 }
 
-/// A path segment, percent-encoded.
-fn seg(s: &str) -> String {
+/// Percent-encoded for a URL path segment or query value.
+pub(crate) fn seg(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {

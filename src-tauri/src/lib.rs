@@ -226,10 +226,24 @@ async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String
 
 /// Turns internal errors into advice for the candidate.
 fn friendly(error: &str) -> String {
-    if error.contains("401") || error.contains("unknown, expired") {
+    if error.contains("unknown, expired") {
         "The server does not know this session code. Check the code you were given, or ask your exam's support.".into()
-    } else if error.contains("cannot resolve the session") {
-        format!("The exam server cannot be reached to look up your session code. Check your connection and try again. ({error})")
+    } else if let Some((_, said)) = error
+        .split_once("HTTP 4")
+        .and_then(|(_, rest)| rest.split_once(": "))
+    {
+        // The server refused the code (wrong, used, not open yet, closed)
+        // and says why in words meant for the candidate.
+        let mut said = said.to_owned();
+        if let Some(first) = said.get(..1) {
+            said.replace_range(..1, &first.to_uppercase());
+        }
+        if !said.ends_with('.') {
+            said.push('.');
+        }
+        said
+    } else if error.contains("cannot start the session") {
+        format!("The exam server cannot be reached to start your exam. Check your connection and try again. ({error})")
     } else if error.contains("camera") || error.contains("fixture") {
         format!("The camera could not be opened: {error}")
     } else {

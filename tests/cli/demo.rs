@@ -79,11 +79,52 @@ fn demo_runs_a_candidate_and_prints_a_working_sign_in() {
             Err(e) => panic!("server: {e}"),
         }
     };
+    // The spare launch code printed for a person joins the same exam.
+    let spare = text
+        .split("launch code ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("a printed spare launch code")
+        .to_owned();
+    assert!(
+        text.contains(&format!(
+            "invigil://launch?server=http%3A%2F%2F127.0.0.1%3A"
+        )),
+        "{text}"
+    );
+    let journal = dir.path().join("guest");
+    let joined = Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "watch",
+            "--quiet",
+            "--source",
+            "tests/scenarios/camera_lost.toml",
+        ])
+        .args(["--server", &base, "--code", &spare, "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    assert!(joined.status.success(), "{}", stderr(&joined));
+    let all: Value = http
+        .get(format!("{base}/api/v1/sessions"))
+        .basic_auth("proctor", Some(&password))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     let _ = server.kill();
     let _ = server.wait();
+    let who: Vec<&str> = all["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["candidate_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(who, ["guest", "candidate-1"], "{all}");
     let s = &sessions["sessions"][0];
     assert_eq!(s["candidate_id"], "candidate-1", "{sessions}");
-    assert_eq!(s["exam_id"], "demo-exam");
+    assert!(s["exam_id"].as_str().unwrap().starts_with("demo-"), "{s}");
     assert_eq!(s["state"], "ended");
     assert_eq!(s["violations"], 1);
     assert_eq!(s["media"], 1, "the camera_lost clip");

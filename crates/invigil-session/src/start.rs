@@ -2,20 +2,21 @@
 //! stream, and the check-in photos journaled when the exam starts.
 
 use invigil_capture::pipeline::Note;
-use invigil_core::protocol::{CandidateToken, MediaKind};
+use invigil_core::protocol::{CandidateToken, LaunchCode, MediaKind, CANDIDATE_TOKEN_PREFIX};
 use invigil_core::EventKind;
 use invigil_uplink::{SessionRequest, Uplink};
 use serde_json::{json, Map, Value};
 
 use crate::Photo;
 
-/// The session a candidate asks for: a session code (`ivc_` and 64 more
-/// characters, with the session id from a launch link, when there is one),
-/// or an exam id and a candidate id. Errors are sentences for the
-/// candidate.
+/// The session a candidate asks for: a launch code (`K7QF-3MZC-T9XA-HW4P`,
+/// typed or from a launch link), a session token handed out by an exam
+/// platform (`ivc_` and 64 hex digits, with the session id when a link
+/// carries one), or, on a server with open enrolment, an exam id and a
+/// candidate id. Errors are sentences for the candidate.
 pub fn candidate_request(
     server: &str,
-    session_code: Option<&str>,
+    code: Option<&str>,
     session_id: Option<&str>,
     exam_id: Option<&str>,
     candidate_id: Option<&str>,
@@ -26,15 +27,21 @@ pub fn candidate_request(
             "The server address `{server}` must start with http:// or https://."
         ));
     }
-    if let Some(code) = given(session_code) {
-        let Ok(token) = CandidateToken::parse(code) else {
-            return Err("This session code is not valid: it starts with ivc_ and has 64 more letters and digits. Check the code you were given.".into());
+    if let Some(code) = given(code) {
+        if code.starts_with(CANDIDATE_TOKEN_PREFIX) {
+            let Ok(token) = CandidateToken::parse(code) else {
+                return Err("This session token is not complete: it starts with ivc_ and has 64 more letters and digits. Use the launch link you were sent, or its launch code.".into());
+            };
+            return Ok(SessionRequest::Token {
+                server,
+                token,
+                session_id: given(session_id).map(str::to_owned),
+            });
+        }
+        let Ok(code) = LaunchCode::parse(code) else {
+            return Err("This launch code is not valid: it has 16 letters and digits in four groups, like K7QF-3MZC-T9XA-HW4P (no I, O, 0 or 1). Check the code you were sent.".into());
         };
-        return Ok(SessionRequest::Token {
-            server,
-            token,
-            session_id: given(session_id).map(str::to_owned),
-        });
+        return Ok(SessionRequest::Launch { server, code });
     }
     match (given(exam_id), given(candidate_id)) {
         (Some(exam), Some(candidate)) => Ok(SessionRequest::Enrol {
@@ -43,7 +50,7 @@ pub fn candidate_request(
             candidate_id: candidate.to_owned(),
             policy: Map::new(),
         }),
-        _ => Err("Enter your session code (or an exam id and candidate id).".into()),
+        _ => Err("Enter the launch code you were sent for this exam.".into()),
     }
 }
 
@@ -87,15 +94,27 @@ mod tests {
 
     #[test]
     fn start_screen_answers_become_a_session_request() {
-        let code = format!("ivc_{}", "a".repeat(64));
-        match candidate_request(" http://h:1/ ", Some(&code), Some(" s1 "), None, None) {
-            Ok(SessionRequest::Token {
-                server,
-                token,
-                session_id,
-            }) => {
+        match candidate_request(
+            " http://h:1/ ",
+            Some(" k7qf 3mzc-t9xa-hw4p "),
+            None,
+            None,
+            None,
+        ) {
+            Ok(SessionRequest::Launch { server, code }) => {
                 assert_eq!(server, "http://h:1");
-                assert_eq!(token.as_str(), code);
+                assert_eq!(code.to_string(), "K7QF-3MZC-T9XA-HW4P");
+            }
+            other => panic!("{other:?}"),
+        }
+        let token = format!("ivc_{}", "a".repeat(64));
+        match candidate_request("http://h:1", Some(&token), Some(" s1 "), None, None) {
+            Ok(SessionRequest::Token {
+                token: t,
+                session_id,
+                ..
+            }) => {
+                assert_eq!(t.as_str(), token);
                 assert_eq!(session_id.as_deref(), Some("s1"));
             }
             other => panic!("{other:?}"),
@@ -105,7 +124,7 @@ mod tests {
             Ok(SessionRequest::Enrol { .. })
         ));
         let bad = |r: Result<SessionRequest, String>| r.err().unwrap();
-        assert!(bad(candidate_request("h:1", Some(&code), None, None, None)).contains("http://"));
+        assert!(bad(candidate_request("h:1", Some(&token), None, None, None)).contains("http://"));
         assert!(bad(candidate_request(
             "http://h",
             Some("ivc_x"),
@@ -113,10 +132,26 @@ mod tests {
             None,
             None
         ))
-        .contains("not valid"));
+        .contains("not complete"));
+        assert!(bad(candidate_request(
+            "http://h",
+            Some("K7QF-3MZC-T9XA"),
+            None,
+            None,
+            None
+        ))
+        .contains("launch code is not valid"));
+        assert!(bad(candidate_request(
+            "http://h",
+            Some("K7QF-3MZC-T9XA-HW4O"),
+            None,
+            None,
+            None
+        ))
+        .contains("no I, O"));
         assert!(
             bad(candidate_request("http://h", None, None, Some("e"), None))
-                .contains("Enter your session code")
+                .contains("Enter the launch code")
         );
     }
 }

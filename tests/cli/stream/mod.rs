@@ -32,9 +32,16 @@ struct ServerProc {
 }
 
 impl ServerProc {
+    /// A server with open enrolment (sessions by exam and candidate).
     fn start(data: &Path, port: u16) -> Self {
+        Self::start_with(data, port, &["--open-enrolment"])
+    }
+
+    fn start_with(data: &Path, port: u16, flags: &[&str]) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_invigil"))
-            .args(["serve", "--open-enrolment", "--data"])
+            .arg("serve")
+            .args(flags)
+            .arg("--data")
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
@@ -223,5 +230,6 @@ v.addEventListener('error', () => {{ document.title = 'error ' + v.error.code; }
 }
 
 mod delivery;
+mod exams;
 mod operators;
 mod sessions;

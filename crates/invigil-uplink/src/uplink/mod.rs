@@ -69,7 +69,7 @@ pub enum UplinkError {
     },
     #[error("server URL `{0}` must start with http:// or https://")]
     BadUrl(String),
-    #[error("cannot resolve the session of this token on {server}: {problem}")]
+    #[error("cannot start the session on {server}: {problem}")]
     Resolve { server: String, problem: String },
 }
 
