@@ -10,11 +10,14 @@ pub struct AppConfig {
     pub fixture: bool,
     /// Prefilled server address.
     pub server: Option<String>,
-    /// Prefilled session code.
+    /// Prefilled launch code (or a platform's session token).
     pub session_code: Option<String>,
-    /// Session id from a launch link: lets the exam start while the server
-    /// is unreachable (the code is then checked when it comes back).
+    /// Session id from a platform's link, with its token.
     pub session_id: Option<String>,
+    /// The app was opened with a launch link (server and code filled in).
+    pub from_link: bool,
+    /// A launch link that could not be read, in words for the candidate.
+    pub link_error: Option<String>,
 }
 
 /// The start screen's answers.

@@ -4,9 +4,12 @@
 //!
 //! Fixtures instead of the webcam: `INVIGIL_SOURCE=path/to/scenario.toml`
 //! (or `--source`) for the exam and `INVIGIL_CHECKIN_SOURCE=checkin.toml`
-//! (or `--checkin-source`) for the check-in; `INVIGIL_SERVER`,
-//! `INVIGIL_SESSION_CODE` and `INVIGIL_SESSION_ID` prefill the start screen
-//! (a launch link carries them); `INVIGIL_DATA_DIR` holds the journal.
+//! (or `--checkin-source`) for the check-in. A launch link
+//! (`invigil://launch?server=...&code=...`, passed as an argument by the
+//! operating system, or `INVIGIL_LAUNCH_LINK`) fills in the start screen;
+//! so do `INVIGIL_SERVER` and `INVIGIL_LAUNCH_CODE` (or a platform's
+//! `INVIGIL_SESSION_CODE` token and `INVIGIL_SESSION_ID`);
+//! `INVIGIL_DATA_DIR` holds the journal.
 //!
 //! The flow: `begin_session` (opens the uplink: the session code is checked
 //! here) -> `system_check` -> `checkin_*` (face photo, ID photo, room scan)
@@ -54,8 +57,27 @@ fn arg_or_env(flag: &str, env: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// A launch link the app was opened with (the operating system passes the
+/// `invigil://launch?...` URL as an argument), or `INVIGIL_LAUNCH_LINK`.
+fn launch_link() -> Option<Result<invigil_session::LaunchLink, String>> {
+    std::env::args()
+        .skip(1)
+        .find(|a| a.starts_with("invigil://"))
+        .or_else(|| {
+            std::env::var("INVIGIL_LAUNCH_LINK")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .map(|link| invigil_session::parse_launch_link(&link))
+}
+
 fn config() -> (AppConfig, PathBuf, Option<PathBuf>) {
     let source = arg_or_env("--source", "INVIGIL_SOURCE").unwrap_or_else(|| "camera".into());
+    let (link, link_error) = match launch_link() {
+        Some(Ok(link)) => (Some(link), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
     let data_dir = arg_or_env("--data-dir", "INVIGIL_DATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("invigil-app"));
@@ -63,9 +85,21 @@ fn config() -> (AppConfig, PathBuf, Option<PathBuf>) {
         AppConfig {
             fixture: source != "camera" && !source.starts_with("camera:"),
             source,
-            server: arg_or_env("--server", "INVIGIL_SERVER"),
-            session_code: arg_or_env("--session-code", "INVIGIL_SESSION_CODE"),
-            session_id: arg_or_env("--session-id", "INVIGIL_SESSION_ID"),
+            server: link
+                .as_ref()
+                .map(|l| l.server.clone())
+                .or_else(|| arg_or_env("--server", "INVIGIL_SERVER")),
+            session_code: link
+                .as_ref()
+                .map(|l| l.code.clone())
+                .or_else(|| arg_or_env("--launch-code", "INVIGIL_LAUNCH_CODE"))
+                .or_else(|| arg_or_env("--session-code", "INVIGIL_SESSION_CODE")),
+            session_id: link
+                .as_ref()
+                .and_then(|l| l.session_id.clone())
+                .or_else(|| arg_or_env("--session-id", "INVIGIL_SESSION_ID")),
+            from_link: link.is_some(),
+            link_error,
         },
         data_dir,
         arg_or_env("--checkin-source", "INVIGIL_CHECKIN_SOURCE").map(PathBuf::from),

@@ -11,14 +11,21 @@ source: string, fixture: boolean,
  */
 server: string | null, 
 /**
- * Prefilled session code.
+ * Prefilled launch code (or a platform's session token).
  */
 session_code: string | null, 
 /**
- * Session id from a launch link: lets the exam start while the server
- * is unreachable (the code is then checked when it comes back).
+ * Session id from a platform's link, with its token.
  */
-session_id: string | null, };
+session_id: string | null, 
+/**
+ * The app was opened with a launch link (server and code filled in).
+ */
+from_link: boolean, 
+/**
+ * A launch link that could not be read, in words for the candidate.
+ */
+link_error: string | null, };
 
 export type CheckItem = { 
 /**

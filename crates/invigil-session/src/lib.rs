@@ -33,6 +33,6 @@ pub use picture::data_url;
 pub use session::{
     Observer, Outcome, Session, SessionError, SessionOptions, StreamOptions, RESOLVE_TIMEOUT,
 };
-pub use start::{candidate_request, journal_checkin};
+pub use start::{candidate_request, journal_checkin, parse_launch_link, LaunchLink};
 pub use system_check::{server_info, system_check, CheckItem, SystemCheck};
 pub use view::{ConnectionView, EventView, FaceBox, Receipt, Snapshot};

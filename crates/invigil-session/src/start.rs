@@ -54,6 +54,75 @@ pub fn candidate_request(
     }
 }
 
+/// What a launch link carries: `invigil://launch?server=URL&code=CODE`
+/// (URL-encoded values; `session=ID` too for a platform's session token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaunchLink {
+    pub server: String,
+    pub code: String,
+    pub session_id: Option<String>,
+}
+
+/// Reads a launch link (the operating system hands it to the app as its
+/// argument). Errors are sentences for the candidate.
+pub fn parse_launch_link(link: &str) -> Result<LaunchLink, String> {
+    let bad = |why: &str| {
+        format!("This launch link cannot be used: {why}. Type the server address and launch code instead.")
+    };
+    let rest = link
+        .trim()
+        .strip_prefix("invigil://launch")
+        .ok_or_else(|| bad("it does not start with invigil://launch"))?;
+    let query = rest.trim_start_matches('/').strip_prefix('?').unwrap_or("");
+    let (mut server, mut code, mut session_id) = (None, None, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v).ok_or_else(|| bad("it is damaged (bad % escapes)"))?;
+        match k {
+            "server" => server = Some(v),
+            "code" => code = Some(v),
+            "session" => session_id = Some(v),
+            _ => {}
+        }
+    }
+    let server = server.ok_or_else(|| bad("it names no server"))?;
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        return Err(bad("its server address is not http:// or https://"));
+    }
+    let code = code.ok_or_else(|| bad("it carries no launch code"))?;
+    Ok(LaunchLink {
+        server,
+        code,
+        session_id,
+    })
+}
+
+/// `%XX` and `+` decoded; `None` for a broken escape or text that is not
+/// UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// A field the candidate filled in, trimmed.
 fn given(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|v| !v.is_empty())
@@ -91,6 +160,35 @@ pub fn journal_checkin(uplink: &Uplink, photos: &[Photo]) -> Note {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn launch_links_carry_the_server_and_the_code() {
+        let link = parse_launch_link(
+            "invigil://launch?server=http%3A%2F%2F127.0.0.1%3A8480&code=K7QF-3MZC-T9XA-HW4P",
+        )
+        .unwrap();
+        assert_eq!(link.server, "http://127.0.0.1:8480");
+        assert_eq!(link.code, "K7QF-3MZC-T9XA-HW4P");
+        assert_eq!(link.session_id, None);
+        let with =
+            parse_launch_link("invigil://launch/?code=x&server=https://e.org&session=s-1&utm=1")
+                .unwrap();
+        assert_eq!(
+            (with.server.as_str(), with.session_id.as_deref()),
+            ("https://e.org", Some("s-1"))
+        );
+        for (bad, says) in [
+            ("https://evil.example/launch?code=x", "does not start"),
+            ("invigil://launch?code=x", "no server"),
+            ("invigil://launch?server=file%3A%2F%2Fx&code=x", "not http"),
+            ("invigil://launch?server=http%3A%2F%2Fh", "no launch code"),
+            ("invigil://launch?server=%zz&code=x", "damaged"),
+            ("invigil://launch?server=%FF&code=x", "damaged"),
+        ] {
+            let e = parse_launch_link(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn start_screen_answers_become_a_session_request() {

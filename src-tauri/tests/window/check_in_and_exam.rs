@@ -12,19 +12,38 @@ fn check_in_and_exam_in_the_real_window() {
     }
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::start(&dir.path().join("server"));
-    let (session_id, token) = backend.session("exam-app", "cand-app");
+    let code = backend.launch_code("exam-app", "cand-app");
     let scenario = root().join("tests/scenarios/leaves_and_returns.toml");
     let checkin = root().join("tests/fixtures/checkin/checkin.toml");
+    // Opened by the launch link the candidate was mailed.
+    let link = format!(
+        "invigil://launch?server={}&code={}",
+        backend.base.replace(':', "%3A").replace('/', "%2F"),
+        code
+    );
     let app = launch(&[
         ("INVIGIL_SOURCE", scenario.as_os_str()),
         ("INVIGIL_CHECKIN_SOURCE", checkin.as_os_str()),
-        ("INVIGIL_SERVER", backend.base.as_ref()),
+        ("INVIGIL_LAUNCH_LINK", link.as_ref()),
         ("INVIGIL_DATA_DIR", dir.path().join("app").as_os_str()),
     ])
     .unwrap();
     let d = &app.driver;
 
-    // Start screen: privacy notice, server prefilled.
+    // Start screen: privacy notice; server and code filled in by the link.
+    let value = |id: &str| {
+        d.script(&format!("return document.getElementById('{id}').value"))
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(value("server"), backend.base);
+    assert_eq!(value("session-code"), code);
+    assert!(
+        d.text("#code-hint").contains("launch link"),
+        "{}",
+        d.text("#code-hint")
+    );
     assert!(
         d.text("#start-form").contains("never streamed"),
         "privacy notice: {}",
@@ -39,18 +58,27 @@ fn check_in_and_exam_in_the_real_window() {
     );
     d.screenshot("1-start");
 
-    // A wrong code: refused with a clear message, nothing started.
-    d.type_into("#session-code", &format!("ivc_{}", "0".repeat(64)));
+    // A code mistyped by hand (shape wrong), then a wrong one: refused
+    // with clear messages, nothing started.
+    d.type_into("#session-code", "K7QF-3MZC-T9XA");
     d.click("#start");
     d.wait_text(
         "#start-error",
-        "does not know this session code",
+        "16 letters and digits",
+        Duration::from_secs(30),
+    );
+    d.type_into("#session-code", "2222-3333-4444-5555");
+    d.click("#start");
+    d.wait_text(
+        "#start-error",
+        "This launch code is not valid",
         Duration::from_secs(30),
     );
     d.screenshot("2-wrong-code");
 
-    // The right code: system check, check-in.
-    start_and_check(d, &token);
+    // The right code, typed as people do: system check, check-in.
+    start_and_check(d, &code.to_lowercase().replace('-', " "));
+    let session_id = backend.session_of("exam-app", "cand-app");
     d.screenshot("3-system-check");
     check_in(d, true);
     d.screenshot("7-review");

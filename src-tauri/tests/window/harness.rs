@@ -243,6 +243,48 @@ impl Backend {
         )
     }
 
+    /// An exam open now with one candidate enrolled, as an institution's
+    /// admin makes it: the candidate's launch code.
+    pub(crate) fn launch_code(&self, exam: &str, candidate: &str) -> String {
+        let http = reqwest::blocking::Client::new();
+        let now = invigil_server::now_ms();
+        let r = http
+            .post(format!("{}/api/v1/exams", self.base))
+            .basic_auth("qa", Some("qa password 1"))
+            .json(&json!({"id": exam, "title": "App exam", "opens_ms": now - 60_000, "closes_ms": now + 3_600_000}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+        let issued: Value = http
+            .post(format!("{}/api/v1/exams/{exam}/enrolments", self.base))
+            .basic_auth("qa", Some("qa password 1"))
+            .json(&json!({"candidates": [{"candidate_id": candidate}]}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        issued["codes"][0]["code"].as_str().unwrap().to_owned()
+    }
+
+    /// The session a candidate's launch code started.
+    pub(crate) fn session_of(&self, exam: &str, candidate: &str) -> String {
+        let list: Value = reqwest::blocking::Client::new()
+            .get(format!("{}/api/v1/exams/{exam}/enrolments", self.base))
+            .basic_auth("qa", Some("qa password 1"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        list["enrolments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["candidate_id"] == candidate)
+            .and_then(|e| e["session_id"].as_str())
+            .expect("the code started a session")
+            .to_owned()
+    }
+
     pub(crate) fn timeline(&self, session_id: &str) -> Value {
         reqwest::blocking::Client::new()
             .get(format!(

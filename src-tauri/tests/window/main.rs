@@ -1,8 +1,9 @@
 //! The real app window under Xvfb, driven through WebDriver
 //! (`tauri-driver` + Debian's `WebKitWebDriver`), with fixture cameras and a
 //! real backend on loopback:
-//! - a wrong session code is refused with a clear message; with the right
-//!   one the system check passes, the check-in takes the face photo, the ID
+//! - a launch link fills in the server and the launch code; a mistyped or
+//!   wrong code is refused with a clear message; with the right one
+//!   (typed loosely) the system check passes, the check-in takes the face photo, the ID
 //!   photo and the five room views (one retaken), the exam runs a scenario
 //!   in which the candidate leaves and returns, the countdown appears, and
 //!   the server's timeline holds the events, the check-in photos and the

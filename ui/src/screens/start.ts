@@ -1,4 +1,4 @@
-// The start screen (privacy notice, server and session code) and the
+// The start screen (privacy notice, server and launch code) and the
 // system check.
 
 import { invoke } from "@tauri-apps/api/core";
@@ -23,7 +23,15 @@ async function retention(server: string, line: HTMLElement): Promise<void> {
 export function startScreen(message?: string): void {
   const keptFor = el("span", { id: "kept-for" }, "How long they are kept is set by your exam provider.");
   const serverInput = el("input", { id: "server", type: "url", autocomplete: "url", value: state.server || state.config.server || "" });
-  const codeInput = el("input", { id: "session-code", autocomplete: "off", spellcheck: "false", value: state.sessionCode || state.config.session_code || "" });
+  const codeInput = el("input", {
+    id: "session-code",
+    autocomplete: "off",
+    autocapitalize: "characters",
+    spellcheck: "false",
+    placeholder: "K7QF-3MZC-T9XA-HW4P",
+    "aria-describedby": "code-hint",
+    value: state.sessionCode || state.config.session_code || "",
+  });
   const form = el(
     "form",
     { id: "start-form" },
@@ -42,9 +50,16 @@ export function startScreen(message?: string): void {
     ),
     el("label", { for: "server" }, "Exam server address"),
     serverInput,
-    el("label", { for: "session-code" }, "Session code"),
+    el("label", { for: "session-code" }, "Launch code"),
     codeInput,
-    el("p", { class: "error", id: "start-error", role: "alert" }, message ?? ""),
+    el(
+      "p",
+      { class: "hint", id: "code-hint" },
+      state.config.from_link
+        ? "Filled in from your launch link."
+        : "The 16-character code your exam's organisers sent you, e.g. K7QF-3MZC-T9XA-HW4P (upper or lower case, dashes optional).",
+    ),
+    el("p", { class: "error", id: "start-error", role: "alert" }, message ?? state.config.link_error ?? ""),
     el("button", { type: "submit", id: "start" }, "Accept and continue"),
   );
   form.addEventListener("submit", (ev) => {
@@ -52,7 +67,7 @@ export function startScreen(message?: string): void {
     state.server = serverInput.value.trim();
     state.sessionCode = codeInput.value.trim();
     if (!state.server || !state.sessionCode) {
-      (document.getElementById("start-error") as HTMLElement).textContent = "Enter the exam server address and your session code.";
+      (document.getElementById("start-error") as HTMLElement).textContent = "Enter the exam server address and your launch code.";
       return;
     }
     void beginSession(codeInput.value.trim());
@@ -64,7 +79,7 @@ export function startScreen(message?: string): void {
 }
 
 async function beginSession(code: string): Promise<void> {
-  show("Start your exam", el("p", { role: "status", id: "begin-progress" }, "Checking your session code with the exam server…"));
+  show("Start your exam", el("p", { role: "status", id: "begin-progress" }, "Checking your launch code with the exam server…"));
   try {
     await invoke<StartedSession>("begin_session", {
       request: { server: state.server, session_code: code, session_id: state.config.session_id, exam_id: null, candidate_id: null },
