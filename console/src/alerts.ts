@@ -1,7 +1,7 @@
 // The live alert stream: a tone, a notice and the card of each alert as it
 // arrives, and other proctors' decisions, so consoles stay in step.
 
-import type { Alert, Decided } from "./api";
+import type { Alert, Decided, NoteAlert } from "./api";
 import { DECIDED, el, label, main, region, soundBox } from "./dom";
 import { fillCardAlert, liveScreen } from "./screens/live";
 import { sessionScreen } from "./screens/session";
@@ -71,6 +71,23 @@ function onAlert(a: Alert): void {
   }
 }
 
+/** What the server found about a session (e.g. a client running another
+ * policy than its exam's): a violation-like notice. */
+function onNote(n: NoteAlert): void {
+  beep();
+  const what = n.note.kind === "policy_mismatch" ? "Client runs another policy than the exam's" : n.note.kind.replace(/_/g, " ");
+  const t = el("div", { class: "toast violation", "data-note": n.note.kind }, `Server: ${what} — ${n.candidate_id} (${n.exam_id})`);
+  region.append(t);
+  setTimeout(() => t.remove(), 10000);
+  if (onLivePage()) {
+    clearTimeout(refreshTimer);
+    refreshTimer = window.setTimeout(() => void liveScreen(false), 700);
+  } else if (location.hash === `#/session/${encodeURIComponent(n.session_id)}`) {
+    const typing = document.activeElement?.matches("input, textarea");
+    if (!typing) void sessionScreen(n.session_id);
+  }
+}
+
 /** Another proctor's decision: keep this console in step. */
 function onDecision(d: Decided): void {
   if (d.decision.proctor === state.me) return;
@@ -94,6 +111,7 @@ export function openStream(): void {
   stream = new EventSource("/api/v1/alerts");
   stream.addEventListener("alert", (ev) => onAlert(JSON.parse((ev as MessageEvent).data) as Alert));
   stream.addEventListener("decision", (ev) => onDecision(JSON.parse((ev as MessageEvent).data) as Decided));
+  stream.addEventListener("note", (ev) => onNote(JSON.parse((ev as MessageEvent).data) as NoteAlert));
 }
 
 export function closeStream(): void {

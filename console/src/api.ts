@@ -2,9 +2,25 @@
 // the HttpOnly cookie that /api/v1/auth/login sets; no token is kept in JS.
 // The types are generated from the server's (bindings.ts).
 
-import type { Decided, DecisionAction, ErrorBody, Me, SessionList, SignedIn, Timeline } from "./bindings";
+import type {
+  Accommodations,
+  Decided,
+  DecisionAction,
+  Enrolment,
+  EnrolmentList,
+  ErrorBody,
+  Exam,
+  ExamList,
+  Issued,
+  Me,
+  NewEnrolment,
+  NewExam,
+  SessionList,
+  SignedIn,
+  Timeline,
+} from "./bindings";
 
-export type { Alert, Decided, Decision, DecisionAction, SessionSummary, StoredEvent, Timeline } from "./bindings";
+export type { Alert, Decided, Decision, DecisionAction, Enrolment, Exam, Issued, NewExam, NoteAlert, SessionSummary, StoredEvent, Timeline } from "./bindings";
 
 /** An API error with the server's message (and field, when it names one). */
 export class ApiError extends Error {
@@ -70,5 +86,17 @@ export const api = {
       ...(eventSeq === null ? {} : { event_seq: eventSeq }),
       note,
     }),
+  exams: () => call<ExamList>("GET", "/api/v1/exams"),
+  exam: (id: string) => call<Exam>("GET", `/api/v1/exams/${encodeURIComponent(id)}`),
+  createExam: (exam: NewExam) => call<Exam>("POST", "/api/v1/exams", exam),
+  updateExam: (id: string, exam: NewExam) => call<Exam>("PUT", `/api/v1/exams/${encodeURIComponent(id)}`, exam),
+  enrolments: (id: string) => call<EnrolmentList>("GET", `/api/v1/exams/${encodeURIComponent(id)}/enrolments`),
+  enrol: (id: string, candidates: NewEnrolment[]) => call<Issued>("POST", `/api/v1/exams/${encodeURIComponent(id)}/enrolments`, { candidates }),
+  /** A CSV roster file's text (candidate_id,name,email). */
+  roster: (id: string, csv: string) => call<Issued>("POST", `/api/v1/exams/${encodeURIComponent(id)}/roster`, { csv }),
+  reissue: (id: string, candidates?: string[]) =>
+    call<Issued>("POST", `/api/v1/exams/${encodeURIComponent(id)}/codes`, candidates ? { candidates } : {}),
+  accommodate: (id: string, candidate: string, body: Accommodations) =>
+    call<Enrolment>("PUT", `/api/v1/exams/${encodeURIComponent(id)}/enrolments/${encodeURIComponent(candidate)}`, body),
   mediaUrl: (id: string, sha: string) => `/api/v1/sessions/${encodeURIComponent(id)}/media/${sha}`,
 };

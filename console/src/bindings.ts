@@ -376,6 +376,8 @@ overrides: Record<string, unknown>, };
 
 export type Enrol = { candidates: Array<NewEnrolment>, };
 
+export type RosterUpload = { csv: string, };
+
 export type Enrolment = { exam_id: string, candidate_id: string, name: string, email: string, overrides: Record<string, unknown>, created_ms: number, 
 /**
  * The session its launch code started; `null` while unused.

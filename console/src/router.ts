@@ -3,6 +3,7 @@
 import { openStream } from "./alerts";
 import { api, ApiError } from "./api";
 import { el, message, show, top } from "./dom";
+import { examScreen, examsScreen } from "./screens/exams";
 import { liveScreen } from "./screens/live";
 import { sessionScreen } from "./screens/session";
 import { sessionsScreen } from "./screens/sessions";
@@ -24,6 +25,7 @@ export async function route(): Promise<void> {
       const who = await api.me();
       if (who.role !== "proctor") throw new ApiError(403, "This is the proctors' console.");
       state.me = who.username;
+      state.admin = who.admin;
     } catch (e) {
       return signInScreen(e instanceof ApiError && e.status === 403 ? e.message : undefined);
     }
@@ -38,6 +40,8 @@ export async function route(): Promise<void> {
   }
   if (hash.startsWith("#/session/")) return sessionScreen(decodeURIComponent(hash.slice("#/session/".length)));
   if (hash.startsWith("#/sessions")) return sessionsScreen();
+  if (hash.startsWith("#/exam/")) return examScreen(decodeURIComponent(hash.slice("#/exam/".length)));
+  if (hash.startsWith("#/exams")) return examsScreen();
   return liveScreen();
 }
 

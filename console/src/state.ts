@@ -5,6 +5,8 @@ import type { Alert } from "./api";
 export const state = {
   /** The signed-in proctor, once known. */
   me: null as string | null,
+  /** Whether that account is an admin (exams, enrolments). */
+  admin: false,
   /** The latest alert per session, shown on its card. */
   lastAlert: new Map<string, Alert & { at: number }>(),
 };

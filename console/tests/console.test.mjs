@@ -66,7 +66,9 @@ before(async () => {
   assert.equal(add.status, 0, String(add.stderr));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  server = spawn(bin, ["serve", "--data", data, "--listen", `127.0.0.1:${port}`], { stdio: "ignore" });
+  // Open enrolment: the live tests stream with --exam/--candidate; the
+  // exams test starts its candidate with a launch code.
+  server = spawn(bin, ["serve", "--open-enrolment", "--data", data, "--listen", `127.0.0.1:${port}`], { stdio: "ignore" });
   children.push(server);
   await waitHealthy(base);
   browser = await chromium.launch({
@@ -229,6 +231,108 @@ test("a proctor signs in, an alert arrives live, its clip plays, a dismissal sur
   console.log(`alert latency (printed by watch -> shown in the console): ${latencies.map((l) => `${l.kind} ${l.ms} ms`).join(", ")}`);
   for (const l of latencies) assert.ok(l.ms < 1000, `alert ${l.seq} arrived in under a second (${l.ms} ms)`);
   await context.close();
+});
+
+test("an admin creates an exam, enrols a roster and downloads its codes; proctors see accommodations and policy mismatches", async () => {
+  const context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && !/status of (401|400|409)/.test(m.text()) && errors.push(m.text()));
+  await signIn(page);
+
+  // A new exam from the form; a bad policy key is named.
+  await page.click("#nav-exams");
+  await page.waitForSelector("#exam-form");
+  await page.fill("#exam-id", "console-bio");
+  await page.fill("#exam-title", "Biology (console)");
+  await page.uncheck("#exam-id-photo");
+  await page.check("#exam-paper");
+  await page.fill("#exam-breaks", "2");
+  await page.fill("#exam-break-minutes", "7");
+  await page.fill("#exam-policy", "absence_flag_z = 9");
+  await page.click("#exam-save");
+  await page.waitForFunction(() => document.querySelector("#exam-error")?.textContent.includes("absence_flag_z"));
+  await page.fill("#exam-policy", "absence_warn_s = 3\nabsence_flag_s = 8");
+  await page.click("#exam-save");
+  await page.waitForSelector("#exam-facts");
+  const facts = await page.textContent("#exam-facts");
+  assert.match(facts, /absence_flag_s = 8/);
+  assert.match(facts, /ID photo no/);
+  assert.match(facts, /2 breaks of 7 min \(exam clock paused\)/);
+
+  // A roster file: all enrolled, codes shown once and downloadable.
+  const roster = join(work, "roster.csv");
+  writeFileSync(roster, 'candidate_id,name,email\nr-1,"Smith, Jane",jane@example.org\nr-2,Ola Nordmann,ola@example.org\n');
+  await page.setInputFiles("#roster-file", roster);
+  await page.click("#roster-upload");
+  await page.waitForSelector("#codes-table");
+  assert.equal(await page.locator("#codes-table tbody tr").count(), 2);
+  const code1 = (await page.textContent("#codes-table tr[data-candidate='r-1'] td.code")).trim();
+  assert.match(code1, /^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}$/);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#codes-csv")]);
+  const csv = readFileSync(await download.path(), "utf8");
+  assert.match(csv, /^candidate_id,name,email,code\n/);
+  assert.ok(csv.includes(`r-1,"Smith, Jane",jane@example.org,${code1}`), csv);
+  await shot(page, "exam-1-codes");
+  // The same roster again: refused, nothing enrolled twice.
+  await page.setInputFiles("#roster-file", roster);
+  await page.click("#roster-upload");
+  await page.waitForFunction(() => document.querySelector("#roster-error")?.textContent.includes("already"));
+
+  // One candidate with an accommodation, then changed with a reason.
+  await page.fill("#enrol-candidate", "r-3");
+  await page.fill("#enrol-overrides", "absence_flag_s = 30");
+  await page.click("#enrol-one");
+  await page.waitForSelector("#codes-table tr[data-candidate='r-3']");
+  const code3 = (await page.textContent("#codes-table tr[data-candidate='r-3'] td.code")).trim();
+  await page.click("button[data-accommodate='r-3']");
+  await page.fill("#accommodation-keys", "absence_flag_s = 40");
+  await page.fill("#accommodation-reason", "medical, ref 7");
+  await page.click("#accommodation-save");
+  await page.waitForFunction(() => document.querySelector("#roster-table tr[data-candidate='r-3'] .accommodations")?.textContent.includes("40"));
+
+  // Candidates start with their codes: r-1 asks for a weaker policy.
+  const start = async (code, policy) => {
+    const r = await fetch(`${base}/api/v1/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ launch_code: code, policy }),
+    });
+    assert.equal(r.status, 201, await r.clone().text());
+    return (await r.json()).session_id;
+  };
+  const weak = await start(code1, { absence_warn_s: 3, absence_flag_s: 100000 });
+  const accommodated = await start(code3, {});
+  await page.reload();
+  await page.waitForSelector(`#roster-table a[href='#/session/${weak}']`);
+  await page.goto(`${base}/#/session/${weak}`);
+  await page.waitForSelector(".policy-mismatch");
+  assert.match(await page.textContent(".policy-mismatch"), /absence_flag_s: exam 8, client 100000/);
+  await shot(page, "exam-2-policy-mismatch");
+  await page.goto(`${base}/#/session/${accommodated}`);
+  await page.waitForSelector("#accommodations");
+  assert.match(await page.textContent("#accommodations"), /absence_flag_s = 40/);
+  assert.deepEqual(errors, []);
+  await context.close();
+
+  // A proctor who is not an admin reads the exam but gets no forms.
+  const add = spawnSync(bin, ["proctor", "add", "reader", "--role", "proctor", "--password-stdin", "--data", join(work, "data")], { input: `${PASSWORD}\n` });
+  assert.equal(add.status, 0, String(add.stderr));
+  const c2 = await browser.newContext({ viewport: VIEWPORT });
+  const p2 = await c2.newPage();
+  await p2.goto(base);
+  await p2.fill("#username", "reader");
+  await p2.fill("#password", PASSWORD);
+  await p2.click("#sign-in");
+  await p2.waitForSelector("#top:not([hidden])");
+  await p2.goto(`${base}/#/exams`);
+  await p2.waitForSelector("#exams-table tr[data-exam='console-bio']");
+  assert.equal(await p2.locator("#exam-form").count(), 0);
+  await p2.goto(`${base}/#/exam/console-bio`);
+  await p2.waitForSelector("#roster-table");
+  assert.equal(await p2.locator("#roster-form, #enrol-form, #reissue").count(), 0);
+  await c2.close();
 });
 
 test("console data and media need a proctor; candidates and signed-out proctors are refused", async () => {

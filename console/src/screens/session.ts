@@ -122,6 +122,25 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
     ...(s.rejected_batches ? [el("span", { class: "badge violation" }, `${s.rejected_batches} rejected batch(es): tampering suspected`)] : []),
     ...(s.state === "live" ? [el("span", { class: "muted" }, connection(s))] : []),
   );
+  // What differs for this candidate, and what the server found.
+  const keys = (o: Record<string, unknown>) => Object.entries(o).map(([k, v]) => `${k} = ${String(v)}`).join(", ");
+  const mismatches = t.notes.filter((n) => n.kind === "policy_mismatch");
+  const flags = el(
+    "div",
+    { id: "session-flags" },
+    ...(s.accommodations && Object.keys(s.accommodations).length
+      ? [el("p", { class: "notice", id: "accommodations" }, el("strong", {}, "Accommodations: "), keys(s.accommodations), " (set by an admin for this candidate; see the exam's audit trail)")]
+      : []),
+    ...mismatches.map((n) => {
+      const diff = (n.detail.differences ?? {}) as Record<string, { session: unknown; client: unknown }>;
+      const parts = Object.entries(diff).map(([k, d]) => `${k}: exam ${String(d.session)}, client ${String(d.client)}`);
+      return el(
+        "p",
+        { class: "badge violation policy-mismatch" },
+        `The candidate's client ran another policy than the exam's (${n.detail.at === "session_started" ? "at the start" : "when it asked for the session"}): ${parts.join("; ") || String(n.detail.unreadable ?? "")}`,
+      );
+    }),
+  );
 
   // Session actions.
   const sessionNote = el("textarea", { id: "session-note", "aria-label": "Note for ending or invalidating the session" });
@@ -275,6 +294,7 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
     `${s.candidate_id} — ${s.exam_id}`,
     el("p", {}, el("a", { href: "#/live" }, "← Live sessions")),
     summary,
+    flags,
     el(
       "div",
       { class: "layout two" },

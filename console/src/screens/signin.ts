@@ -29,8 +29,9 @@ export function signInScreen(note?: string): void {
     try {
       const r = await api.login(user.value.trim(), pass.value);
       state.me = r.username;
+      state.admin = r.admin;
       pass.value = "";
-      if (!location.hash.startsWith("#/session/") && !location.hash.startsWith("#/sessions")) location.hash = "#/live";
+      if (!/^#\/(session|sessions|exam|exams)\b/.test(location.hash)) location.hash = "#/live";
       await route();
     } catch (e) {
       error.textContent = e instanceof ApiError && e.status === 401 ? "Wrong user name or password." : message(e);

@@ -290,6 +290,16 @@ pub struct Enrol {
     pub candidates: Vec<NewEnrolment>,
 }
 
+/// `POST /api/v1/exams/{id}/roster` as JSON (what the console sends): the
+/// CSV file's text.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RosterUpload {
+    pub csv: String,
+}
+
 /// An enrolment as the server holds it (never its code).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -13,7 +13,7 @@ mod ts;
 pub use exams::{
     effective_policy, policy_differences, Accommodations, Aids, BreakClock, Breaks,
     CheckinRequirements, Enrol, Enrolment, EnrolmentList, Exam, ExamBrief, ExamList, Issued,
-    IssuedCode, LaunchCode, NewEnrolment, NewExam, Reissue, LAUNCH_CODE_ALPHABET,
+    IssuedCode, LaunchCode, NewEnrolment, NewExam, Reissue, RosterUpload, LAUNCH_CODE_ALPHABET,
     LAUNCH_CODE_SYMBOLS,
 };
 pub use review::{

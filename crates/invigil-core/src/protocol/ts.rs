@@ -54,6 +54,7 @@ pub fn typescript() -> String {
         ExamList::decl(&cfg),
         NewEnrolment::decl(&cfg),
         Enrol::decl(&cfg),
+        RosterUpload::decl(&cfg),
         Enrolment::decl(&cfg),
         EnrolmentList::decl(&cfg),
         IssuedCode::decl(&cfg),

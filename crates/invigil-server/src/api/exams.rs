@@ -8,7 +8,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use invigil_core::protocol::{
     Accommodations, Enrol, Enrolment, EnrolmentList, ErrorBody, Exam, ExamList, Issued, IssuedCode,
-    NewEnrolment, NewExam, Reissue,
+    NewEnrolment, NewExam, Reissue, RosterUpload,
 };
 use serde_json::{json, Map, Value};
 
@@ -233,7 +233,7 @@ pub(super) async fn enrol(
 /// text/csv`), all or none, and issues the launch codes.
 #[utoipa::path(post, path = "/api/v1/exams/{id}/roster", tag = "exams",
     params(("id" = String, Path, description = "Exam id")),
-    request_body(content = String, content_type = "text/csv", description = "candidate_id,name,email lines; a header line is optional"),
+    request_body(content = String, content_type = "text/csv", description = "candidate_id,name,email lines; a header line is optional (or JSON `RosterUpload`)"),
     responses(
         (status = 201, description = "Enrolled; the codes", body = Issued),
         (status = 400, description = "A line is invalid (named in `field`)", body = ErrorBody),
@@ -256,22 +256,28 @@ pub(super) async fn enrol_roster(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if !content_type.starts_with("text/csv") && !content_type.starts_with("text/plain") {
+    let json = content_type.starts_with("application/json");
+    if !json && !content_type.starts_with("text/csv") && !content_type.starts_with("text/plain") {
         return Err(ApiError::bad_request(
-            "a roster is sent as `Content-Type: text/csv`",
+            "a roster is sent as `Content-Type: text/csv` (or JSON `{\"csv\": ...}`)",
         ));
     }
     let bytes = body_bytes(req, &state).await?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        ApiError::invalid_field(
-            "roster",
-            format!(
-                "the roster is not UTF-8 text (byte {}); save it as UTF-8 CSV",
-                e.valid_up_to()
-            ),
-        )
-    })?;
-    let candidates = parse_roster(text)?;
+    let candidates = if json {
+        let RosterUpload { csv } = crate::json::parse(&bytes)?;
+        parse_roster(&csv)?
+    } else {
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            ApiError::invalid_field(
+                "roster",
+                format!(
+                    "the roster is not UTF-8 text (byte {}); save it as UTF-8 CSV",
+                    e.valid_up_to()
+                ),
+            )
+        })?;
+        parse_roster(text)?
+    };
     let issued = insert_enrolments(&state, &id, &admin, candidates).await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }
