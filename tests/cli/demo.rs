@@ -87,9 +87,7 @@ fn demo_runs_a_candidate_and_prints_a_working_sign_in() {
         .expect("a printed spare launch code")
         .to_owned();
     assert!(
-        text.contains(&format!(
-            "invigil://launch?server=http%3A%2F%2F127.0.0.1%3A"
-        )),
+        text.contains("invigil://launch?server=http%3A%2F%2F127.0.0.1%3A"),
         "{text}"
     );
     let journal = dir.path().join("guest");

@@ -207,7 +207,7 @@ fn an_admin_enrols_a_roster_and_candidates_start_with_launch_codes() {
 
     let shown = ok(&exams(&base, "qa", &["show", "bio-101"]));
     assert!(
-        shown.contains(&format!("c-1 Smith, Jane <jane@example.org>: started")),
+        shown.contains("c-1 Smith, Jane <jane@example.org>: started"),
         "{shown}"
     );
     assert!(
