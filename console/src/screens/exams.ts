@@ -34,6 +34,11 @@ function readKeys(text: string, what: string): Record<string, unknown> {
 const showKeys = (keys: Record<string, unknown>): string =>
   Object.keys(keys).length === 0 ? "" : Object.entries(keys).map(([k, v]) => `${k} = ${String(v)}`).join(", ");
 
+/** An error as a form shows it: the field the server names, then why. */
+function formError(e: unknown): string {
+  return e instanceof ApiError && e.field ? `${e.field}: ${e.message}` : message(e);
+}
+
 function onOff(b: boolean): string {
   return b ? "yes" : "no";
 }
@@ -157,7 +162,7 @@ function examForm(exam?: Exam): HTMLElement {
       if (exam) void examScreen(saved.id);
       else location.hash = `#/exam/${encodeURIComponent(saved.id)}`;
     } catch (e) {
-      error.textContent = e instanceof ApiError && e.field ? `${e.field}: ${e.message}` : message(e);
+      error.textContent = formError(e);
       button.disabled = false;
     }
   });
@@ -248,7 +253,7 @@ function rosterForm(exam: Exam): HTMLElement {
       const issued = await api.roster(exam.id, await f.text());
       await examScreen(exam.id, issued);
     } catch (e) {
-      error.textContent = e instanceof ApiError && e.field ? `${e.field}: ${e.message}` : message(e);
+      error.textContent = formError(e);
       button.disabled = false;
     }
   });
@@ -285,7 +290,7 @@ function enrolOneForm(exam: Exam): HTMLElement {
       const issued = await api.enrol(exam.id, [{ candidate_id: cid.value.trim(), name: name.value.trim(), email: email.value.trim(), overrides: readKeys(keys.value, "Accommodations") }]);
       await examScreen(exam.id, issued);
     } catch (e) {
-      error.textContent = e instanceof ApiError && e.field ? `${e.field}: ${e.message}` : message(e);
+      error.textContent = formError(e);
       button.disabled = false;
     }
   });
@@ -325,7 +330,7 @@ function accommodationRow(exam: Exam, e: Enrolment): HTMLElement {
       announce(`Accommodations of ${e.candidate_id} saved`);
       await examScreen(exam.id);
     } catch (err) {
-      error.textContent = err instanceof ApiError && err.field ? `${err.field}: ${err.message}` : message(err);
+      error.textContent = formError(err);
       save.disabled = false;
     }
   });

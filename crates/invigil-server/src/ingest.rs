@@ -47,7 +47,6 @@ struct ChainRow {
     state: String,
     next_seq: i64,
     head: String,
-    policy: String,
 }
 
 pub(crate) fn validate(batch: &EventBatch) -> ApiResult<()> {
@@ -133,7 +132,7 @@ pub async fn append(
     let _guard = state.lock_session(session_id).await;
 
     let row: ChainRow = sqlx::query_as(
-        "SELECT exam_id, candidate_id, state, next_seq, head, policy FROM sessions WHERE id = $1",
+        "SELECT exam_id, candidate_id, state, next_seq, head FROM sessions WHERE id = $1",
     )
     .bind(session_id)
     .fetch_optional(&state.db.pool)
@@ -145,7 +144,6 @@ pub async fn append(
         state: session_state,
         next_seq,
         head,
-        policy,
     } = row;
     let stored_next = next_seq as u64;
 
@@ -273,7 +271,7 @@ pub async fn append(
             .iter()
             .find(|(e, _)| e.kind == EventKind::SessionStarted)
         {
-            check_started_policy(state, session_id, &policy, started).await;
+            check_started_policy(state, session_id, started).await;
         }
     }
     Ok(BatchReply {
@@ -285,9 +283,17 @@ pub async fn append(
 }
 
 /// Compares the policy in `session_started` with the session's.
-async fn check_started_policy(state: &AppState, session_id: &str, stored: &str, started: &Event) {
-    let stored: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(stored).unwrap_or_default();
+/// Runs once per session (its first event), so the policy is read only here.
+async fn check_started_policy(state: &AppState, session_id: &str, started: &Event) {
+    let stored: Option<(String,)> = sqlx::query_as("SELECT policy FROM sessions WHERE id = $1")
+        .bind(session_id)
+        .fetch_optional(&state.db.pool)
+        .await
+        .ok()
+        .flatten();
+    let stored: serde_json::Map<String, serde_json::Value> = stored
+        .and_then(|(p,)| serde_json::from_str(&p).ok())
+        .unwrap_or_default();
     let Ok(expected) = invigil_core::Policy::from_json_keys(&stored, "session") else {
         // A session created under open enrolment with a policy this
         // version does not read: nothing to compare with.

@@ -274,12 +274,6 @@ impl Uplink {
         lock(&self.shared.meta).exam.clone()
     }
 
-    /// The exam and candidate of the session.
-    pub fn exam_and_candidate(&self) -> (String, String) {
-        let meta = lock(&self.shared.meta);
-        (meta.exam_id.clone(), meta.candidate_id.clone())
-    }
-
     pub fn session_id(&self) -> String {
         lock(&self.shared.meta).session_id.clone()
     }
