@@ -3,7 +3,7 @@
 
 export type Severity = "info" | "warning" | "violation";
 
-export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed";
+export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun";
 
 export type Event = { 
 /**
@@ -427,4 +427,7 @@ export const EVENT_LABELS: Partial<Record<EventKind, string>> = {
   session_resumed: "Client restarted (session resumed)",
   clip_saved: "Clip saved",
   checkin_completed: "Check-in completed",
+  break_started: "Break started",
+  break_ended: "Break ended",
+  break_overrun: "Break ran over its length",
 };

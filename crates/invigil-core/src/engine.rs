@@ -45,6 +45,15 @@ pub struct RuleEngine {
     frames: u64,
     dropped_frames: u64,
     finished: bool,
+    on_break: Option<OnBreak>,
+}
+
+/// A break the exam allows, in progress.
+#[derive(Clone, Copy, Debug)]
+struct OnBreak {
+    number: u64,
+    since_ms: u64,
+    max_ms: u64,
 }
 
 impl RuleEngine {
@@ -66,6 +75,7 @@ impl RuleEngine {
             frames: 0,
             dropped_frames: 0,
             finished: false,
+            on_break: None,
         }
     }
 
@@ -114,9 +124,46 @@ impl RuleEngine {
 
     /// Emits an event that did not come from a rule (e.g. `clip_saved`), at
     /// the session time of the last observed frame.
-    pub fn note(&mut self, kind: EventKind, data: Map<String, Value>) -> Event {
+    ///
+    /// `break_started` (data `number`, `max_s`) starts a break: the rules
+    /// that rest on breaks (presence, multiple faces) see no frames until
+    /// `break_ended`, which gets its `duration_ms` here, and they start
+    /// afresh after it. A break that runs past `max_s` raises
+    /// `break_overrun` on the next frame and ends.
+    pub fn note(&mut self, kind: EventKind, mut data: Map<String, Value>) -> Event {
         let t = self.last_t;
+        match kind {
+            EventKind::BreakStarted => {
+                let max_s = data.get("max_s").and_then(Value::as_f64).unwrap_or(0.0);
+                self.on_break = Some(OnBreak {
+                    number: data.get("number").and_then(Value::as_u64).unwrap_or(0),
+                    since_ms: t,
+                    max_ms: (max_s.clamp(0.0, 86_400.0) * 1000.0) as u64,
+                });
+            }
+            EventKind::BreakEnded => {
+                if let Some(b) = self.end_break() {
+                    data.insert("duration_ms".into(), json!(t.saturating_sub(b.since_ms)));
+                }
+            }
+            _ => {}
+        }
         self.event(t, kind, data)
+    }
+
+    /// Whether a break is in progress.
+    pub fn on_break(&self) -> bool {
+        self.on_break.is_some()
+    }
+
+    fn end_break(&mut self) -> Option<OnBreak> {
+        let b = self.on_break.take()?;
+        for rule in &mut self.rules {
+            if rule.rests_on_break() {
+                rule.reset();
+            }
+        }
+        Some(b)
     }
 
     /// Emits `session_started` (or `session_resumed` for an engine made by
@@ -156,11 +203,29 @@ impl RuleEngine {
             featureless: self.policy.is_featureless(&obs.scene),
             obs,
         };
+        let mut overrun = None;
+        if let Some(b) = self.on_break {
+            if t_ms.saturating_sub(b.since_ms) > b.max_ms {
+                overrun = self.end_break();
+            }
+        }
+        let on_break = self.on_break.is_some();
         let mut out = Emitter::default();
         for rule in &mut self.rules {
+            if on_break && rule.rests_on_break() {
+                continue;
+            }
             rule.observe(&facts, &self.policy, &mut out);
         }
-        out.into_inner()
+        let mut events: Vec<(EventKind, Map<String, Value>)> = Vec::new();
+        if let Some(b) = overrun {
+            events.push((
+                EventKind::BreakOverrun,
+                into_map(json!({ "number": b.number, "max_s": b.max_ms as f64 / 1000.0 })),
+            ));
+        }
+        events.extend(out.into_inner());
+        events
             .into_iter()
             .map(|(kind, data)| self.event(t_ms, kind, data))
             .collect()

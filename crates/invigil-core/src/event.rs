@@ -112,6 +112,15 @@ event_kinds! {
     /// as media; data: `face_photo`, `id_photo` (sha256), `room_scan`
     /// (`[{side, sha256}]`), `measures`.
     CheckinCompleted = "checkin_completed", Info, "Check-in completed", "";
+    /// The candidate took a break the exam allows; presence and
+    /// multiple-faces rules rest until it ends. Data: `number` (1, 2, ...),
+    /// `max_s` (its length), `clock` (`paused` or `running`: the exam time).
+    BreakStarted = "break_started", Info, "Break started", "";
+    /// The candidate came back from a break; data: `number`, `duration_ms`.
+    BreakEnded = "break_ended", Info, "Break ended", "";
+    /// A break ran past its length; the rules take over again from here.
+    /// Data: `number`, `max_s`.
+    BreakOverrun = "break_overrun", Violation, "Break ran over its length", "Your break ran over its length";
 }
 
 impl std::str::FromStr for EventKind {

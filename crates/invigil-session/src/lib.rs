@@ -15,6 +15,7 @@
 //! [`judge_photos`] judges photographs the same way. [`system_check`] is
 //! the app's check before the exam.
 
+mod breaks;
 mod checkin;
 mod monitor;
 mod picture;
@@ -23,6 +24,7 @@ mod start;
 mod system_check;
 mod view;
 
+pub use breaks::{BreakDesk, BreakView};
 pub use checkin::{
     checkin_detector, judge_photos, photo_label, CheckIn, CheckInFixture, CheckInOptions,
     CheckInView, Photo, PhotoVerdict, PhotoView, ProblemView, Step, CHECKIN_PHOTOS, ROOM_SIDES,

@@ -27,6 +27,7 @@ struct Shared {
 /// A running session.
 pub struct Monitor {
     stop: Arc<AtomicBool>,
+    breaks: Arc<crate::BreakDesk>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
@@ -47,6 +48,7 @@ impl Monitor {
             preview: Mutex::new(None),
         });
         let stop = Arc::new(AtomicBool::new(false));
+        let breaks = session.breaks();
         let thread = {
             let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
             std::thread::Builder::new()
@@ -56,6 +58,7 @@ impl Monitor {
         };
         Monitor {
             stop,
+            breaks,
             shared,
             thread: Some(thread),
         }
@@ -64,6 +67,22 @@ impl Monitor {
     /// The current state.
     pub fn snapshot(&self) -> Snapshot {
         lock(&self.shared.snapshot).clone()
+    }
+
+    /// Starts a break the exam allows (`break_started` at the next frame);
+    /// errors are sentences for the candidate.
+    pub fn take_break(&self) -> Result<u32, String> {
+        self.breaks.take()
+    }
+
+    /// Ends the break in progress (`break_ended`).
+    pub fn end_break(&self) -> Result<(), String> {
+        self.breaks.end()
+    }
+
+    /// Where the session's breaks stand.
+    pub fn breaks(&self) -> crate::BreakView {
+        self.breaks.view()
     }
 
     /// The latest preview frame as JPEG, if any.

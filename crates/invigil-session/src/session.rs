@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use invigil_capture::pipeline::{self, FrameTap, Note, PipelineError, PipelineOptions, Progress};
@@ -13,6 +14,8 @@ use invigil_capture::{FrameSource, OpenOptions, Scenario, SourceInfo};
 use invigil_core::{Event, Frame, Observation, Policy, RuleEngine};
 use invigil_uplink::{ClipTap, SessionRequest, Start, Uplink, UplinkStatus};
 use invigil_vision::{analyzer_for, DetectorProfile, VisionAnalyzer};
+
+use crate::BreakDesk;
 
 /// How long to ask the server for a token's session at start, unless the
 /// caller says otherwise: a server that is still starting gets a minute.
@@ -72,6 +75,8 @@ pub struct SessionOptions {
     /// When streaming: at the end, how long to wait for the server to take
     /// the rest.
     pub drain: Duration,
+    /// Breaks the candidate may take; a launch code's exam sets them.
+    pub breaks: Option<invigil_core::protocol::Breaks>,
 }
 
 impl SessionOptions {
@@ -86,6 +91,7 @@ impl SessionOptions {
             stream: None,
             clips: true,
             drain: Duration::from_secs(15),
+            breaks: None,
         }
     }
 
@@ -169,6 +175,7 @@ pub struct Session {
     options: SessionOptions,
     uplink: Option<Uplink>,
     opening: Vec<Note>,
+    breaks: Arc<BreakDesk>,
 }
 
 impl Session {
@@ -196,6 +203,9 @@ impl Session {
     /// accommodations. The local policy (and a scenario's overrides) give
     /// way, and the detector is rebuilt when its thresholds change.
     fn adopt_server_policy(&mut self, uplink: &Uplink) -> Result<(), SessionError> {
+        if let Some(exam) = uplink.exam() {
+            self.breaks = Arc::new(BreakDesk::new(exam.aids.breaks));
+        }
         let Some(keys) = uplink.server_policy() else {
             return Ok(());
         };
@@ -242,6 +252,7 @@ impl Session {
             scenario: opened.scenario,
             analyzer,
             policy,
+            breaks: Arc::new(BreakDesk::new(options.breaks)),
             options,
             uplink: None,
             opening: Vec::new(),
@@ -286,6 +297,12 @@ impl Session {
         self.uplink.as_ref()
     }
 
+    /// The candidate's breaks: ask for one here (from another thread while
+    /// the session runs).
+    pub fn breaks(&self) -> Arc<BreakDesk> {
+        Arc::clone(&self.breaks)
+    }
+
     /// The streamed session's id.
     pub fn session_id(&self) -> Option<String> {
         self.uplink.as_ref().map(Uplink::session_id)
@@ -312,6 +329,7 @@ impl Session {
             options,
             uplink,
             opening,
+            breaks,
         } = self;
         let mut engine = match uplink.as_ref().map(Uplink::start) {
             Some(Start::Resume {
@@ -331,6 +349,7 @@ impl Session {
             let tap = RefCell::new(SessionTap {
                 observer: &mut *observer,
                 opening,
+                breaks: &breaks,
                 clips: match &uplink {
                     // Live sources must not stall while a clip is encoded;
                     // file sources encode inline, so a fixture gives the
@@ -347,6 +366,7 @@ impl Session {
                 if let Some(u) = &uplink {
                     u.record(&mut e);
                 }
+                breaks.saw(&e);
                 tap.borrow_mut().observer.event(&e)?;
                 events += 1;
                 last_event = Some(e);
@@ -385,6 +405,7 @@ impl Session {
 struct SessionTap<'a, 'o> {
     observer: &'o mut dyn Observer,
     opening: Vec<Note>,
+    breaks: &'a BreakDesk,
     clips: Option<ClipTap<'a>>,
 }
 
@@ -403,6 +424,7 @@ impl FrameTap for TapRef<'_, '_, '_> {
             tap.observer.frame(frame, obs);
         }
         let mut notes = std::mem::take(&mut tap.opening);
+        notes.extend(tap.breaks.drain());
         if let Some(c) = &mut tap.clips {
             notes.extend(c.frame(frame, obs, events));
         }

@@ -132,3 +132,88 @@ fn by_id_in<'a>(
 ) -> &'a invigil_session::CheckItem {
     check.items.iter().find(|i| i.id == id).unwrap()
 }
+
+/// Takes a break at `take_at_ms` and ends it at `end_at_ms` (media time),
+/// as a candidate pressing the app's buttons would.
+struct OnBreak {
+    desk: std::sync::Arc<invigil_session::BreakDesk>,
+    take_at_ms: u64,
+    end_at_ms: Option<u64>,
+    events: Vec<Event>,
+}
+
+impl Observer for OnBreak {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        self.events.push(event.clone());
+        Ok(())
+    }
+    fn progress(&mut self, _p: &Progress, _info: &SourceInfo, _link: Option<&Uplink>) {}
+    fn frame(&mut self, frame: &Frame, _obs: &Observation) {
+        if frame.t_ms == self.take_at_ms {
+            self.desk.take().unwrap();
+        }
+        if Some(frame.t_ms) == self.end_at_ms {
+            self.desk.end().unwrap();
+        }
+    }
+}
+
+fn with_break(minutes: f64, take_at_ms: u64, end_at_ms: Option<u64>) -> Vec<Event> {
+    // The candidate leaves at 10 s and is back at 25 s.
+    let mut options = SessionOptions::new(&scenario("leaves_and_returns"));
+    options.breaks = Some(invigil_core::protocol::Breaks {
+        count: 1,
+        minutes,
+        clock: invigil_core::protocol::BreakClock::Paused,
+    });
+    let session = Session::open(options).unwrap();
+    let mut seen = OnBreak {
+        desk: session.breaks(),
+        take_at_ms,
+        end_at_ms,
+        events: Vec::new(),
+    };
+    session.run(&AtomicBool::new(false), &mut seen);
+    seen.events
+}
+
+#[test]
+fn a_break_the_exam_allows_is_not_a_violation() {
+    let events = with_break(1.0, 9_000, Some(26_000));
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "session_started",
+            "break_started",
+            "break_ended",
+            "session_ended"
+        ],
+        "away 15 s on an allowed break: nothing flagged"
+    );
+    assert_eq!(events[1].data["max_s"], 60.0);
+    assert_eq!(events[1].data["clock"], "paused");
+    assert!((16_900..=17_100).contains(&events[2].data["duration_ms"].as_u64().unwrap()));
+}
+
+#[test]
+fn a_break_run_over_is_flagged() {
+    // A 6-second break for a 15-second absence: overrun, then the absence
+    // rules count from there.
+    let events = with_break(0.1, 9_000, None);
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds[..3],
+        ["session_started", "break_started", "break_overrun"],
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"candidate_absent"), "{kinds:?}");
+    // Without a break the same footage is flagged too: the break changed
+    // only when.
+    let absent_at = events
+        .iter()
+        .find(|e| e.kind.as_str() == "candidate_absent")
+        .unwrap()
+        .t_ms;
+    assert!(absent_at >= 15_000 + 5_000 - 200, "{absent_at}");
+}

@@ -1,5 +1,5 @@
 use super::*;
-use crate::{Face, Fingerprint, SceneStats};
+use crate::{Face, Fingerprint, SceneStats, Severity};
 
 /// A scripted stream: each step is (seconds, faces, scene kind).
 #[derive(Clone, Copy)]
@@ -297,4 +297,116 @@ fn weak_second_faces_do_not_flag_multiple_faces() {
         )));
     }
     assert!(all.is_empty(), "{all:?}");
+}
+
+/// Segments as in [`run`], with a break requested at `break_at_s` and
+/// ended at `end_at_s` (None: never ended), of `max_s`.
+fn run_with_break(
+    segments: &[(f64, usize, Scene)],
+    break_at_s: f64,
+    end_at_s: Option<f64>,
+    max_s: f64,
+) -> Vec<Event> {
+    let mut engine = RuleEngine::new(Policy::default());
+    let mut events = engine.start();
+    let mut t = 0u64;
+    let mut n = 0u64;
+    for &(secs, faces, kind) in segments {
+        let end = t + (secs * 1000.0) as u64;
+        while t < end {
+            if t == (break_at_s * 1000.0) as u64 {
+                events.push(engine.note(
+                    EventKind::BreakStarted,
+                    into_map(json!({"number": 1, "max_s": max_s, "clock": "paused"})),
+                ));
+            }
+            if Some(t) == end_at_s.map(|s| (s * 1000.0) as u64) {
+                events.push(engine.note(EventKind::BreakEnded, into_map(json!({"number": 1}))));
+            }
+            let faces = (0..faces).map(|i| face(i as f32 * 200.0)).collect();
+            events.extend(engine.observe(&Observation::new(t, faces, scene(kind, n))));
+            t += 100;
+            n += 1;
+        }
+    }
+    events.extend(engine.finish(EndReason::EndOfStream));
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as u64, "seq has no gaps");
+    }
+    events
+}
+
+fn kinds_of(events: &[Event]) -> Vec<&str> {
+    events.iter().map(|e| e.kind.as_str()).collect()
+}
+
+#[test]
+fn an_allowed_break_is_not_an_absence() {
+    // Present 10 s, a 5-minute break taken at 10 s: away 120 s (a
+    // visitor passes through at 60 s), back at 130 s, break ended at 131 s.
+    let events = run_with_break(
+        &[
+            (10.0, 1, Scene::Lit),
+            (50.0, 0, Scene::Lit),
+            (5.0, 2, Scene::Lit),
+            (65.0, 0, Scene::Lit),
+            (20.0, 1, Scene::Lit),
+        ],
+        10.0,
+        Some(131.0),
+        300.0,
+    );
+    assert_eq!(
+        kinds_of(&events),
+        [
+            "session_started",
+            "break_started",
+            "break_ended",
+            "session_ended"
+        ]
+    );
+    assert_eq!(events[2].data["duration_ms"], 121_000);
+    assert!(events.iter().all(|e| e.severity != Severity::Violation));
+}
+
+#[test]
+fn a_break_that_runs_over_is_flagged_and_the_rules_take_over() {
+    // A 1-minute break (stamped at the last frame seen, 9.9 s), still away
+    // after it: break_overrun on the first frame past it (70 s), then
+    // the absence rules count from there (warning 2 s, flag 5 s later).
+    let events = run_with_break(
+        &[
+            (10.0, 1, Scene::Lit),
+            (80.0, 0, Scene::Lit),
+            (5.0, 1, Scene::Lit),
+        ],
+        10.0,
+        None,
+        60.0,
+    );
+    let got: Vec<(&str, u64)> = events.iter().map(|e| (e.kind.as_str(), e.t_ms)).collect();
+    assert_eq!(got[1], ("break_started", 9_900));
+    assert_eq!(got[2], ("break_overrun", 70_000));
+    assert_eq!(events[2].severity, Severity::Violation);
+    assert_eq!(events[2].data["max_s"], 60.0);
+    let absent = got.iter().find(|(k, _)| *k == "candidate_absent").unwrap();
+    assert!((75_000..=75_500).contains(&absent.1), "{got:?}");
+    assert!(got.iter().any(|(k, _)| *k == "candidate_returned"));
+}
+
+#[test]
+fn camera_rules_keep_running_during_a_break() {
+    let events = run_with_break(
+        &[
+            (10.0, 1, Scene::Lit),
+            (20.0, 0, Scene::Dark),
+            (10.0, 1, Scene::Lit),
+        ],
+        10.0,
+        Some(35.0),
+        300.0,
+    );
+    let k = kinds_of(&events);
+    assert!(k.contains(&"camera_blocked"), "{k:?}");
+    assert!(!k.contains(&"candidate_absent"), "{k:?}");
 }

@@ -69,6 +69,15 @@ pub trait Rule: Send {
     fn open_conditions(&self) -> Vec<&'static str> {
         Vec::new()
     }
+
+    /// Whether the rule rests during a break the exam allows (the
+    /// candidate may leave the desk, others may pass through the room).
+    fn rests_on_break(&self) -> bool {
+        false
+    }
+
+    /// Forgets what the rule saw (a break ended: it starts afresh).
+    fn reset(&mut self) {}
 }
 
 /// Every built-in rule, in the order they run on each frame.

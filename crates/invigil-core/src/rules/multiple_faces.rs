@@ -18,6 +18,14 @@ impl Rule for MultipleFaces {
         "multiple_faces"
     }
 
+    fn rests_on_break(&self) -> bool {
+        true
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+
     fn observe(&mut self, frame: &FrameFacts<'_>, policy: &Policy, out: &mut Emitter) {
         let several = !frame.featureless && frame.confident_faces >= 2;
         let flag_at = [ms(policy.multiple_faces_flag_s)];

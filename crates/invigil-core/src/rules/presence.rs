@@ -26,6 +26,14 @@ impl Rule for Presence {
         "presence"
     }
 
+    fn rests_on_break(&self) -> bool {
+        true
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+
     fn observe(&mut self, frame: &FrameFacts<'_>, policy: &Policy, out: &mut Emitter) {
         if frame.featureless {
             self.absence.reset();
