@@ -24,6 +24,8 @@ fn main() {
             "start_exam",
             "exam_status",
             "exam_preview",
+            "take_break",
+            "end_break",
             "end_exam",
         ]),
     ))

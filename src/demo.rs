@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use invigil_core::protocol::{Aids, BreakClock, Breaks, LaunchCode, NewEnrolment, NewExam};
+use invigil_core::protocol::{
+    Aids, BreakClock, Breaks, CheckinRequirements, LaunchCode, NewEnrolment, NewExam,
+};
 use invigil_server::{Config, Server};
 use invigil_session::{Monitor, SessionOptions, StreamOptions};
 use invigil_uplink::SessionRequest;
@@ -129,7 +131,14 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         opens_ms: run_id - 60_000,
         closes_ms: run_id + 4 * 3_600_000,
         policy: Default::default(),
-        checkin: Default::default(),
+        // The scripted candidates run no check-in (the server would note
+        // each as `checkin_missing`); a person joining from the app goes
+        // straight to the exam.
+        checkin: CheckinRequirements {
+            face: false,
+            id: false,
+            room: false,
+        },
         aids: Aids {
             scratch_paper: true,
             breaks: Some(Breaks {

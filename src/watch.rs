@@ -66,6 +66,15 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
             session.session_id().unwrap_or_default()
         );
     }
+    if let Some(exam) = session.uplink().and_then(|u| u.exam()) {
+        let c = exam.checkin;
+        if c.face || c.id || c.room {
+            eprintln!(
+                "invigil: warning: exam {} asks for a check-in (photos); `invigil watch` takes none, and the server notes the session as checkin_missing. Candidates check in with the desktop app.",
+                exam.id
+            );
+        }
+    }
 
     let out: Box<dyn Write> = if args.events == "-" {
         Box::new(std::io::stdout().lock())

@@ -71,11 +71,19 @@ function onAlert(a: Alert): void {
   }
 }
 
+/** How the console names what the server found about a session. */
+export const FINDING_TEXT: Record<string, string> = {
+  policy_mismatch: "Client runs another policy than the exam's",
+  break_not_allowed: "A break the exam does not allow",
+  checkin_incomplete: "Check-in without every photo the exam asks for",
+  checkin_missing: "Session without the check-in the exam asks for",
+};
+
 /** What the server found about a session (e.g. a client running another
  * policy than its exam's): a violation-like notice. */
 function onNote(n: NoteAlert): void {
   beep();
-  const what = n.note.kind === "policy_mismatch" ? "Client runs another policy than the exam's" : n.note.kind.replace(/_/g, " ");
+  const what = FINDING_TEXT[n.note.kind] ?? n.note.kind.replace(/_/g, " ");
   const t = el("div", { class: "toast violation", "data-note": n.note.kind }, `Server: ${what} — ${n.candidate_id} (${n.exam_id})`);
   region.append(t);
   setTimeout(() => t.remove(), 10000);

@@ -34,4 +34,6 @@ pub struct StartRequest {
 #[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct StartedSession {
     pub session_id: String,
+    /// What the check-in asks for (the exam's requirements).
+    pub checkin: invigil_core::protocol::CheckinRequirements,
 }

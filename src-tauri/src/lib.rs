@@ -21,7 +21,7 @@ mod ipc;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use invigil_core::protocol::ServerInfo;
+use invigil_core::protocol::{CheckinRequirements, ServerInfo};
 use invigil_core::sync::lock;
 use invigil_session::CheckInPolicy;
 use invigil_session::{
@@ -46,6 +46,9 @@ struct AppState {
     /// until the exam has started (and taken them into the uplink).
     photos: Mutex<Option<Vec<Photo>>>,
     monitor: Mutex<Option<Monitor>>,
+    /// The check-in the session's exam asks for (all of it for a session
+    /// without an exam, e.g. a platform's token).
+    requires: Mutex<CheckinRequirements>,
 }
 
 fn arg_or_env(flag: &str, env: &str) -> Option<String> {
@@ -162,8 +165,13 @@ async fn begin_session(
         .map_err(|e| e.to_string())?
         .map_err(|e| friendly(&e.to_string()))?;
     let session_id = uplink.session_id();
+    let checkin = uplink.exam().map(|e| e.checkin).unwrap_or_default();
+    *lock(&state.requires) = checkin;
     *lock(&state.uplink) = Some(uplink);
-    Ok(StartedSession { session_id })
+    Ok(StartedSession {
+        session_id,
+        checkin,
+    })
 }
 
 /// Opens the camera for the check-in (face photo first).
@@ -174,6 +182,7 @@ async fn checkin_start(state: State<'_, AppState>) -> Result<(), String> {
     *lock(&state.photos) = None;
     let mut options = CheckInOptions::new(&state.config.source);
     options.fixture = state.checkin_fixture.clone();
+    options.requires = *lock(&state.requires);
     let checkin = tauri::async_runtime::spawn_blocking(move || CheckIn::start(options))
         .await
         .map_err(|e| e.to_string())?
@@ -221,14 +230,15 @@ async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String
     // opens only once), keeping its photos until the exam has started.
     {
         let mut photos = lock(&state.photos);
-        if photos.is_none() {
+        let required = invigil_session::required_slots(&lock(&state.requires));
+        if photos.is_none() && !required.is_empty() {
             let mut slot = lock(&state.checkin);
             let view = slot.as_ref().ok_or("The check-in has not started.")?.view();
             if !view.complete {
                 return Err(format!(
                     "The check-in is not complete: {} of {} photos taken.",
                     view.photos.len(),
-                    invigil_session::CHECKIN_PHOTOS
+                    required.len()
                 ));
             }
             *photos = slot.take().map(CheckIn::finish);
@@ -245,17 +255,21 @@ async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String
         .take()
         .ok_or("Start again: the session is not open.")?;
     let photos = lock(&state.photos).take().unwrap_or_default();
-    let checkin = invigil_session::journal_checkin(&uplink, &photos);
+    // An exam that asks for no photos has no check-in to record.
+    let checkin = (!photos.is_empty()).then(|| invigil_session::journal_checkin(&uplink, &photos));
     session
         .stream_through(uplink)
         .map_err(|e| friendly(&e.to_string()))?;
-    session.open_with(vec![checkin]);
+    session.open_with(checkin.into_iter().collect());
     let monitor = Monitor::run(session);
     let session_id = monitor.snapshot().session_id.unwrap_or_default();
     if let Some(old) = lock(&state.monitor).replace(monitor) {
         old.stop();
     }
-    Ok(StartedSession { session_id })
+    Ok(StartedSession {
+        session_id,
+        checkin: *lock(&state.requires),
+    })
 }
 
 /// Turns internal errors into advice for the candidate.
@@ -300,6 +314,24 @@ fn exam_preview(state: State<'_, AppState>) -> Result<Option<String>, String> {
         .map(|jpeg| data_url(&jpeg)))
 }
 
+/// Starts a break the exam allows; the answer is the break's number.
+#[tauri::command]
+fn take_break(state: State<'_, AppState>) -> Result<u32, String> {
+    let slot = state.monitor.lock().map_err(|e| e.to_string())?;
+    slot.as_ref()
+        .ok_or_else(|| "The exam is not running.".to_owned())?
+        .take_break()
+}
+
+/// Ends the break in progress.
+#[tauri::command]
+fn end_break(state: State<'_, AppState>) -> Result<(), String> {
+    let slot = state.monitor.lock().map_err(|e| e.to_string())?;
+    slot.as_ref()
+        .ok_or_else(|| "The exam is not running.".to_owned())?
+        .end_break()
+}
+
 #[tauri::command]
 async fn end_exam(state: State<'_, AppState>) -> Result<Option<Receipt>, String> {
     let monitor = state.monitor.lock().map_err(|e| e.to_string())?.take();
@@ -329,6 +361,7 @@ pub fn run() {
             checkin: Mutex::new(None),
             photos: Mutex::new(None),
             monitor: Mutex::new(None),
+            requires: Mutex::new(CheckinRequirements::default()),
         })
         .invoke_handler(tauri::generate_handler![
             app_config,
@@ -343,6 +376,8 @@ pub fn run() {
             start_exam,
             exam_status,
             exam_preview,
+            take_break,
+            end_break,
             end_exam
         ])
         .run(tauri::generate_context!())
@@ -360,6 +395,7 @@ pub fn typescript_bindings() -> String {
         invigil_session::CheckItem::decl(&cfg),
         invigil_session::SystemCheck::decl(&cfg),
         ipc::StartRequest::decl(&cfg),
+        invigil_core::protocol::CheckinRequirements::decl(&cfg),
         ipc::StartedSession::decl(&cfg),
         invigil_session::Step::decl(&cfg),
         invigil_session::ProblemView::decl(&cfg),
@@ -369,6 +405,7 @@ pub fn typescript_bindings() -> String {
         invigil_session::FaceBox::decl(&cfg),
         invigil_session::ConnectionView::decl(&cfg),
         invigil_session::Receipt::decl(&cfg),
+        invigil_session::BreakView::decl(&cfg),
         invigil_session::Snapshot::decl(&cfg),
         invigil_core::EventKind::decl(&cfg),
         invigil_core::protocol::ServerInfo::decl(&cfg),

@@ -49,7 +49,25 @@ export type StartRequest = { server: string, session_code: string | null,
  */
 session_id: string | null, exam_id: string | null, candidate_id: string | null, };
 
-export type StartedSession = { session_id: string, };
+export type CheckinRequirements = { 
+/**
+ * A face photo.
+ */
+face: boolean, 
+/**
+ * A photo of an identity document.
+ */
+id: boolean, 
+/**
+ * A scan of the room.
+ */
+room: boolean, };
+
+export type StartedSession = { session_id: string, 
+/**
+ * What the check-in asks for (the exam's requirements).
+ */
+checkin: CheckinRequirements, };
 
 export type Step = "face" | "id" | "room";
 
@@ -90,6 +108,11 @@ error: string | null,
  * Photos taken so far.
  */
 photos: Array<PhotoView>, 
+/**
+ * The photos this exam's check-in asks for, in order: `face`, `id`,
+ * then the room sides.
+ */
+required: Array<string>, 
 /**
  * Every photo the check-in needs is taken.
  */
@@ -132,6 +155,28 @@ last_hash: string | null,
  */
 reason: string, connection: ConnectionView, };
 
+export type BreakView = { 
+/**
+ * Breaks the exam allows (0: none).
+ */
+allowed: number, 
+/**
+ * Length of each, minutes.
+ */
+minutes: number, 
+/**
+ * Breaks begun so far.
+ */
+taken: number, 
+/**
+ * A break is in progress.
+ */
+on_break: boolean, 
+/**
+ * The exam clock stops during breaks.
+ */
+pauses_clock: boolean, };
+
 export type Snapshot = { running: boolean, source: string, session_id: string | null, frames: number, dropped: number, 
 /**
  * Session time, ms.
@@ -152,9 +197,26 @@ receipt: Receipt | null,
 /**
  * Why the session failed, if it did (the source broke).
  */
-error: string | null, };
+error: string | null, 
+/**
+ * The breaks the exam allows and where they stand.
+ */
+breaks: BreakView, 
+/**
+ * During a break: ms left before it overruns (`break_overrun`).
+ */
+break_left_ms: number | null, 
+/**
+ * The exam clock, ms: session time less the breaks an exam with a
+ * paused clock has had (equal to `t_ms` otherwise).
+ */
+exam_ms: number, 
+/**
+ * The exam clock is paused (a break, with a paused clock).
+ */
+clock_paused: boolean, };
 
-export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed";
+export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun";
 
 export type ServerInfo = { 
 /**
@@ -176,4 +238,5 @@ export const CANDIDATE_TEXT: Partial<Record<EventKind, string>> = {
   camera_frozen: "Camera picture frozen",
   camera_lost: "Camera disconnected",
   session_resumed: "The app restarted during the exam",
+  break_overrun: "Your break ran over its length",
 };

@@ -4,6 +4,7 @@
 import { api, type Decision, type DecisionAction, type StoredEvent, type Timeline } from "../api";
 import { announce, clock, connection, DECIDED, el, label, main, message, openBadge, priorityBadge, show } from "../dom";
 import { handle } from "../router";
+import { FINDING_TEXT } from "../alerts";
 
 type Clip = { event: StoredEvent; seqs: number[]; start: number; end: number; sha: string };
 
@@ -125,6 +126,7 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
   // What differs for this candidate, and what the server found.
   const keys = (o: Record<string, unknown>) => Object.entries(o).map(([k, v]) => `${k} = ${String(v)}`).join(", ");
   const mismatches = t.notes.filter((n) => n.kind === "policy_mismatch");
+  const findings = t.notes.filter((n) => n.kind in FINDING_TEXT && n.kind !== "policy_mismatch");
   const flags = el(
     "div",
     { id: "session-flags" },
@@ -139,6 +141,10 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
         { class: "badge violation policy-mismatch" },
         `The candidate's client ran another policy than the exam's (${n.detail.at === "session_started" ? "at the start" : "when it asked for the session"}): ${parts.join("; ") || String(n.detail.unreadable ?? "")}`,
       );
+    }),
+    ...findings.map((n) => {
+      const why = n.kind === "break_not_allowed" ? String(n.detail.problem ?? "") : n.kind === "checkin_incomplete" ? `missing ${((n.detail.missing ?? []) as string[]).join(", ")}` : "";
+      return el("p", { class: "badge violation server-finding", "data-kind": n.kind }, `${FINDING_TEXT[n.kind]}${why ? `: ${why}` : ""}`);
     }),
   );
 

@@ -266,6 +266,9 @@ pub async fn append(
         if reviewed {
             refresh_review(state, session_id).await;
         }
+        // The breaks and the check-in, against the exam's.
+        let events: Vec<&Event> = fresh.iter().map(|(e, _)| e).collect();
+        crate::exam_rules::check(state, session_id, &events).await;
         // The policy the client runs must be the one the server set.
         if let Some((started, _)) = fresh
             .iter()

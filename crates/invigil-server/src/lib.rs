@@ -20,6 +20,7 @@ mod api;
 pub mod auth;
 pub mod db;
 mod error;
+mod exam_rules;
 pub mod exams;
 pub mod export;
 mod ingest;

@@ -7,7 +7,9 @@
 //! raw = Σ over violations   weight(kind) × decision factor × (1 + min(d, 300 s) / 60 s)
 //!     + 0.25 × warnings that did not become violations
 //!     + 5    × batches the server rejected (broken or altered chain)
-//!     + 5    × policy mismatches (the client ran another policy than its exam's)
+//!     + 5    × server findings on the client: a policy other than its
+//!              exam's, a break or a check-in the exam does not allow
+//!              (`FINDINGS`)
 //!     + 0.5  × client restarts (session_resumed)
 //! priority = 100 × (1 − e^(−raw / 8))        (0-100, one decimal)
 //! ```
@@ -160,6 +162,16 @@ pub async fn decided(state: &AppState, session_id: &str) -> ApiResult<HashMap<u6
     Ok(out)
 }
 
+/// Server notes that each raise the review priority by 5: what the server
+/// found wrong with what the client sent.
+pub const FINDINGS: &[&str] = &[
+    "batch_rejected",
+    "policy_mismatch",
+    "break_not_allowed",
+    "checkin_incomplete",
+    "checkin_missing",
+];
+
 /// Recomputes and stores a session's review (after new events, a rejected
 /// batch or a decision).
 pub async fn refresh(state: &AppState, session_id: &str) -> ApiResult<Review> {
@@ -190,9 +202,11 @@ pub async fn refresh(state: &AppState, session_id: &str) -> ApiResult<Review> {
             flagged,
         });
     }
-    let (rejected,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) AS n FROM notes WHERE session_id = $1 AND kind IN ('batch_rejected', 'policy_mismatch')",
-    )
+    let kinds: Vec<String> = FINDINGS.iter().map(|k| format!("'{k}'")).collect();
+    let (rejected,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) AS n FROM notes WHERE session_id = $1 AND kind IN ({})",
+        kinds.join(", ")
+    ))
     .bind(session_id)
     .fetch_one(&state.db.pool)
     .await?;

@@ -24,6 +24,8 @@ pub struct BreakView {
     pub taken: u32,
     /// A break is in progress.
     pub on_break: bool,
+    /// The exam clock stops during breaks.
+    pub pauses_clock: bool,
 }
 
 /// The candidate's requests, waiting for the next frame.
@@ -98,6 +100,9 @@ impl BreakDesk {
             minutes: self.allowed.map_or(0.0, |b| b.minutes),
             taken: s.taken,
             on_break: s.on_break,
+            pauses_clock: self
+                .allowed
+                .is_some_and(|b| b.clock == BreakClock::Paused),
         }
     }
 
@@ -151,7 +156,8 @@ mod tests {
                 allowed: 1,
                 minutes: 5.0,
                 taken: 1,
-                on_break: false
+                on_break: false,
+                pauses_clock: true,
             }
         );
     }

@@ -27,7 +27,8 @@ mod view;
 pub use breaks::{BreakDesk, BreakView};
 pub use checkin::{
     checkin_detector, judge_photos, photo_label, CheckIn, CheckInFixture, CheckInOptions,
-    CheckInView, Photo, PhotoVerdict, PhotoView, ProblemView, Step, CHECKIN_PHOTOS, ROOM_SIDES,
+    required_slots, CheckInView, Photo, PhotoVerdict, PhotoView, ProblemView, Step, CHECKIN_PHOTOS,
+    ROOM_SIDES,
 };
 pub use invigil_vision::checkin::{CheckInPolicy, SystemCheckPolicy};
 pub use monitor::Monitor;

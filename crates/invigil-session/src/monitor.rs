@@ -66,7 +66,9 @@ impl Monitor {
 
     /// The current state.
     pub fn snapshot(&self) -> Snapshot {
-        lock(&self.shared.snapshot).clone()
+        let mut s = lock(&self.shared.snapshot).clone();
+        s.breaks = self.breaks.view();
+        s
     }
 
     /// Starts a break the exam allows (`break_started` at the next frame);

@@ -120,6 +120,10 @@ pub enum SessionError {
     Uplink(#[from] invigil_uplink::UplinkError),
     #[error("invalid policy: {0}")]
     Policy(String),
+    /// A request that cannot be met as asked (e.g. a check-in for an exam
+    /// that asks for no photos).
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// What a caller does with a running session. Every method has a default

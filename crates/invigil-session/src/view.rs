@@ -2,6 +2,8 @@
 //! `ts` feature their TypeScript definitions are generated (ts-rs).
 
 use invigil_core::{Event, Severity};
+
+use crate::BreakView;
 use invigil_uplink::{Connection, UplinkStatus};
 use serde::Serialize;
 
@@ -136,6 +138,23 @@ pub struct Snapshot {
     pub receipt: Option<Receipt>,
     /// Why the session failed, if it did (the source broke).
     pub error: Option<String>,
+    /// The breaks the exam allows and where they stand.
+    pub breaks: BreakView,
+    /// During a break: ms left before it overruns (`break_overrun`).
+    pub break_left_ms: Option<u64>,
+    /// The exam clock, ms: session time less the breaks an exam with a
+    /// paused clock has had (equal to `t_ms` otherwise).
+    pub exam_ms: u64,
+    /// The exam clock is paused (a break, with a paused clock).
+    pub clock_paused: bool,
+    /// The break in progress, as the events tell it.
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub(crate) on_break: Option<BreakSpan>,
+    /// Time taken off the exam clock by finished breaks, ms.
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub(crate) paused_ms: u64,
     /// Session time at which a warned absence becomes a flag.
     #[serde(skip)]
     #[cfg_attr(feature = "ts", ts(skip))]
@@ -161,6 +180,12 @@ impl Snapshot {
             connection: ConnectionView::none(),
             receipt: None,
             error: None,
+            breaks: BreakView::default(),
+            break_left_ms: None,
+            exam_ms: 0,
+            clock_paused: false,
+            on_break: None,
+            paused_ms: 0,
             flag_at: None,
         }
     }
@@ -186,16 +211,50 @@ impl Snapshot {
             invigil_core::EventKind::CandidateAbsent
             | invigil_core::EventKind::CandidateReturned
             | invigil_core::EventKind::SessionEnded => self.flag_at = None,
+            invigil_core::EventKind::BreakStarted => {
+                // The presence rules rest: no absence countdown runs.
+                self.flag_at = None;
+                let max_s = e.data.get("max_s").and_then(|v| v.as_f64()).unwrap_or(0.0);
+                self.on_break = Some(BreakSpan {
+                    since_ms: e.t_ms,
+                    max_ms: (max_s.clamp(0.0, 86_400.0) * 1000.0) as u64,
+                    paused: e.data.get("clock").and_then(|v| v.as_str()) == Some("paused"),
+                });
+            }
+            invigil_core::EventKind::BreakEnded | invigil_core::EventKind::BreakOverrun => {
+                if let Some(b) = self.on_break.take() {
+                    if b.paused {
+                        self.paused_ms += e.t_ms.saturating_sub(b.since_ms);
+                    }
+                }
+            }
             _ => {}
         }
         self.tick(self.t_ms.max(e.t_ms));
     }
 
-    /// Moves the session clock (and the countdown) on.
+    /// Moves the session clock (the countdowns and the exam clock) on.
     pub(crate) fn tick(&mut self, t_ms: u64) {
         self.t_ms = t_ms;
         self.countdown_ms = self.flag_at.map(|at| at.saturating_sub(t_ms));
+        self.break_left_ms = self
+            .on_break
+            .map(|b| (b.since_ms + b.max_ms).saturating_sub(t_ms));
+        let pausing = self
+            .on_break
+            .filter(|b| b.paused)
+            .map_or(0, |b| t_ms.saturating_sub(b.since_ms));
+        self.clock_paused = self.on_break.is_some_and(|b| b.paused);
+        self.exam_ms = t_ms.saturating_sub(self.paused_ms + pausing);
     }
+}
+
+/// A break in progress, from its `break_started` event.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct BreakSpan {
+    since_ms: u64,
+    max_ms: u64,
+    paused: bool,
 }
 
 #[cfg(test)]
@@ -234,5 +293,43 @@ mod tests {
         assert_eq!(s.countdown_ms, None);
         assert_eq!(s.flagged.len(), 1);
         assert_eq!(s.events, 2);
+    }
+
+    #[test]
+    fn a_paused_break_stops_the_exam_clock_and_a_running_one_does_not() {
+        let mut s = Snapshot::new("x");
+        s.tick(60_000);
+        s.apply(&event(
+            EventKind::AbsenceWarning,
+            60_000,
+            serde_json::json!({"flag_in_ms": 3000}),
+        ));
+        s.apply(&event(
+            EventKind::BreakStarted,
+            61_000,
+            serde_json::json!({"number": 1, "max_s": 300.0, "clock": "paused"}),
+        ));
+        assert_eq!(s.countdown_ms, None, "no absence countdown on a break");
+        s.tick(121_000);
+        assert!(s.clock_paused);
+        assert_eq!(s.exam_ms, 61_000);
+        assert_eq!(s.break_left_ms, Some(240_000));
+        s.apply(&event(EventKind::BreakEnded, 181_000, serde_json::json!({"number": 1})));
+        s.tick(191_000);
+        assert!(!s.clock_paused);
+        assert_eq!(s.break_left_ms, None);
+        assert_eq!(s.exam_ms, 71_000);
+        // A running clock counts the break.
+        s.apply(&event(
+            EventKind::BreakStarted,
+            200_000,
+            serde_json::json!({"number": 2, "max_s": 60.0, "clock": "running"}),
+        ));
+        s.tick(230_000);
+        assert!(!s.clock_paused);
+        assert_eq!(s.exam_ms, 110_000);
+        s.apply(&event(EventKind::BreakOverrun, 260_001, serde_json::json!({"number": 2})));
+        assert_eq!(s.break_left_ms, None);
+        assert_eq!(s.exam_ms, 140_001);
     }
 }

@@ -146,3 +146,35 @@ fn bad_fixtures_are_clear_errors() {
         assert!(err.contains(needle), "{name}: {err}");
     }
 }
+
+#[test]
+fn a_check_in_asks_only_for_what_the_exam_requires() {
+    use invigil_core::protocol::CheckinRequirements;
+    let mut options = CheckInOptions::new("unused");
+    options.fixture = Some(fixture());
+    options.requires = CheckinRequirements {
+        face: false,
+        id: true,
+        room: false,
+    };
+    let c = CheckIn::start(options.clone()).unwrap();
+    let v = c.view();
+    assert_eq!(v.step, Step::Id, "starts at the first step asked for");
+    assert_eq!(v.required, ["id"]);
+    assert!(!v.complete);
+    let refused = c.set_step(Step::Face, 0).unwrap_err();
+    assert!(refused.contains("does not ask for the face photo"), "{refused}");
+    assert!(c.set_step(Step::Room, 0).is_err());
+    wait_ready(&c, "id");
+    c.capture().unwrap();
+    assert!(c.view().complete);
+    drop(c);
+    // An exam that asks for nothing has no check-in to start.
+    options.requires = CheckinRequirements {
+        face: false,
+        id: false,
+        room: false,
+    };
+    let err = CheckIn::start(options).err().unwrap().to_string();
+    assert!(err.contains("no check-in photos"), "{err}");
+}

@@ -246,12 +246,22 @@ impl Backend {
     /// An exam open now with one candidate enrolled, as an institution's
     /// admin makes it: the candidate's launch code.
     pub(crate) fn launch_code(&self, exam: &str, candidate: &str) -> String {
+        self.launch_code_with(exam, candidate, json!({}))
+    }
+
+    /// As [`launch_code`](Self::launch_code), for an exam with these fields
+    /// too (`checkin`, `aids`, ...).
+    pub(crate) fn launch_code_with(&self, exam: &str, candidate: &str, fields: Value) -> String {
         let http = reqwest::blocking::Client::new();
         let now = invigil_server::now_ms();
+        let mut body = json!({"id": exam, "title": "App exam", "opens_ms": now - 60_000, "closes_ms": now + 3_600_000});
+        for (k, v) in fields.as_object().unwrap() {
+            body[k] = v.clone();
+        }
         let r = http
             .post(format!("{}/api/v1/exams", self.base))
             .basic_auth("qa", Some("qa password 1"))
-            .json(&json!({"id": exam, "title": "App exam", "opens_ms": now - 60_000, "closes_ms": now + 3_600_000}))
+            .json(&body)
             .send()
             .unwrap();
         assert_eq!(r.status(), 201, "{}", r.text().unwrap());

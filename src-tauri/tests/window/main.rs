@@ -8,6 +8,9 @@
 //!   in which the candidate leaves and returns, the countdown appears, and
 //!   the server's timeline holds the events, the check-in photos and the
 //!   clip;
+//! - an exam with no check-in and one break: straight from the system
+//!   check to the exam, a break during which the candidate leaves and
+//!   returns unflagged, the exam clock paused;
 //! - bad input: the server down at start, no camera, the room scan not
 //!   turned, the server down mid-exam and the camera lost mid-exam, each
 //!   with a clear message and nothing lost.
@@ -22,4 +25,5 @@ mod driver;
 mod harness;
 
 mod bad_input;
+mod breaks;
 mod check_in_and_exam;

@@ -7,7 +7,16 @@ import { el, errorText, show } from "../dom";
 import { examScreen } from "./exam";
 import { startScreen } from "./start";
 
-const SIDES = 5;
+const SIDES = ["front", "right", "back", "left", "desk"];
+
+/** The step and room side that take a photo slot. */
+function stepOf(slot: string): [Step, number] {
+  return slot === "face" ? ["face", 0] : slot === "id" ? ["id", 0] : ["room", Math.max(0, SIDES.indexOf(slot))];
+}
+
+function slotOf(step: Step, side: number): string {
+  return step === "room" ? SIDES[side] : step;
+}
 
 const STEP_TEXT: Record<Step, { title: string; help: string }> = {
   face: {
@@ -29,7 +38,9 @@ export async function startCheckIn(): Promise<void> {
     startScreen(errorText(e));
     return;
   }
-  await checkinStep("face", 0, false);
+  const v = await invoke<CheckInView | null>("checkin_status");
+  const [step, side] = stepOf(v?.required[0] ?? "face");
+  await checkinStep(step, side, false);
 }
 
 /** One check-in step: live preview with guidance, then the photo. */
@@ -42,14 +53,15 @@ export async function checkinStep(step: Step, side: number, reviewAfter: boolean
     return;
   }
   const text = STEP_TEXT[step];
-  const title = step === "room" ? `Room scan ${side + 1} of ${SIDES}: ${view.side_words}` : text.title;
+  const title = step === "room" ? `Room scan ${side + 1} of ${SIDES.length}: ${view.side_words}` : text.title;
   const help = step === "room" ? `Turn the camera (or your laptop) to show ${view.side_words}. Each view must show a different part of the room.` : text.help;
   const img = el("img", { alt: "Your camera picture", id: "checkin-img" });
   const frame = el("div", { class: "selfview large", id: "checkin-view" }, img);
   const guidance = el("ul", { class: "guidance", id: "guidance", "aria-live": "polite" });
   const take = el("button", { id: "take-photo", "aria-disabled": "true" }, "Take photo");
   const message = el("p", { class: "error", id: "checkin-error", role: "alert" });
-  const progress = el("p", { class: "hint" }, `Step ${step === "face" ? 1 : step === "id" ? 2 : 3 + side} of ${2 + SIDES}`);
+  const here = view.required.indexOf(slotOf(step, side));
+  const progress = el("p", { class: "hint" }, `Step ${here + 1} of ${view.required.length}`);
   show(title, el("p", {}, help), el("div", { class: "exam" }, frame, el("div", { class: "status" }, guidance, take, message, progress)));
 
   let done = false;
@@ -66,11 +78,10 @@ export async function checkinStep(step: Step, side: number, reviewAfter: boolean
       return;
     }
     done = true;
-    if (reviewAfter) return void reviewScreen();
-    if (step === "face") return void checkinStep("id", 0, false);
-    if (step === "id") return void checkinStep("room", 0, false);
-    if (side + 1 < SIDES) return void checkinStep("room", side + 1, false);
-    return void reviewScreen();
+    const next = view.required[here + 1];
+    if (reviewAfter || next === undefined) return void reviewScreen();
+    const [nextStep, nextSide] = stepOf(next);
+    return void checkinStep(nextStep, nextSide, false);
   });
   let lastGuidance = "";
   while (!done) {
@@ -122,8 +133,8 @@ export async function reviewScreen(): Promise<void> {
   for (const p of v.photos) {
     const retake = el("button", { class: "secondary", "data-slot": p.slot }, `Retake ${p.label.toLowerCase()}`);
     retake.addEventListener("click", () => {
-      const side = ["front", "right", "back", "left", "desk"].indexOf(p.slot);
-      void checkinStep(p.slot === "face" ? "face" : p.slot === "id" ? "id" : "room", Math.max(0, side), true);
+      const [step, side] = stepOf(p.slot);
+      void checkinStep(step, side, true);
     });
     grid.append(el("li", { "data-slot": p.slot }, el("img", { src: p.thumbnail, alt: p.label }), el("span", {}, p.label), retake));
   }

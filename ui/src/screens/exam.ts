@@ -27,11 +27,13 @@ export async function examScreen(): Promise<void> {
   const status = el("p", { id: "status-line", role: "status" });
   const flagged = el("ol", { class: "flagged", id: "flagged" });
   const end = el("button", { id: "end-exam", class: "secondary" }, "End the exam");
+  const breaks = breakPanel();
   const panel = el(
     "div",
     { class: "status" },
     countdown,
     status,
+    breaks.root,
     el("h2", {}, "Flagged so far"),
     el("p", { class: "hint", id: "flagged-empty" }, "Nothing has been flagged."),
     flagged,
@@ -54,6 +56,7 @@ export async function examScreen(): Promise<void> {
     if (!snap) break;
     if (preview) img.src = preview;
     render(snap, view, countdown, status, flagged);
+    breaks.render(snap);
     if (snap.receipt) {
       stopped = true;
       await invoke("end_exam");
@@ -84,7 +87,8 @@ function render(s: Snapshot, view: HTMLElement, countdown: HTMLElement, status: 
     countdown.hidden = true;
   }
   const faces = s.faces.length === 1 ? "you are in view" : s.faces.length === 0 ? "no one in view" : `${s.faces.length} people in view`;
-  status.textContent = `${faces} · ${Math.floor(s.t_ms / 1000)} s · ${s.events} events`;
+  const clock = `exam time ${clockText(s.exam_ms)}${s.clock_paused ? " (paused)" : ""}`;
+  status.textContent = `${faces} · ${clock} · ${s.events} events`;
   if (flagged.children.length !== s.flagged.length) {
     flagged.replaceChildren(...s.flagged.map((e) => el("li", { "data-kind": e.kind }, describe(e))));
     (document.getElementById("flagged-empty") as HTMLElement).hidden = s.flagged.length > 0;
@@ -101,6 +105,115 @@ function render(s: Snapshot, view: HTMLElement, countdown: HTMLElement, status: 
         : c.state === "refused"
           ? `The server refused this session: ${c.last_error ?? ""}`
           : "Connecting…";
+}
+
+/** `m:ss`, or `h:mm:ss` from an hour. */
+function clockText(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const [h, m, sec] = [Math.floor(total / 3600), Math.floor(total / 60) % 60, total % 60];
+  const mm = h > 0 ? String(m).padStart(2, "0") : String(m);
+  return `${h > 0 ? `${h}:` : ""}${mm}:${String(sec).padStart(2, "0")}`;
+}
+
+/**
+ * *Take a break* for exams that allow breaks: asked for, confirmed (the
+ * number and length are said first), then a break screen with its time
+ * left, whether the exam clock stops, and *End the break*.
+ */
+function breakPanel(): { root: HTMLElement; render: (s: Snapshot) => void } {
+  const left = el("p", { class: "hint", id: "breaks-left" });
+  const take = el("button", { id: "take-break", class: "secondary" }, "Take a break");
+  const confirmText = el("p", { id: "break-confirm-text" });
+  const confirmBtn = el("button", { id: "confirm-break" }, "Start the break");
+  const cancel = el("button", { id: "cancel-break", class: "secondary" }, "Cancel");
+  const confirm = el("div", { class: "break-confirm", id: "break-confirm", hidden: "" }, confirmText, confirmBtn, cancel);
+  const onBreakTime = el("p", { class: "break-time", id: "break-time", role: "status" });
+  const clockNote = el("p", { id: "break-clock" });
+  const back = el("button", { id: "end-break" }, "End the break");
+  const onBreak = el(
+    "div",
+    { class: "on-break", id: "on-break", hidden: "" },
+    el("h2", {}, "On a break"),
+    onBreakTime,
+    clockNote,
+    el("p", { class: "hint" }, "Your camera keeps recording. Come back into view and end the break before its time is up: a break that runs over is flagged."),
+    back,
+  );
+  const error = el("p", { class: "error", id: "break-error", role: "alert", hidden: "" });
+  const offer = el("div", { id: "break-offer" }, left, take, confirm);
+  const root = el("div", { class: "breaks", id: "breaks", hidden: "" }, offer, onBreak, error);
+  let last: Snapshot | null = null;
+  let busy = false;
+
+  const fail = (e: unknown) => {
+    error.textContent = errorText(e);
+    error.hidden = false;
+  };
+  take.addEventListener("click", () => {
+    if (!last) return;
+    const b = last.breaks;
+    const clock = b.pauses_clock ? "The exam clock stops while you are away." : "The exam clock keeps running.";
+    confirmText.textContent = `Start break ${b.taken + 1} of ${b.allowed}? It lasts up to ${minutesText(b.minutes)}. ${clock}`;
+    confirm.hidden = false;
+    take.hidden = true;
+    error.hidden = true;
+  });
+  cancel.addEventListener("click", () => {
+    confirm.hidden = true;
+    take.hidden = false;
+  });
+  confirmBtn.addEventListener("click", async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      await invoke<number>("take_break");
+      confirm.hidden = true;
+      take.hidden = false;
+      announce("Your break has started.");
+    } catch (e) {
+      fail(e);
+    } finally {
+      busy = false;
+    }
+  });
+  back.addEventListener("click", async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      await invoke("end_break");
+      announce("Your break has ended. The exam continues.");
+    } catch (e) {
+      fail(e);
+    } finally {
+      busy = false;
+    }
+  });
+
+  const render = (s: Snapshot) => {
+    last = s;
+    const b = s.breaks;
+    root.hidden = b.allowed === 0;
+    if (b.allowed === 0) return;
+    const remaining = Math.max(0, b.allowed - b.taken);
+    left.textContent =
+      remaining === 0
+        ? `You have taken all ${b.allowed} break${b.allowed === 1 ? "" : "s"} this exam allows.`
+        : `${remaining} of ${b.allowed} break${b.allowed === 1 ? "" : "s"} left, up to ${minutesText(b.minutes)} each.`;
+    take.toggleAttribute("disabled", remaining === 0 || b.on_break);
+    offer.hidden = b.on_break;
+    onBreak.hidden = !b.on_break;
+    if (b.on_break) {
+      // Until the break's first frame, the whole length is left.
+      const ms = s.break_left_ms ?? b.minutes * 60_000;
+      onBreakTime.textContent = `${clockText(ms)} left of your break`;
+      clockNote.textContent = b.pauses_clock ? "The exam clock is paused while you are away." : "The exam clock keeps running during breaks.";
+    }
+  };
+  return { root, render };
+}
+
+function minutesText(minutes: number): string {
+  return minutes === 1 ? "1 minute" : `${minutes} minutes`;
 }
 
 function receiptScreen(r: Receipt | null): void {

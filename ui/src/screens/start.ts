@@ -6,6 +6,7 @@ import type { ServerInfo, StartedSession, SystemCheck } from "../bindings";
 import { app, el, errorText, show } from "../dom";
 import { state } from "../state";
 import { startCheckIn } from "./checkin";
+import { examScreen } from "./exam";
 
 /** Says how long the exam server keeps the evidence, as the server says. */
 async function retention(server: string, line: HTMLElement): Promise<void> {
@@ -81,9 +82,10 @@ export function startScreen(message?: string): void {
 async function beginSession(code: string): Promise<void> {
   show("Start your exam", el("p", { role: "status", id: "begin-progress" }, "Checking your launch code with the exam server…"));
   try {
-    await invoke<StartedSession>("begin_session", {
+    const started = await invoke<StartedSession>("begin_session", {
       request: { server: state.server, session_code: code, session_id: state.config.session_id, exam_id: null, candidate_id: null },
     });
+    state.checkin = started.checkin;
   } catch (e) {
     startScreen(errorText(e));
     return;
@@ -106,11 +108,14 @@ async function checkScreen(): Promise<void> {
     if (item.hint) li.append(el("span", { class: "hint" }, item.hint));
     list.append(li);
   }
-  const begin = el("button", { id: "begin-checkin" }, "Continue to check-in");
+  const c = state.checkin;
+  const noCheckin = !c.face && !c.id && !c.room;
+  // An exam that asks for no photos goes straight to the exam.
+  const begin = noCheckin ? el("button", { id: "begin-exam" }, "Begin the exam") : el("button", { id: "begin-checkin" }, "Continue to check-in");
   const again = el("button", { class: "secondary", id: "check-again" }, "Check again");
   const back = el("button", { class: "secondary", id: "back" }, "Back");
   begin.toggleAttribute("disabled", !result.ok);
-  begin.addEventListener("click", () => void startCheckIn());
+  begin.addEventListener("click", () => void (noCheckin ? examScreen() : startCheckIn()));
   again.addEventListener("click", () => void checkScreen());
   back.addEventListener("click", () => startScreen());
   show("System check", list, begin, again, back);

@@ -779,6 +779,146 @@ async fn lying_clients(s: TestServer) {
     assert_eq!(alert["note"]["kind"], "policy_mismatch");
 }
 
+/// A chain of events of these kinds and data, from `session_started`.
+fn chained(session_id: &str, events: &[(EventKind, Value)]) -> Vec<Event> {
+    let mut chain = Chain::new(session_id);
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, data))| {
+            let mut e = Event {
+                v: EVENT_SCHEMA_VERSION,
+                seq: i as u64,
+                t_ms: i as u64 * 1000,
+                kind: *kind,
+                severity: kind.severity(),
+                data: data.as_object().unwrap().clone(),
+                prev: None,
+            };
+            chain.link(&mut e);
+            e
+        })
+        .collect()
+}
+
+/// The exam allows one 5-minute break and asks for a face photo and a room
+/// scan: a client that keeps to that is not flagged; one that takes more
+/// or longer breaks, or skips or trims the check-in, is.
+async fn breaks_and_checkin(s: TestServer) {
+    use EventKind::*;
+    let admin = s.admin(&unique("admin")).await;
+    let proctor = s.proctor(&unique("reader")).await;
+    let exam = unique("chem");
+    let now = now_ms();
+    let (status, _) = send(
+        &s,
+        "POST",
+        "/api/v1/exams",
+        Some(&admin),
+        exam_body(&exam, now - 1_000, now + 3_600_000),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, issued) = send(
+        &s,
+        "POST",
+        &format!("/api/v1/exams/{exam}/enrolments"),
+        Some(&admin),
+        json!({"candidates": [{"candidate_id": "keeps"}, {"candidate_id": "skips"}, {"candidate_id": "trims"}]}),
+    )
+    .await;
+    let checkin_full = json!({"face_photo": "aa", "room_scan": [{"side": "front", "sha256": "bb"}]});
+    let brk = |n: u64, max_s: f64| (BreakStarted, json!({"number": n, "max_s": max_s, "clock": "paused"}));
+    let ended = (SessionEnded, json!({"reason": "stopped"}));
+    let plans: Vec<(&str, Vec<(EventKind, Value)>)> = vec![
+        (
+            "keeps",
+            vec![
+                (CheckinCompleted, checkin_full.clone()),
+                brk(1, 300.0),
+                (BreakEnded, json!({"number": 1})),
+                ended.clone(),
+            ],
+        ),
+        (
+            // No check-in; a second break numbered as the first; a long one.
+            "skips",
+            vec![
+                brk(1, 300.0),
+                (BreakEnded, json!({"number": 1})),
+                brk(1, 300.0),
+                (BreakEnded, json!({"number": 1})),
+                ended.clone(),
+            ],
+        ),
+        (
+            "trims",
+            vec![
+                (CheckinCompleted, json!({"face_photo": "aa", "room_scan": []})),
+                brk(1, 3000.0),
+                ended,
+            ],
+        ),
+    ];
+    let mut notes = Vec::new();
+    for (who, plan) in plans {
+        let sid = unique("sess");
+        let tok = token();
+        let (status, c) = send(
+            &s,
+            "POST",
+            "/api/v1/sessions",
+            None,
+            start_body(&code_of(&issued, who), &sid, &tok),
+        )
+        .await;
+        assert_eq!(status, 201, "{c}");
+        let mut all = vec![(SessionStarted, json!({"schema": EVENT_SCHEMA_VERSION, "policy": c["policy"]}))];
+        all.extend(plan);
+        let events = chained(&sid, &all);
+        // One event per batch, as a slow link would deliver them.
+        for e in events {
+            let (status, v) = send(
+                &s,
+                "POST",
+                &format!("/api/v1/sessions/{sid}/events"),
+                Some(&tok),
+                json!({ "events": [e] }),
+            )
+            .await;
+            assert_eq!(status, 200, "{v}");
+        }
+        let (_, tl) = send(
+            &s,
+            "GET",
+            &format!("/api/v1/sessions/{sid}/timeline"),
+            Some(&proctor),
+            Value::Null,
+        )
+        .await;
+        let kinds: Vec<String> = tl["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["kind"].as_str().unwrap().to_owned())
+            .collect();
+        notes.push((who, kinds, tl));
+    }
+    let (_, keeps, tl) = &notes[0];
+    assert!(keeps.is_empty(), "{}", tl["notes"]);
+    assert_eq!(tl["session"]["priority"], 0.0);
+    let (_, skips, tl) = &notes[1];
+    assert_eq!(skips, &["break_not_allowed", "checkin_missing"], "{}", tl["notes"]);
+    assert!(tl["notes"][0]["detail"]["problem"]
+        .as_str()
+        .unwrap()
+        .contains("break 2 of an exam that allows 1"));
+    assert!(tl["session"]["priority"].as_f64().unwrap() > 40.0);
+    let (_, trims, tl) = &notes[2];
+    assert_eq!(trims, &["checkin_incomplete", "break_not_allowed"], "{}", tl["notes"]);
+    assert_eq!(tl["notes"][0]["detail"]["missing"], json!(["room_scan"]));
+}
+
 macro_rules! on_both {
     ($($name:ident => $body:ident;)*) => {
         mod sqlite {
@@ -808,4 +948,5 @@ on_both! {
     exams_enrolments_and_launch_codes => lifecycle;
     launch_codes_work_only_inside_the_window => windows;
     a_client_running_another_policy_is_flagged => lying_clients;
+    breaks_and_checkins_are_held_to_the_exam => breaks_and_checkin;
 }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use invigil_core::protocol::MediaKind;
+use invigil_core::protocol::{CheckinRequirements, MediaKind};
 use invigil_core::sync::lock;
 use invigil_core::Frame;
 use invigil_vision::checkin::{
@@ -28,7 +28,8 @@ use invigil_vision::FaceDetector;
 pub use feed::CheckInFixture;
 pub use judge::{checkin_detector, judge_photos, PhotoVerdict};
 pub use view::{
-    photo_label, CheckInView, Photo, PhotoView, ProblemView, Step, CHECKIN_PHOTOS, ROOM_SIDES,
+    photo_label, required_slots, CheckInView, Photo, PhotoView, ProblemView, Step, CHECKIN_PHOTOS,
+    ROOM_SIDES,
 };
 
 use crate::view::FaceBox;
@@ -45,6 +46,8 @@ pub struct CheckInOptions {
     pub fixture: Option<PathBuf>,
     pub policy: CheckInPolicy,
     pub preview_width: u32,
+    /// What the exam asks for (all of it unless it says otherwise).
+    pub requires: CheckinRequirements,
 }
 
 impl CheckInOptions {
@@ -54,6 +57,7 @@ impl CheckInOptions {
             fixture: None,
             policy: CheckInPolicy::default(),
             preview_width: 480,
+            requires: CheckinRequirements::default(),
         }
     }
 }
@@ -75,6 +79,8 @@ struct State {
     /// Bumped by every step change and capture, so an assessment started
     /// before it is not shown after it.
     generation: u64,
+    /// The slots the exam asks for.
+    required: Vec<String>,
 }
 
 struct Shared {
@@ -91,8 +97,19 @@ pub struct CheckIn {
 
 impl CheckIn {
     /// Opens the source and the detector (errors come back here) and starts
-    /// the check-in thread at the face photo step.
+    /// the check-in thread at the first step the exam asks for.
     pub fn start(options: CheckInOptions) -> Result<Self, SessionError> {
+        let required = required_slots(&options.requires);
+        let first = match required.first().map(String::as_str) {
+            None => {
+                return Err(SessionError::Usage(
+                    "this exam asks for no check-in photos".into(),
+                ))
+            }
+            Some("face") => Step::Face,
+            Some("id") => Step::Id,
+            Some(_) => Step::Room,
+        };
         let feed = match &options.fixture {
             Some(path) => Feed::fixture(path).map_err(|message| SessionError::Source {
                 source_name: path.display().to_string(),
@@ -103,13 +120,14 @@ impl CheckIn {
         let detector = checkin_detector(&options.policy)?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                step: Step::Face,
+                step: first,
                 side: 0,
                 latest: None,
                 photos: Vec::new(),
                 frames: 0,
                 error: None,
                 generation: 0,
+                required,
             }),
             preview: Mutex::new(None),
         });
@@ -137,6 +155,21 @@ impl CheckIn {
             ));
         }
         let mut s = lock(&self.shared.state);
+        let slot = match step {
+            Step::Face => "face",
+            Step::Id => "id",
+            Step::Room => ROOM_SIDES[side].0,
+        };
+        if !s.required.iter().any(|r| r == slot) {
+            return Err(format!(
+                "This exam's check-in does not ask for the {}.",
+                match step {
+                    Step::Face => "face photo",
+                    Step::Id => "ID photo",
+                    Step::Room => "room scan",
+                }
+            ));
+        }
         if s.step != step || s.side != side {
             s.step = step;
             s.side = if step == Step::Room { side } else { 0 };
@@ -194,7 +227,11 @@ impl CheckIn {
             frames: s.frames,
             error: s.error.clone(),
             photos: s.photos.iter().map(photo_view).collect(),
-            complete: s.photos.len() == CHECKIN_PHOTOS,
+            complete: s
+                .required
+                .iter()
+                .all(|r| s.photos.iter().any(|p| &p.slot == r)),
+            required: s.required.clone(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! What the check-in screen shows, and the photos it keeps.
 
-use invigil_core::protocol::MediaKind;
+use invigil_core::protocol::{CheckinRequirements, MediaKind};
 use invigil_vision::checkin::ViewSignature;
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +55,9 @@ pub struct CheckInView {
     pub error: Option<String>,
     /// Photos taken so far.
     pub photos: Vec<PhotoView>,
+    /// The photos this exam's check-in asks for, in order: `face`, `id`,
+    /// then the room sides.
+    pub required: Vec<String>,
     /// Every photo the check-in needs is taken.
     pub complete: bool,
 }
@@ -83,8 +86,23 @@ pub struct Photo {
     pub measures: Vec<(String, f32)>,
 }
 
-/// Photos a complete check-in holds: face, ID and every room side.
+/// Photos a full check-in holds: face, ID and every room side.
 pub const CHECKIN_PHOTOS: usize = 2 + ROOM_SIDES.len();
+
+/// The photo slots a check-in with these requirements asks for, in order.
+pub fn required_slots(requires: &CheckinRequirements) -> Vec<String> {
+    let mut slots = Vec::new();
+    if requires.face {
+        slots.push("face".to_owned());
+    }
+    if requires.id {
+        slots.push("id".to_owned());
+    }
+    if requires.room {
+        slots.extend(ROOM_SIDES.iter().map(|(s, _)| (*s).to_owned()));
+    }
+    slots
+}
 
 /// How a photo is named to the candidate when a room view looks like it:
 /// `face photo`, `view of the wall in front of you`, ...
