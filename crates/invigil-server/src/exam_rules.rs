@@ -109,7 +109,11 @@ fn checkin_finding(
     requires: &CheckinRequirements,
     data: &serde_json::Map<String, Value>,
 ) -> Option<(&'static str, Value)> {
-    let named = |key: &str| data.get(key).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+    let named = |key: &str| {
+        data.get(key)
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    };
     let mut missing = Vec::new();
     if requires.face && !named("face_photo") {
         missing.push("face_photo");
@@ -146,7 +150,10 @@ mod tests {
 
     #[test]
     fn breaks_are_held_to_the_exam() {
-        let e = event(EventKind::BreakStarted, json!({"number": 1, "max_s": 300.0}));
+        let e = event(
+            EventKind::BreakStarted,
+            json!({"number": 1, "max_s": 300.0}),
+        );
         let none = Aids::default();
         assert!(break_finding(&none, &e, 1).unwrap().1["problem"]
             .as_str()
@@ -162,7 +169,10 @@ mod tests {
         };
         assert_eq!(break_finding(&one, &e, 1), None);
         assert!(break_finding(&one, &e, 2).is_some(), "a second break");
-        let long = event(EventKind::BreakStarted, json!({"number": 1, "max_s": 3000.0}));
+        let long = event(
+            EventKind::BreakStarted,
+            json!({"number": 1, "max_s": 3000.0}),
+        );
         assert!(break_finding(&one, &long, 1).is_some(), "a longer break");
     }
 

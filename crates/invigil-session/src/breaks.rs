@@ -100,9 +100,7 @@ impl BreakDesk {
             minutes: self.allowed.map_or(0.0, |b| b.minutes),
             taken: s.taken,
             on_break: s.on_break,
-            pauses_clock: self
-                .allowed
-                .is_some_and(|b| b.clock == BreakClock::Paused),
+            pauses_clock: self.allowed.is_some_and(|b| b.clock == BreakClock::Paused),
         }
     }
 

@@ -26,8 +26,8 @@ mod view;
 
 pub use breaks::{BreakDesk, BreakView};
 pub use checkin::{
-    checkin_detector, judge_photos, photo_label, CheckIn, CheckInFixture, CheckInOptions,
-    required_slots, CheckInView, Photo, PhotoVerdict, PhotoView, ProblemView, Step, CHECKIN_PHOTOS,
+    checkin_detector, judge_photos, photo_label, required_slots, CheckIn, CheckInFixture,
+    CheckInOptions, CheckInView, Photo, PhotoVerdict, PhotoView, ProblemView, Step, CHECKIN_PHOTOS,
     ROOM_SIDES,
 };
 pub use invigil_vision::checkin::{CheckInPolicy, SystemCheckPolicy};

@@ -314,7 +314,11 @@ mod tests {
         assert!(s.clock_paused);
         assert_eq!(s.exam_ms, 61_000);
         assert_eq!(s.break_left_ms, Some(240_000));
-        s.apply(&event(EventKind::BreakEnded, 181_000, serde_json::json!({"number": 1})));
+        s.apply(&event(
+            EventKind::BreakEnded,
+            181_000,
+            serde_json::json!({"number": 1}),
+        ));
         s.tick(191_000);
         assert!(!s.clock_paused);
         assert_eq!(s.break_left_ms, None);
@@ -328,7 +332,11 @@ mod tests {
         s.tick(230_000);
         assert!(!s.clock_paused);
         assert_eq!(s.exam_ms, 110_000);
-        s.apply(&event(EventKind::BreakOverrun, 260_001, serde_json::json!({"number": 2})));
+        s.apply(&event(
+            EventKind::BreakOverrun,
+            260_001,
+            serde_json::json!({"number": 2}),
+        ));
         assert_eq!(s.break_left_ms, None);
         assert_eq!(s.exam_ms, 140_001);
     }

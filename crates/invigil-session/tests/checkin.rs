@@ -163,7 +163,10 @@ fn a_check_in_asks_only_for_what_the_exam_requires() {
     assert_eq!(v.required, ["id"]);
     assert!(!v.complete);
     let refused = c.set_step(Step::Face, 0).unwrap_err();
-    assert!(refused.contains("does not ask for the face photo"), "{refused}");
+    assert!(
+        refused.contains("does not ask for the face photo"),
+        "{refused}"
+    );
     assert!(c.set_step(Step::Room, 0).is_err());
     wait_ready(&c, "id");
     c.capture().unwrap();

@@ -39,9 +39,17 @@ fn a_break_the_exam_allows_in_the_real_window() {
     assert!(d.find("#begin-checkin").is_none(), "{}", d.text("#app"));
     d.click("#begin-exam");
     d.wait_for("#selfview", Duration::from_secs(30));
-    d.wait_text("#breaks-left", "1 of 1 break left, up to 2 minutes", Duration::from_secs(10));
+    d.wait_text(
+        "#breaks-left",
+        "1 of 1 break left, up to 2 minutes",
+        Duration::from_secs(10),
+    );
     d.click("#take-break");
-    d.wait_text("#break-confirm-text", "Start break 1 of 1", Duration::from_secs(5));
+    d.wait_text(
+        "#break-confirm-text",
+        "Start break 1 of 1",
+        Duration::from_secs(5),
+    );
     assert!(
         d.text("#break-confirm-text").contains("exam clock stops"),
         "{}",
@@ -80,14 +88,22 @@ fn a_break_the_exam_allows_in_the_real_window() {
         .and_then(|rest| rest.get(..2))
         .and_then(|s| s.parse::<u32>().ok())
         .unwrap_or(99);
-    assert!(clock <= 12 && paused_clock.contains("(paused)"), "{paused_clock}");
+    assert!(
+        clock <= 12 && paused_clock.contains("(paused)"),
+        "{paused_clock}"
+    );
     let session_id = backend.session_of("exam-breaks", "cand-breaks");
     let tl = backend.timeline(&session_id);
     let kinds = kinds(&tl);
     for k in ["break_started", "break_ended", "session_ended"] {
         assert!(kinds.contains(&k.to_owned()), "{k} missing: {kinds:?}");
     }
-    for k in ["absence_warning", "candidate_absent", "break_overrun", "checkin_completed"] {
+    for k in [
+        "absence_warning",
+        "candidate_absent",
+        "break_overrun",
+        "checkin_completed",
+    ] {
         assert!(!kinds.contains(&k.to_owned()), "{k} in {kinds:?}");
     }
     assert!(

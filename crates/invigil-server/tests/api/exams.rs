@@ -827,8 +827,14 @@ async fn breaks_and_checkin(s: TestServer) {
         json!({"candidates": [{"candidate_id": "keeps"}, {"candidate_id": "skips"}, {"candidate_id": "trims"}]}),
     )
     .await;
-    let checkin_full = json!({"face_photo": "aa", "room_scan": [{"side": "front", "sha256": "bb"}]});
-    let brk = |n: u64, max_s: f64| (BreakStarted, json!({"number": n, "max_s": max_s, "clock": "paused"}));
+    let checkin_full =
+        json!({"face_photo": "aa", "room_scan": [{"side": "front", "sha256": "bb"}]});
+    let brk = |n: u64, max_s: f64| {
+        (
+            BreakStarted,
+            json!({"number": n, "max_s": max_s, "clock": "paused"}),
+        )
+    };
     let ended = (SessionEnded, json!({"reason": "stopped"}));
     let plans: Vec<(&str, Vec<(EventKind, Value)>)> = vec![
         (
@@ -854,7 +860,10 @@ async fn breaks_and_checkin(s: TestServer) {
         (
             "trims",
             vec![
-                (CheckinCompleted, json!({"face_photo": "aa", "room_scan": []})),
+                (
+                    CheckinCompleted,
+                    json!({"face_photo": "aa", "room_scan": []}),
+                ),
                 brk(1, 3000.0),
                 ended,
             ],
@@ -873,7 +882,10 @@ async fn breaks_and_checkin(s: TestServer) {
         )
         .await;
         assert_eq!(status, 201, "{c}");
-        let mut all = vec![(SessionStarted, json!({"schema": EVENT_SCHEMA_VERSION, "policy": c["policy"]}))];
+        let mut all = vec![(
+            SessionStarted,
+            json!({"schema": EVENT_SCHEMA_VERSION, "policy": c["policy"]}),
+        )];
         all.extend(plan);
         let events = chained(&sid, &all);
         // One event per batch, as a slow link would deliver them.
@@ -908,14 +920,24 @@ async fn breaks_and_checkin(s: TestServer) {
     assert!(keeps.is_empty(), "{}", tl["notes"]);
     assert_eq!(tl["session"]["priority"], 0.0);
     let (_, skips, tl) = &notes[1];
-    assert_eq!(skips, &["break_not_allowed", "checkin_missing"], "{}", tl["notes"]);
+    assert_eq!(
+        skips,
+        &["break_not_allowed", "checkin_missing"],
+        "{}",
+        tl["notes"]
+    );
     assert!(tl["notes"][0]["detail"]["problem"]
         .as_str()
         .unwrap()
         .contains("break 2 of an exam that allows 1"));
     assert!(tl["session"]["priority"].as_f64().unwrap() > 40.0);
     let (_, trims, tl) = &notes[2];
-    assert_eq!(trims, &["checkin_incomplete", "break_not_allowed"], "{}", tl["notes"]);
+    assert_eq!(
+        trims,
+        &["checkin_incomplete", "break_not_allowed"],
+        "{}",
+        tl["notes"]
+    );
     assert_eq!(tl["notes"][0]["detail"]["missing"], json!(["room_scan"]));
 }
 
