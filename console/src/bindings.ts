@@ -3,7 +3,7 @@
 
 export type Severity = "info" | "warning" | "violation";
 
-export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun";
+export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun" | "snapshot_taken";
 
 export type Event = { 
 /**
@@ -30,7 +30,7 @@ prev?: string, };
 
 export type CandidateToken = string;
 
-export type MediaKind = "clip" | "face_photo" | "id_photo" | "room_scan" | "other";
+export type MediaKind = "clip" | "face_photo" | "id_photo" | "room_scan" | "snapshot" | "other";
 
 export type ErrorBody = { error: ErrorInfo, };
 
@@ -164,7 +164,12 @@ verdict: string | null,
  * When the candidate's client last reached the server (heartbeat
  * every 30 s), ms since the Unix epoch.
  */
-last_seen_ms: number | null, };
+last_seen_ms: number | null, 
+/**
+ * SHA-256 of the latest spot-check snapshot (media kind `snapshot`),
+ * the live card's thumbnail.
+ */
+snapshot: string | null, };
 
 export type DeliveryStatus = { session_id: string, exam_id: string, candidate_id: string, state: SessionState, created_ms: number, ended_ms: number | null, end_reason: string | null, 
 /**
@@ -267,6 +272,33 @@ export type TimelineNote = { at_ms: number, kind: string,
  */
 actor: string, detail: Record<string, unknown>, };
 
+export type SpotCheck = { id: string, 
+/**
+ * When the server asked, ms since the Unix epoch.
+ */
+requested_ms: number, 
+/**
+ * Media time of the snapshot's frame, once answered.
+ */
+t_ms: number | null, 
+/**
+ * The snapshot (media kind `snapshot`).
+ */
+sha256: string | null, 
+/**
+ * Faces the client's rules counted on that frame.
+ */
+client_faces: number | null, 
+/**
+ * Faces the server found on the snapshot.
+ */
+server_faces: number | null, 
+/**
+ * `agree`, `no_face`, `extra_faces`, `events_claim_presence`,
+ * `repeated`, `unreadable`, `missing`; none while pending.
+ */
+verdict: string | null, };
+
 export type Timeline = { session: SessionSummary, 
 /**
  * One page of events, in seq order.
@@ -275,7 +307,12 @@ events: Array<StoredEvent>,
 /**
  * Set when more events may follow: ask again with `after_seq` = this.
  */
-next_after_seq?: number, media: Array<MediaItem>, notes: Array<TimelineNote>, decisions: Array<Decision>, };
+next_after_seq?: number, media: Array<MediaItem>, notes: Array<TimelineNote>, decisions: Array<Decision>, 
+/**
+ * The spot checks the server asked for, oldest first
+ * (docs/spot-checks.md).
+ */
+spot_checks: Array<SpotCheck>, };
 
 export type Alert = { session_id: string, exam_id: string, candidate_id: string, 
 /**
@@ -430,4 +467,5 @@ export const EVENT_LABELS: Partial<Record<EventKind, string>> = {
   break_started: "Break started",
   break_ended: "Break ended",
   break_overrun: "Break ran over its length",
+  snapshot_taken: "Spot-check snapshot",
 };

@@ -94,10 +94,10 @@ async function signIn(page) {
 /** Streams a scenario with `invigil watch`; resolves when it exits. Each
  * warning and violation line is timed as `watch` prints it (after it is
  * journaled, before it is sent). */
-function watch(scenario, candidate, journal, onAlert) {
+function watch(scenario, candidate, journal, onAlert, extra = []) {
   const child = spawn(
     bin,
-    ["watch", "--quiet", "--realtime", "--source", join(root, "tests/scenarios", scenario), "--server", base, "--exam", "exam-console", "--candidate", candidate, "--journal", journal],
+    ["watch", "--quiet", "--realtime", "--source", join(root, "tests/scenarios", scenario), "--server", base, "--exam", "exam-console", "--candidate", candidate, "--journal", journal, ...extra],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   children.push(child);
@@ -140,7 +140,10 @@ test("a proctor signs in, an alert arrives live, its clip plays, a dismissal sur
   // A candidate streams a scenario: leaves at 10 s, flagged at 15 s.
   const journal = join(work, "journal-live");
   const printed = [];
-  const done = watch("leaves_and_returns.toml", "cand-live", journal, (e, at) => printed.push({ seq: e.seq, kind: e.kind, printedAt: at }));
+  // Spot checks about every 5 s, so the card gets its thumbnail.
+  const spotPolicy = join(work, "spot.toml");
+  writeFileSync(spotPolicy, "spot_check_s = 5\n");
+  const done = watch("leaves_and_returns.toml", "cand-live", journal, (e, at) => printed.push({ seq: e.seq, kind: e.kind, printedAt: at }), ["--policy", spotPolicy]);
   await page.waitForSelector("li.card", { timeout: 20_000 });
   const handle = await page.waitForFunction(
     () => window.__invigil.alerts.find((a) => a.severity === "violation" && a.shownAt),
@@ -152,6 +155,11 @@ test("a proctor signs in, an alert arrives live, its clip plays, a dismissal sur
   assert.match(await page.textContent("li.card.open .open-count"), /1 open alert/);
   assert.match(await page.textContent("li.card .last-alert"), /Candidate absent/);
   await shot(page, "2-live-alert");
+  // The card shows the candidate's latest spot-check snapshot.
+  await page.waitForFunction(() => {
+    const i = document.querySelector("li.card img.thumb");
+    return i && i.complete && i.naturalWidth > 0;
+  }, null, { timeout: 30_000 });
   const { code, stderr } = await done;
   assert.equal(code, 0, stderr);
   // Latency of every alert: printed by watch -> painted in the console.
@@ -185,6 +193,9 @@ test("a proctor signs in, an alert arrives live, its clip plays, a dismissal sur
   // It started near the flag (pre-roll 5 s, minus a second of lead-in).
   assert.ok(clip.t >= 3 && clip.t < 9, JSON.stringify(clip));
   await shot(page, "3-session-clip");
+  // The spot checks, each judged by the server.
+  await page.waitForSelector("#spot-checks li[data-verdict='agree'] img");
+  assert.equal(await page.$$eval("#spot-checks li.disagrees", (l) => l.length), 0);
 
   // The dismissal by keyboard: note field, Tab past Acknowledge to
   // Dismiss, Enter.

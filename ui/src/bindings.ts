@@ -216,7 +216,7 @@ exam_ms: number,
  */
 clock_paused: boolean, };
 
-export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun";
+export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun" | "snapshot_taken";
 
 export type ServerInfo = { 
 /**

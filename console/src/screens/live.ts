@@ -17,6 +17,7 @@ function card(s: SessionSummary): HTMLLIElement {
   const li = el(
     "li",
     { class: `card${s.open_alerts > 0 ? " open" : ""}`, "data-session": s.session_id, "data-open": String(s.open_alerts) },
+    ...(s.snapshot ? [el("img", { class: "thumb", src: api.mediaUrl(s.session_id, s.snapshot), alt: `Latest spot-check picture of ${s.candidate_id}`, width: "80", height: "60" })] : []),
     el("a", { class: "title", href: `#/session/${encodeURIComponent(s.session_id)}` }, s.candidate_id),
     el("span", { class: "muted" }, `Exam ${s.exam_id}`),
     el("div", { class: "row" }, el("span", { class: "badge status" }, s.verdict === "invalidated" ? "Live, invalidated" : "Live"), openBadge(s), priorityBadge(s)),

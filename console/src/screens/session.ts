@@ -73,6 +73,37 @@ function photosSection(t: Timeline): HTMLElement | null {
   return el("section", { "aria-labelledby": "photos-title" }, el("h2", { id: "photos-title" }, "Check-in photos"), list);
 }
 
+/** Spot checks: each snapshot with the client's count, the server's, and
+ * the verdict (docs/spot-checks.md). */
+function spotSection(t: Timeline): HTMLElement | null {
+  if (!t.spot_checks.length) return null;
+  const verdicts: Record<string, string> = {
+    agree: "agrees",
+    no_face: "no face, client said one",
+    extra_faces: "more faces than the client counted",
+    events_claim_presence: "nobody, and no absence reported",
+    repeated: "same picture as before",
+    unreadable: "unreadable",
+    missing: "not sent",
+  };
+  const list = el("ul", { class: "photos", id: "spot-checks" });
+  for (const c of t.spot_checks) {
+    const text = `${c.t_ms !== null ? clock(c.t_ms) : "asked"} — ${c.verdict ? verdicts[c.verdict] ?? c.verdict : "pending"} (client ${c.client_faces ?? "?"}, server ${c.server_faces ?? "?"})`;
+    const figure = c.sha256
+      ? el("figure", {}, el("a", { href: api.mediaUrl(t.session.session_id, c.sha256), target: "_blank", rel: "noopener" }, el("img", { src: api.mediaUrl(t.session.session_id, c.sha256), alt: `Spot check ${text}`, loading: "lazy" })), el("figcaption", {}, text))
+      : el("figure", {}, el("figcaption", {}, text));
+    list.append(el("li", { "data-verdict": c.verdict ?? "pending", class: c.verdict && c.verdict !== "agree" ? "disagrees" : "" }, figure));
+  }
+  const off = t.spot_checks.filter((c) => c.verdict && c.verdict !== "agree").length;
+  return el(
+    "section",
+    { "aria-labelledby": "spot-title" },
+    el("h2", { id: "spot-title" }, "Spot checks"),
+    el("p", { class: "muted" }, `${t.spot_checks.length} asked, ${off} disagreeing with the candidate's client.`),
+    list,
+  );
+}
+
 function strip(t: Timeline, zoom: number, visible: (e: StoredEvent) => boolean, select: (seq: number) => void): HTMLElement {
   // A little room after the last event, so its mark stays inside the strip.
   const last = Math.max(0, ...t.events.map((e) => e.t_ms));
@@ -296,6 +327,7 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
   if (!audit.length) auditList.append(el("li", { class: "muted" }, "No decisions yet."));
 
   const photos = photosSection(t);
+  const spots = spotSection(t);
   show(
     `${s.candidate_id} — ${s.exam_id}`,
     el("p", {}, el("a", { href: "#/live" }, "← Live sessions")),
@@ -313,7 +345,7 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
         filters,
         table,
       ),
-      el("div", {}, actions, ...(photos ? [photos] : []), clipSection, el("section", { "aria-labelledby": "audit-title" }, el("h2", { id: "audit-title" }, "Audit trail"), auditList)),
+      el("div", {}, actions, ...(photos ? [photos] : []), ...(spots ? [spots] : []), clipSection, el("section", { "aria-labelledby": "audit-title" }, el("h2", { id: "audit-title" }, "Audit trail"), auditList)),
     ),
   );
   if (focusSeq !== undefined) selectRow(focusSeq);

@@ -121,6 +121,11 @@ event_kinds! {
     /// A break ran past its length; the rules take over again from here.
     /// Data: `number`, `max_s`.
     BreakOverrun = "break_overrun", Violation, "Break ran over its length", "Your break ran over its length";
+    /// The server asked for a spot check and the client took this frame's
+    /// snapshot (media kind `snapshot`); data: `request` (the server's id),
+    /// `sha256`, `faces` (faces the rules counted on this frame), `width`,
+    /// `height`.
+    SnapshotTaken = "snapshot_taken", Info, "Spot-check snapshot", "";
 }
 
 impl std::str::FromStr for EventKind {

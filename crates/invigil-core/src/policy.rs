@@ -59,6 +59,10 @@ pub struct Policy {
     /// Clips are scaled down to fit this size (aspect kept).
     pub clip_max_width: u32,
     pub clip_max_height: u32,
+    /// Spot checks: the server asks for a small snapshot at random moments,
+    /// on average this often (seconds), and checks the analysis on it. 0
+    /// turns them off. See docs/spot-checks.md.
+    pub spot_check_s: f64,
 }
 
 impl Default for Policy {
@@ -84,6 +88,7 @@ impl Default for Policy {
             clip_fps: 10.0,
             clip_max_width: 640,
             clip_max_height: 480,
+            spot_check_s: 60.0,
         }
     }
 }
@@ -220,6 +225,13 @@ impl Policy {
                     format!("must be between 64 and 1920 pixels; got {value}"),
                 ));
             }
+        }
+        let spot = self.spot_check_s;
+        if !(spot == 0.0 || (spot.is_finite() && (5.0..=3600.0).contains(&spot))) {
+            return Err(invalid(
+                "spot_check_s",
+                format!("must be 0 (off) or between 5 and 3600 seconds; got {spot}"),
+            ));
         }
         for (key, value) in [
             ("min_face_score", self.min_face_score),

@@ -266,6 +266,17 @@ pub async fn append(
         if reviewed {
             refresh_review(state, session_id).await;
         }
+        // Spot checks answered: judged off the request path.
+        for (e, _) in &fresh {
+            match e.kind {
+                EventKind::SnapshotTaken => {
+                    let (state, sid, e) = (state.clone(), session_id.to_owned(), e.clone());
+                    tokio::spawn(async move { crate::spot::taken(&state, &sid, &e).await });
+                }
+                EventKind::SessionEnded => state.spot.forget(session_id),
+                _ => {}
+            }
+        }
         // The breaks and the check-in, against the exam's.
         let events: Vec<&Event> = fresh.iter().map(|(e, _)| e).collect();
         crate::exam_rules::check(state, session_id, &events).await;

@@ -30,6 +30,7 @@ mod media_guard;
 pub mod retention;
 pub mod review;
 pub mod serve;
+mod spot;
 pub mod store;
 pub mod throttle;
 mod timeline;
@@ -152,6 +153,8 @@ pub struct Inner {
     /// Password checks running now, and the most seen at once.
     pub(crate) password_checks_running: std::sync::atomic::AtomicUsize,
     pub(crate) password_checks_peak: std::sync::atomic::AtomicUsize,
+    /// Spot-check schedules and the server's face detector.
+    pub(crate) spot: spot::Spot,
 }
 
 /// Shared state of all handlers.
@@ -199,6 +202,7 @@ impl AppState {
             creations: throttle::RateLimit::new(config.sessions_per_minute),
             password_checks_running: Default::default(),
             password_checks_peak: Default::default(),
+            spot: Default::default(),
             config,
         }))
     }

@@ -8,8 +8,8 @@
 //!     + 0.25 × warnings that did not become violations
 //!     + 5    × batches the server rejected (broken or altered chain)
 //!     + 5    × server findings on the client: a policy other than its
-//!              exam's, a break or a check-in the exam does not allow
-//!              (`FINDINGS`)
+//!              exam's, a break or a check-in the exam does not allow, a
+//!              spot check that disagrees with the client (`FINDINGS`)
 //!     + 0.5  × client restarts (session_resumed)
 //! priority = 100 × (1 − e^(−raw / 8))        (0-100, one decimal)
 //! ```
@@ -170,6 +170,7 @@ pub const FINDINGS: &[&str] = &[
     "break_not_allowed",
     "checkin_incomplete",
     "checkin_missing",
+    "analysis_disagreement",
 ];
 
 /// Recomputes and stores a session's review (after new events, a rejected

@@ -3,8 +3,8 @@
 //! writes.
 
 use invigil_core::protocol::{
-    Decision, DecisionAction, MediaItem, MediaKind, SessionState, SessionSummary, StoredEvent,
-    Timeline, TimelineNote,
+    Decision, DecisionAction, MediaItem, MediaKind, SessionState, SessionSummary, SpotCheck,
+    StoredEvent, Timeline, TimelineNote,
 };
 use invigil_core::Event;
 use serde_json::Value;
@@ -16,7 +16,7 @@ use crate::AppState;
 /// The columns of [`SummaryRow`], over `sessions s`.
 pub(crate) const SUMMARY_COLUMNS: &str = "s.id, s.exam_id, s.candidate_id, s.state, s.created_ms, s.ended_ms, s.end_reason, \
      s.next_seq, s.head, s.last_event_ms, s.violations, s.warnings, s.policy, \
-     s.priority, s.open_alerts, s.verdict, s.last_seen_ms, \
+     s.priority, s.open_alerts, s.verdict, s.last_seen_ms, s.last_snapshot, \
      (SELECT COUNT(*) FROM media m WHERE m.session_id = s.id) AS media, \
      (SELECT COUNT(*) FROM notes n WHERE n.session_id = s.id AND n.kind = 'batch_rejected') AS rejected, \
      (SELECT e.overrides FROM enrolments e WHERE e.session_id = s.id) AS accommodations";
@@ -41,6 +41,7 @@ pub(crate) struct SummaryRow {
     open_alerts: i64,
     verdict: Option<String>,
     last_seen_ms: Option<i64>,
+    last_snapshot: Option<String>,
     media: i64,
     rejected: i64,
     accommodations: Option<String>,
@@ -76,6 +77,7 @@ impl From<SummaryRow> for SessionSummary {
             open_alerts: r.open_alerts,
             verdict: r.verdict,
             last_seen_ms: r.last_seen_ms,
+            snapshot: r.last_snapshot,
         }
     }
 }
@@ -252,5 +254,39 @@ pub(crate) async fn timeline_of(
         media: load_media(state, id).await?,
         notes: load_notes(state, id).await?,
         decisions: load_decisions(state, id).await?,
+        spot_checks: load_spot_checks(state, id).await?,
     })
+}
+
+async fn load_spot_checks(state: &AppState, id: &str) -> ApiResult<Vec<SpotCheck>> {
+    type Row = (
+        String,
+        i64,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, requested_ms, t_ms, sha256, client_faces, server_faces, verdict \
+         FROM spot_checks WHERE session_id = $1 ORDER BY requested_ms, id",
+    )
+    .bind(id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, requested_ms, t_ms, sha256, client_faces, server_faces, verdict)| SpotCheck {
+                id,
+                requested_ms,
+                t_ms,
+                sha256,
+                client_faces,
+                server_faces,
+                verdict,
+            },
+        )
+        .collect())
 }

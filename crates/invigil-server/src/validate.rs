@@ -112,6 +112,7 @@ pub(crate) fn sniff_media(kind: MediaKind, body: &[u8]) -> ApiResult<&'static st
     };
     let allowed: &[&str] = match kind {
         MediaKind::Clip => &["video/mp4"],
+        MediaKind::Snapshot => &["image/jpeg"],
         MediaKind::FacePhoto | MediaKind::IdPhoto | MediaKind::RoomScan => {
             &["image/jpeg", "image/png", "image/webp"]
         }

@@ -354,6 +354,10 @@ impl Session {
                 observer: &mut *observer,
                 opening,
                 breaks: &breaks,
+                spot: uplink.as_ref().map(|u| SpotTap {
+                    uplink: u,
+                    min_face_score: policy.min_face_score as f32,
+                }),
                 clips: match &uplink {
                     // Live sources must not stall while a clip is encoded;
                     // file sources encode inline, so a fixture gives the
@@ -410,7 +414,57 @@ struct SessionTap<'a, 'o> {
     observer: &'o mut dyn Observer,
     opening: Vec<Note>,
     breaks: &'a BreakDesk,
+    spot: Option<SpotTap<'a>>,
     clips: Option<ClipTap<'a>>,
+}
+
+/// Serves the server's spot checks: the frame after a request becomes a
+/// small JPEG (media kind `snapshot`) and a `snapshot_taken` event naming
+/// it and the faces the rules counted on it (docs/spot-checks.md).
+struct SpotTap<'a> {
+    uplink: &'a Uplink,
+    min_face_score: f32,
+}
+
+/// Width of a spot-check snapshot: the server's detector sees 256 pixels,
+/// so 320 loses nothing it needs (~10 KB as JPEG).
+const SNAPSHOT_WIDTH: u32 = 320;
+
+impl SpotTap<'_> {
+    fn frame(&self, frame: &Frame, obs: &Observation) -> Option<Note> {
+        // Only a frame the detector ran on: between detections the faces
+        // are the last detection's, which may not be in this picture.
+        if !obs.detected {
+            return None;
+        }
+        let request = self.uplink.take_snapshot_request()?;
+        let jpeg = crate::picture::jpeg(frame, SNAPSHOT_WIDTH, 80)?;
+        let sha256 = self.uplink.record_media(
+            invigil_core::protocol::MediaKind::Snapshot,
+            &format!("snapshot-{request}.jpg"),
+            "image/jpeg",
+            &jpeg,
+        );
+        let faces = obs
+            .faces
+            .iter()
+            .filter(|f| f.score >= self.min_face_score)
+            .count();
+        let scale = f64::from(SNAPSHOT_WIDTH) / f64::from(frame.width.max(1));
+        let mut data = serde_json::Map::new();
+        data.insert("request".into(), request.into());
+        data.insert("sha256".into(), sha256.into());
+        data.insert("faces".into(), faces.into());
+        data.insert(
+            "width".into(),
+            (f64::from(frame.width) * scale.min(1.0)).round().into(),
+        );
+        data.insert(
+            "height".into(),
+            (f64::from(frame.height) * scale.min(1.0)).round().into(),
+        );
+        Some((invigil_core::EventKind::SnapshotTaken, data))
+    }
 }
 
 /// The pipeline's handle on the [`SessionTap`].
@@ -429,6 +483,9 @@ impl FrameTap for TapRef<'_, '_, '_> {
         }
         let mut notes = std::mem::take(&mut tap.opening);
         notes.extend(tap.breaks.drain());
+        if let (Some(spot), Some(frame), Some(obs)) = (&tap.spot, frame, obs) {
+            notes.extend(spot.frame(frame, obs));
+        }
         if let Some(c) = &mut tap.clips {
             notes.extend(c.frame(frame, obs, events));
         }

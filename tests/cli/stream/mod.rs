@@ -233,3 +233,4 @@ mod delivery;
 mod exams;
 mod operators;
 mod sessions;
+mod spot;

@@ -43,6 +43,11 @@ export function startScreen(message?: string): void {
       el("p", {}, "The camera picture is analysed on this computer only. It is never streamed or stored."),
       el(
         "p",
+        { id: "spot-check-notice" },
+        "Spot checks: unless your exam turns them off, the exam server asks at random moments, about once a minute, for one small still picture from your camera (320 pixels wide), to check that this computer's analysis is honest. Your proctors see these pictures.",
+      ),
+      el(
+        "p",
         {},
         "What is sent to your exam's proctors: the events the exam rules raise (for example, “out of view for 5 seconds”), your check-in photos, and short clips (about 10 seconds) around moments that break a rule. ",
         keptFor,

@@ -17,8 +17,8 @@ pub use exams::{
     LAUNCH_CODE_SYMBOLS,
 };
 pub use review::{
-    Alert, Decided, Decision, DecisionAction, Lagged, NewDecision, NoteAlert, StoredEvent,
-    Timeline, TimelineNote,
+    Alert, Decided, Decision, DecisionAction, Lagged, NewDecision, NoteAlert, SpotCheck,
+    StoredEvent, Timeline, TimelineNote,
 };
 pub use sessions::{
     BatchReply, CreateSession, Created, DeliveryStatus, EndSession, EventBatch, MediaItem,
@@ -34,6 +34,22 @@ use serde_json::Value;
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
+
+/// Response header by which the server asks a candidate's client for a spot
+/// check: its value is the request's id (1-64 of `A-Z a-z 0-9 _ -`), to
+/// be named in the `snapshot_taken` event (docs/spot-checks.md).
+pub const SNAPSHOT_HEADER: &str = "invigil-snapshot";
+
+/// Largest spot-check snapshot the server takes, bytes.
+pub const SNAPSHOT_MAX_BYTES: usize = 256 * 1024;
+
+/// Whether a spot-check request id has the shape the server gives it.
+pub fn is_snapshot_request(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
 
 /// Prefix of a candidate token.
 pub const CANDIDATE_TOKEN_PREFIX: &str = "ivc_";
@@ -109,15 +125,18 @@ pub enum MediaKind {
     IdPhoto,
     /// One view of the room scan.
     RoomScan,
+    /// A spot check's still picture (docs/spot-checks.md).
+    Snapshot,
     Other,
 }
 
 impl MediaKind {
-    pub const ALL: [MediaKind; 5] = [
+    pub const ALL: [MediaKind; 6] = [
         MediaKind::Clip,
         MediaKind::FacePhoto,
         MediaKind::IdPhoto,
         MediaKind::RoomScan,
+        MediaKind::Snapshot,
         MediaKind::Other,
     ];
 
@@ -127,6 +146,7 @@ impl MediaKind {
             MediaKind::FacePhoto => "face_photo",
             MediaKind::IdPhoto => "id_photo",
             MediaKind::RoomScan => "room_scan",
+            MediaKind::Snapshot => "snapshot",
             MediaKind::Other => "other",
         }
     }

@@ -144,6 +144,32 @@ pub struct Timeline {
     pub media: Vec<MediaItem>,
     pub notes: Vec<TimelineNote>,
     pub decisions: Vec<Decision>,
+    /// The spot checks the server asked for, oldest first
+    /// (docs/spot-checks.md).
+    #[serde(default)]
+    pub spot_checks: Vec<SpotCheck>,
+}
+
+/// One spot check: the server's request, the client's snapshot and claim,
+/// and what the server found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SpotCheck {
+    pub id: String,
+    /// When the server asked, ms since the Unix epoch.
+    pub requested_ms: i64,
+    /// Media time of the snapshot's frame, once answered.
+    pub t_ms: Option<i64>,
+    /// The snapshot (media kind `snapshot`).
+    pub sha256: Option<String>,
+    /// Faces the client's rules counted on that frame.
+    pub client_faces: Option<i64>,
+    /// Faces the server found on the snapshot.
+    pub server_faces: Option<i64>,
+    /// `agree`, `no_face`, `extra_faces`, `events_claim_presence`,
+    /// `repeated`, `unreadable`, `missing`; none while pending.
+    pub verdict: Option<String>,
 }
 
 // ---------------------------------------------------------------- alerts

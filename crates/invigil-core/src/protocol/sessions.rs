@@ -136,6 +136,9 @@ pub struct SessionSummary {
     /// When the candidate's client last reached the server (heartbeat
     /// every 30 s), ms since the Unix epoch.
     pub last_seen_ms: Option<i64>,
+    /// SHA-256 of the latest spot-check snapshot (media kind `snapshot`),
+    /// the live card's thumbnail.
+    pub snapshot: Option<String>,
 }
 
 /// What a candidate's own client reads of its session

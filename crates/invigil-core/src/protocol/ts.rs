@@ -41,6 +41,7 @@ pub fn typescript() -> String {
         Decided::decl(&cfg),
         StoredEvent::decl(&cfg),
         TimelineNote::decl(&cfg),
+        SpotCheck::decl(&cfg),
         Timeline::decl(&cfg),
         Alert::decl(&cfg),
         Lagged::decl(&cfg),

@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::{Json, Router};
-use invigil_core::protocol::{ErrorBody, MediaKind, MediaStored, SessionState};
+use invigil_core::protocol::{ErrorBody, MediaKind, MediaStored, SessionState, SNAPSHOT_MAX_BYTES};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -93,7 +93,7 @@ pub(super) async fn upload_media(
         if session.state == SessionState::Ended {
             return Err(ended(&id).closing());
         }
-        check_quota(&state, &id, declared)
+        check_quota(&state, &id, declared, kind)
             .await
             .map_err(ApiError::closing)?;
     }
@@ -117,7 +117,7 @@ pub(super) async fn upload_media(
         if session.state == SessionState::Ended {
             return Err(ended(&id));
         }
-        check_quota(&state, &id, body.len() as u64).await?;
+        check_quota(&state, &id, body.len() as u64, kind).await?;
     }
     // The row first, then the body (see media_guard): a body is never
     // removed from the store once a row naming it is committed.
@@ -142,6 +142,10 @@ pub(super) async fn upload_media(
             media_guard::unrecord(&state, &id, &sha).await;
         }
         return Err(e);
+    }
+    if inserted == 1 && kind == MediaKind::Snapshot {
+        let (state, id, sha) = (state.clone(), id.clone(), sha.as_str().to_owned());
+        tokio::spawn(async move { crate::spot::stored(&state, &id, &sha).await });
     }
     let status = if inserted == 1 {
         StatusCode::CREATED
@@ -178,9 +182,39 @@ fn ended(id: &str) -> ApiError {
 
 /// 409 when `more` bytes in one more item would take the session over its
 /// media quota (`Config::media_quota_items`, `media_quota_bytes`).
-async fn check_quota(state: &AppState, id: &str, more: u64) -> ApiResult<()> {
+///
+/// Spot-check snapshots are not counted as items (a long exam has hundreds)
+/// but are limited instead to the requests the server made, and to
+/// `SNAPSHOT_MAX_BYTES` each; their bytes count.
+async fn check_quota(state: &AppState, id: &str, more: u64, kind: MediaKind) -> ApiResult<()> {
+    if kind == MediaKind::Snapshot {
+        if more > SNAPSHOT_MAX_BYTES as u64 {
+            return Err(ApiError::invalid_field(
+                "body",
+                format!(
+                    "a snapshot is a small still picture: at most {SNAPSHOT_MAX_BYTES} bytes, not {more}"
+                ),
+            ));
+        }
+        let (held, asked): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM media WHERE session_id = $1 AND kind = 'snapshot'), \
+                    (SELECT COUNT(*) FROM spot_checks WHERE session_id = $1)",
+        )
+        .bind(id)
+        .fetch_one(&state.db.pool)
+        .await?;
+        if held >= asked {
+            return Err(ApiError::conflict(
+                "snapshot_not_requested",
+                format!(
+                    "session {id} was asked for {asked} snapshot(s) and holds {held}; snapshots are sent only when the server asks"
+                ),
+            ));
+        }
+    }
     let (items, bytes): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM media WHERE session_id = $1",
+        "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'snapshot' THEN 0 ELSE 1 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM media WHERE session_id = $1",
     )
     .bind(id)
     .fetch_one(&state.db.pool)
@@ -189,7 +223,10 @@ async fn check_quota(state: &AppState, id: &str, more: u64) -> ApiResult<()> {
         state.config.media_quota_items,
         state.config.media_quota_bytes,
     );
-    if items as u64 >= u64::from(max_items) || (bytes as u64).saturating_add(more) > max_bytes {
+    let one_more = i64::from(kind != MediaKind::Snapshot);
+    if (items + one_more) as u64 > u64::from(max_items)
+        || (bytes as u64).saturating_add(more) > max_bytes
+    {
         return Err(ApiError::conflict(
             "media_quota_exceeded",
             format!(

@@ -35,7 +35,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/server", get(server_info))
         .merge(auth::router())
-        .merge(sessions::router())
+        .merge(
+            sessions::router().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::spot::ask,
+            )),
+        )
         .merge(decisions::router())
         .merge(alerts::router())
         .merge(exams::router())

@@ -12,6 +12,7 @@ mod exams;
 mod hostile;
 mod ingest;
 mod media;
+mod spot;
 
 /// Lowercase hex SHA-256 of a body, as media are named.
 fn hex_sha(body: &[u8]) -> String {

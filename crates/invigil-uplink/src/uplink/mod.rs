@@ -122,6 +122,8 @@ struct Shared {
     /// how long it may keep draining.
     stop: Mutex<Option<Instant>>,
     dir: PathBuf,
+    /// The spot check the server asked for, until the session serves it.
+    snapshot_request: Mutex<Option<String>>,
 }
 
 /// The streaming side of one session.
@@ -240,6 +242,7 @@ impl Uplink {
             wake: Condvar::new(),
             stop: Mutex::new(None),
             dir: dir.to_owned(),
+            snapshot_request: Mutex::new(None),
         });
         let shipper = {
             let shared = Arc::clone(&shared);
@@ -276,6 +279,12 @@ impl Uplink {
 
     pub fn session_id(&self) -> String {
         lock(&self.shared.meta).session_id.clone()
+    }
+
+    /// The spot check the server asked for, if one waits: the session takes
+    /// the next frame's snapshot for it (docs/spot-checks.md).
+    pub fn take_snapshot_request(&self) -> Option<String> {
+        lock(&self.shared.snapshot_request).take()
     }
 
     /// Links the event into the chain (sets `prev`) and journals it. A

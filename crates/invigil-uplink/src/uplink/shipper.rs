@@ -5,7 +5,8 @@ use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use invigil_core::protocol::{
-    BatchReply, CreateSession, Created, ErrorBody, EventBatch, MediaStored,
+    is_snapshot_request, BatchReply, CreateSession, Created, ErrorBody, EventBatch, MediaStored,
+    SNAPSHOT_HEADER,
 };
 use invigil_core::sync::lock;
 use invigil_core::Event;
@@ -40,11 +41,25 @@ pub(super) enum Failure {
 
 /// Sends a request; returns the body of a 2xx.
 fn exchange(req: reqwest::blocking::RequestBuilder) -> Result<Vec<u8>, Failure> {
+    exchange_asked(req).map(|(body, _)| body)
+}
+
+/// As [`exchange`], with the spot check the server asks for in its reply,
+/// if any (a well-formed request id only).
+fn exchange_asked(
+    req: reqwest::blocking::RequestBuilder,
+) -> Result<(Vec<u8>, Option<String>), Failure> {
     let response = req.send().map_err(|e| Failure::Retry(describe(&e)))?;
     let status = response.status();
+    let asked = response
+        .headers()
+        .get(SNAPSHOT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_snapshot_request(v))
+        .map(str::to_owned);
     let body = response.bytes().map_err(|e| Failure::Retry(describe(&e)))?;
     if status.is_success() {
-        return Ok(body.to_vec());
+        return Ok((body.to_vec(), asked));
     }
     let message = serde_json::from_slice::<ErrorBody>(&body)
         .map(|e| e.error.message)
@@ -114,6 +129,22 @@ impl Backoff {
 /// the session's status), so the proctor sees the candidate is connected
 /// and the candidate's "online" is true (~120 requests, ~60 KB an hour).
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// How often an idle client checks in: [`HEARTBEAT`], or more often when
+/// the session's policy asks for spot checks (a quarter of `spot_check_s`,
+/// at least every 2 s), since the server's requests ride on the replies.
+fn heartbeat_every(meta: &SessionMeta) -> Duration {
+    let spot = meta
+        .policy
+        .get("spot_check_s")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(60.0);
+    if spot > 0.0 && spot.is_finite() {
+        HEARTBEAT.min(Duration::from_secs_f64((spot / 4.0).max(2.0)))
+    } else {
+        HEARTBEAT
+    }
+}
 
 pub(super) struct Shipper {
     shared: Arc<Shared>,
@@ -223,7 +254,8 @@ impl Shipper {
         let Some(first) = pending.first() else {
             // Not while stopping: with everything delivered, finishing must
             // not wait out the drain time on an unreachable server.
-            let due = self.last_contact.is_none_or(|t| t.elapsed() >= HEARTBEAT);
+            let every = heartbeat_every(&meta);
+            let due = self.last_contact.is_none_or(|t| t.elapsed() >= every);
             if due && self.stopping().is_none() {
                 self.heartbeat(&meta)?;
             }
@@ -261,6 +293,14 @@ impl Shipper {
         s.last_error = None;
         s.pending = pending.iter().filter(|r| r.id > last_id).count() as u64;
         Ok(true)
+    }
+
+    /// Keeps the server's spot-check request for the session to serve (a
+    /// newer one replaces one not yet served).
+    fn asked(&self, request: Option<String>) {
+        if let Some(r) = request {
+            *lock(&self.shared.snapshot_request) = Some(r);
+        }
     }
 
     /// Counts one answered request in the status.
@@ -306,7 +346,7 @@ impl Shipper {
     fn heartbeat(&mut self, meta: &SessionMeta) -> Result<(), Failure> {
         // HEAD: the server checks the token and notes the contact; no body
         // comes back (~500 bytes with headers).
-        let reply = exchange(
+        let (reply, asked) = exchange_asked(
             self.http
                 .head(format!(
                     "{}/api/v1/sessions/{}",
@@ -314,6 +354,7 @@ impl Shipper {
                 ))
                 .bearer_auth(meta.token.as_str()),
         )?;
+        self.asked(asked);
         drop(self.count_request(0, reply.len()));
         self.last_contact = Some(Instant::now());
         Ok(())
@@ -329,7 +370,7 @@ impl Shipper {
         })
         .expect("events serialise");
         let len = body.len() as u64;
-        let reply = exchange(
+        let (reply, asked) = exchange_asked(
             self.http
                 .post(format!(
                     "{}/api/v1/sessions/{}/events",
@@ -339,6 +380,7 @@ impl Shipper {
                 .header("content-type", "application/json")
                 .body(body),
         )?;
+        self.asked(asked);
         drop(self.count_request(len, reply.len()));
         let taken: BatchReply = read(&reply, "a batch reply")?;
         self.status().sent_events += taken.accepted;
