@@ -11,6 +11,7 @@ CREATE TABLE spot_checks (
     sha256        TEXT,                    -- the snapshot (media kind snapshot)
     client_faces  BIGINT,                  -- faces the client counted on it
     server_faces  BIGINT,                  -- faces the server found on it
+    server_any    BIGINT,                  -- ... down to the benefit of the doubt
     fingerprint   TEXT,                    -- luma grid, to spot a repeat
     verdict       TEXT,                    -- agree, no_face, extra_faces, repeated,
                                            -- events_claim_presence, unreadable, missing

@@ -45,6 +45,11 @@ const MISSED_IN_A_ROW: u32 = 2;
 /// Largest luma-grid change (levels) at which two snapshots are the same
 /// picture: a live camera's noise alone moves some cell by more.
 const REPEAT_MAX_CHANGE: f32 = 0.05;
+/// The server's benefit of the doubt: for `no_face` it looks for a face
+/// down to this much below the session's `min_face_score`, since a JPEG of
+/// a dark or distant face scores lower than the frame it came from
+/// (docs/performance.md, *Spot checks*).
+const NO_FACE_MARGIN: f64 = 0.2;
 /// Largest snapshot side the server decodes.
 const MAX_SIDE: u32 = 2048;
 
@@ -284,13 +289,15 @@ struct Check {
     t_ms: Option<i64>,
     sha256: Option<String>,
     client_faces: Option<i64>,
-    server_faces: Option<i64>,
+    server_any: Option<i64>,
     fingerprint: Option<String>,
 }
 
 /// What the server found on one snapshot.
 struct Seen {
     faces: usize,
+    /// Faces down to `NO_FACE_MARGIN` below the threshold.
+    any_faces: usize,
     sure_faces: usize,
     fingerprint: Fingerprint,
 }
@@ -298,7 +305,7 @@ struct Seen {
 /// Compares one answered request whose picture is stored.
 async fn judge(state: &AppState, session_id: &str, request: &str) {
     let Ok(Some(check)) = sqlx::query_as::<_, Check>(
-        "SELECT id, t_ms, sha256, client_faces, server_faces, fingerprint FROM spot_checks \
+        "SELECT id, t_ms, sha256, client_faces, server_any, fingerprint FROM spot_checks \
          WHERE session_id = $1 AND id = $2 AND verdict IS NULL AND sha256 IS NOT NULL",
     )
     .bind(session_id)
@@ -347,18 +354,20 @@ async fn judge(state: &AppState, session_id: &str, request: &str) {
             (verdict, json!({}))
         }
     };
-    let (faces, print) = match &seen {
+    let (faces, any, print) = match &seen {
         Ok(s) => (
             Some(s.faces as i64),
+            Some(s.any_faces as i64),
             serde_json::to_string(&s.fingerprint.cells).ok(),
         ),
-        Err(_) => (None, None),
+        Err(_) => (None, None, None),
     };
     let _ = sqlx::query(
-        "UPDATE spot_checks SET server_faces = $1, fingerprint = $2, verdict = $3 \
-         WHERE session_id = $4 AND id = $5",
+        "UPDATE spot_checks SET server_faces = $1, server_any = $2, fingerprint = $3, verdict = $4 \
+         WHERE session_id = $5 AND id = $6",
     )
     .bind(faces)
+    .bind(any)
     .bind(print)
     .bind(verdict)
     .bind(session_id)
@@ -412,6 +421,7 @@ fn look(state: &AppState, sha: &Sha256Hex, policy: &Policy) -> Result<Seen, Stri
     let count = |min: f64| faces.iter().filter(|f| f64::from(f.score) >= min).count();
     Ok(Seen {
         faces: count(policy.min_face_score),
+        any_faces: count((policy.min_face_score - NO_FACE_MARGIN).max(0.3)),
         sure_faces: count(policy.multiple_faces_min_score.max(policy.min_face_score)),
         fingerprint: invigil_vision::scene_stats(&frame).fingerprint,
     })
@@ -455,9 +465,9 @@ async fn compare(
     let client = check.client_faces.unwrap_or(0);
     let sha = check.sha256.as_deref().unwrap_or("");
     let earlier: Vec<Check> = sqlx::query_as(
-        "SELECT id, t_ms, sha256, client_faces, server_faces, fingerprint FROM spot_checks \
+        "SELECT id, t_ms, sha256, client_faces, server_any, fingerprint FROM spot_checks \
          WHERE session_id = $1 AND id <> $2 AND verdict IS NOT NULL AND verdict <> 'missing' \
-         AND server_faces IS NOT NULL ORDER BY t_ms",
+         AND server_any IS NOT NULL ORDER BY t_ms",
     )
     .bind(session_id)
     .bind(&check.id)
@@ -475,7 +485,7 @@ async fn compare(
     if repeated {
         return "repeated";
     }
-    if seen.faces == 0 && client >= 1 {
+    if seen.any_faces == 0 && client >= 1 {
         return "no_face";
     }
     if seen.sure_faces >= 2 && client <= 1 {
@@ -485,12 +495,12 @@ async fn compare(
     // to have flagged it: the client's events must admit an absence.
     let t = check.t_ms.unwrap_or(0);
     let flag_ms = (policy.absence_flag_s * 1000.0) as i64;
-    if seen.faces == 0 {
+    if seen.any_faces == 0 {
         let before = earlier
             .iter()
             .rev()
             .find(|e| e.t_ms.is_some_and(|et| et < t))
-            .filter(|e| e.server_faces == Some(0));
+            .filter(|e| e.server_any == Some(0));
         if let Some(before) = before {
             let since = before.t_ms.unwrap_or(0);
             if t - since >= flag_ms && !admits_absence(state, session_id, since, t).await {
