@@ -145,15 +145,17 @@ async fn due(state: &AppState, session_id: &str) -> Option<String> {
     let mut s = match known {
         Some(s) => s,
         None => {
-            let row: Option<(String, String)> =
-                sqlx::query_as("SELECT policy, state FROM sessions WHERE id = $1")
+            let row: Option<(String, String, i64)> =
+                sqlx::query_as("SELECT policy, state, next_seq FROM sessions WHERE id = $1")
                     .bind(session_id)
                     .fetch_optional(&state.db.pool)
                     .await
                     .ok()
                     .flatten();
-            let (policy, live) = row?;
-            if live != "live" {
+            let (policy, live, next_seq) = row?;
+            // Not before the monitored exam has begun (`session_started`
+            // is in): during the check-in there are no frames to send.
+            if live != "live" || next_seq == 0 {
                 return None;
             }
             let interval_ms =
