@@ -112,17 +112,20 @@ fn at_desk(name: &str, fraction: f32, w: u32, h: u32) -> Frame {
     Frame::new(0, w, h, frame.into_raw()).unwrap()
 }
 
+/// The portraits pasted at the desk.
+const DESK_PORTRAITS: [&str; 6] = [
+    "obama.jpg",
+    "obama2.jpg",
+    "obama3.jpg",
+    "biden.jpg",
+    "astronaut.png",
+    "tom_hanks_crop.png",
+];
+
 /// Share of desk frames (6 portraits x framing) where someone is found.
 fn framing(mode: Mode, fraction: f32, w: u32, h: u32) -> f64 {
     let mut a = analyzer(mode);
-    let names = [
-        "obama.jpg",
-        "obama2.jpg",
-        "obama3.jpg",
-        "biden.jpg",
-        "astronaut.png",
-        "tom_hanks_crop.png",
-    ];
+    let names = DESK_PORTRAITS;
     let hits = names
         .iter()
         .filter(|n| !faces(&mut a, &at_desk(n, fraction, w, h)).is_empty())
@@ -297,14 +300,7 @@ fn spot_check_agreement() {
         "photographs (16, labels.toml)",
         labelled().into_iter().map(|(_, f, _)| f).collect(),
     );
-    let names = [
-        "obama.jpg",
-        "obama2.jpg",
-        "obama3.jpg",
-        "biden.jpg",
-        "astronaut.png",
-        "tom_hanks_crop.png",
-    ];
+    let names = DESK_PORTRAITS;
     for fraction in [0.15f32, 0.2, 0.3, 0.45] {
         let frames = [(640, 480), (1280, 720)]
             .iter()

@@ -5,7 +5,7 @@
 
 use super::*;
 
-fn exams(base: &str, user: &str, args: &[&str]) -> std::process::Output {
+pub(super) fn exams(base: &str, user: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_invigil"))
         .arg("exams")
         .args(args)
@@ -16,7 +16,7 @@ fn exams(base: &str, user: &str, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn ok(out: &std::process::Output) -> String {
+pub(super) fn ok(out: &std::process::Output) -> String {
     assert!(
         out.status.success(),
         "{}\n{}",

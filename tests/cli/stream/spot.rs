@@ -16,22 +16,7 @@ fn spot_checks_on_a_real_session() {
     let base = server.base.clone();
     let policy = dir.path().join("exam.toml");
     std::fs::write(&policy, "spot_check_s = 5\n").unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_invigil"))
-            .arg("exams")
-            .args(args)
-            .args(["--server", &base, "--user", "qa"])
-            .env("INVIGIL_PASSWORD", PASSWORD)
-            .env_remove("INVIGIL_LOG")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let run = |args: &[&str]| super::exams::ok(&super::exams::exams(&base, "qa", args));
     run(&[
         "create",
         "spot-1",
