@@ -85,6 +85,7 @@ function spotSection(t: Timeline): HTMLElement | null {
     repeated: "same picture as before",
     unreadable: "unreadable",
     missing: "not sent",
+    judging: "being checked",
   };
   const list = el("ul", { class: "photos", id: "spot-checks" });
   for (const c of t.spot_checks) {
@@ -92,9 +93,9 @@ function spotSection(t: Timeline): HTMLElement | null {
     const figure = c.sha256
       ? el("figure", {}, el("a", { href: api.mediaUrl(t.session.session_id, c.sha256), target: "_blank", rel: "noopener" }, el("img", { src: api.mediaUrl(t.session.session_id, c.sha256), alt: `Spot check ${text}`, loading: "lazy" })), el("figcaption", {}, text))
       : el("figure", {}, el("figcaption", {}, text));
-    list.append(el("li", { "data-verdict": c.verdict ?? "pending", class: c.verdict && c.verdict !== "agree" ? "disagrees" : "" }, figure));
+    list.append(el("li", { "data-verdict": c.verdict ?? "pending", class: c.verdict && c.verdict !== "agree" && c.verdict !== "judging" ? "disagrees" : "" }, figure));
   }
-  const off = t.spot_checks.filter((c) => c.verdict && c.verdict !== "agree").length;
+  const off = t.spot_checks.filter((c) => c.verdict && !["agree", "judging"].includes(c.verdict)).length;
   return el(
     "section",
     { "aria-labelledby": "spot-title" },

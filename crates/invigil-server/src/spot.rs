@@ -332,6 +332,19 @@ async fn judge(state: &AppState, session_id: &str, request: &str) {
         // The picture comes later; its upload judges it.
         return;
     }
+    // The event and the picture may arrive together: one judgement only.
+    let claimed = sqlx::query(
+        "UPDATE spot_checks SET verdict = 'judging' WHERE session_id = $1 AND id = $2 AND verdict IS NULL",
+    )
+    .bind(session_id)
+    .bind(&check.id)
+    .execute(&state.db.pool)
+    .await
+    .map(|r| r.rows_affected())
+    .unwrap_or(0);
+    if claimed != 1 {
+        return;
+    }
     let policy: Policy =
         sqlx::query_as::<_, (String,)>("SELECT policy FROM sessions WHERE id = $1")
             .bind(session_id)

@@ -91,7 +91,7 @@ fn spot_checks_on_a_real_session() {
             && checks
                 .iter()
                 .filter(|c| !c["sha256"].is_null())
-                .all(|c| !c["verdict"].is_null())
+                .all(|c| !c["verdict"].is_null() && c["verdict"] != "judging")
         {
             break t;
         }

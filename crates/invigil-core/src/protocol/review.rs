@@ -168,7 +168,8 @@ pub struct SpotCheck {
     /// Faces the server found on the snapshot.
     pub server_faces: Option<i64>,
     /// `agree`, `no_face`, `extra_faces`, `events_claim_presence`,
-    /// `repeated`, `unreadable`, `missing`; none while pending.
+    /// `repeated`, `unreadable`, `missing`; `judging` while the server
+    /// looks; none while the snapshot is awaited.
     pub verdict: Option<String>,
 }
 
