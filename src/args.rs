@@ -244,8 +244,29 @@ pub enum SessionsCommand {
     /// Delete every session inactive for longer than --inactive-days.
     Purge(SessionsPurgeArgs),
     /// Copy everything held about a session to a directory: events (chain
-    /// checked again), clips, photos, notes, decisions.
+    /// checked again), clips, photos, notes, decisions, signed receipts.
     Export(SessionsExportArgs),
+    /// Check an export offline: hash chain, media, and the server's signed
+    /// receipts (the export's and, with --receipts, the candidate's).
+    Verify(SessionsVerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SessionsVerifyArgs {
+    /// The export directory (`invigil sessions export --out`).
+    #[arg(value_name = "EXPORT_DIR")]
+    pub dir: PathBuf,
+    /// The server's public key: 64 hex digits, or a file holding them or
+    /// the JSON of `GET /api/v1/server-key`.
+    #[arg(long, value_name = "KEY")]
+    pub key: String,
+    /// The candidate's receipts (`receipts.jsonl` beside the client's
+    /// journal): each must agree with the export.
+    #[arg(long, value_name = "FILE")]
+    pub receipts: Option<PathBuf>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -65,6 +65,9 @@ fn main() -> ExitCode {
         Command::Sessions {
             command: SessionsCommand::Export(a),
         } => sessions::export(&a),
+        Command::Sessions {
+            command: SessionsCommand::Verify(a),
+        } => sessions::verify(&a),
     };
     match result {
         Ok(code) => code,

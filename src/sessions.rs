@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::args::{
     DatabaseArgs, DeletionArgs, SessionsDeleteArgs, SessionsExportArgs, SessionsListArgs,
-    SessionsPurgeArgs,
+    SessionsPurgeArgs, SessionsVerifyArgs,
 };
 use crate::serve::runtime;
 
@@ -124,6 +124,63 @@ pub fn export(args: &SessionsExportArgs) -> anyhow::Result<ExitCode> {
     }
     // A copy whose evidence does not check out is written, but says so.
     Ok(if exported.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The public key named by `--key`: hex digits, or a file with them or
+/// with the server-key JSON.
+fn read_key(key: &str) -> anyhow::Result<Vec<u8>> {
+    let text = if std::path::Path::new(key).is_file() {
+        std::fs::read_to_string(key).with_context(|| format!("cannot read --key {key}"))?
+    } else {
+        key.to_owned()
+    };
+    let text = text.trim();
+    let hex = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => v["public_key"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("--key {key}: JSON without `public_key`"))?,
+        Err(_) => text.to_owned(),
+    };
+    let bytes = invigil_server::unhex(&hex)
+        .filter(|b| b.len() == 32)
+        .with_context(|| {
+            format!("--key {key}: an Ed25519 public key is 64 hex digits (GET /api/v1/server-key)")
+        })?;
+    Ok(bytes)
+}
+
+pub fn verify(args: &SessionsVerifyArgs) -> anyhow::Result<ExitCode> {
+    let key = read_key(&args.key)?;
+    let v = invigil_server::export::verify_export(&args.dir, &key, args.receipts.as_deref())?;
+    if args.json {
+        println!("{}", serde_json::to_string(&v)?);
+    } else {
+        println!(
+            "session {}: {} events, {} media file{}, {} server receipt{}{} checked with key {}: {}",
+            v.session_id,
+            v.events,
+            v.media_files,
+            plural(v.media_files),
+            v.receipts,
+            plural(v.receipts),
+            if args.receipts.is_some() {
+                format!(", {} of the candidate's", v.candidate_receipts)
+            } else {
+                String::new()
+            },
+            invigil_server::key_id(&key),
+            if v.problems.is_empty() { "intact" } else { "PROBLEMS" }
+        );
+        for problem in &v.problems {
+            println!("  problem: {problem}");
+        }
+    }
+    Ok(if v.problems.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -110,6 +110,8 @@ pub async fn export_session(state: &AppState, id: &str, out: &Path) -> anyhow::R
         "media": timeline["media"],
         "notes": timeline["notes"],
         "decisions": timeline["decisions"],
+        "server_key": state.signer.public(),
+        "receipts": load_receipts(state, id).await?,
     });
     let path = out.join("session.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&document)?)
@@ -149,6 +151,145 @@ async fn raw_timeline(state: &AppState, id: &str) -> ApiResult<Value> {
         "notes": timeline::load_notes(state, id).await?,
         "decisions": timeline::load_decisions(state, id).await?,
     }))
+}
+
+/// The receipts the server signed for a session, in order.
+async fn load_receipts(state: &AppState, id: &str) -> anyhow::Result<Vec<Value>> {
+    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT next_seq, head, key_id, signature FROM receipts WHERE session_id = $1 ORDER BY next_seq",
+    )
+    .bind(id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(next_seq, head, key_id, signature)| {
+            json!({"session_id": id, "next_seq": next_seq, "head": head, "key_id": key_id, "signature": signature})
+        })
+        .collect())
+}
+
+/// What `invigil sessions verify` found in an export.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Verified {
+    pub session_id: String,
+    pub events: usize,
+    pub media_files: usize,
+    /// Receipts in the export, and the candidate's, checked.
+    pub receipts: usize,
+    pub candidate_receipts: usize,
+    /// Everything that did not check out; empty when the export is intact.
+    pub problems: Vec<String>,
+}
+
+/// Checks an export offline: the hash chain, every media file against its
+/// SHA-256, every receipt's signature under `public_key` (32 bytes) and
+/// that the events agree with what each receipt says the server held; with
+/// `candidate_receipts` (the `receipts.jsonl` a candidate's client kept), the
+/// same for those, so an export rewritten after the fact is caught.
+pub fn verify_export(
+    dir: &Path,
+    public_key: &[u8],
+    candidate_receipts: Option<&Path>,
+) -> anyhow::Result<Verified> {
+    let path = dir.join("session.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let doc: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON", path.display()))?;
+    anyhow::ensure!(
+        doc["format"] == FORMAT,
+        "{} is not an invigil export (format {}, expected {FORMAT})",
+        path.display(),
+        doc["format"]
+    );
+    let id = doc["session"]["session_id"]
+        .as_str()
+        .context("the export names no session")?
+        .to_owned();
+    let mut problems = check_chain(&id, &doc["events"]);
+    let events = doc["events"].as_array().cloned().unwrap_or_default();
+    let mut media_files = 0;
+    for item in doc["media"].as_array().into_iter().flatten() {
+        let sha = item["sha256"].as_str().unwrap_or_default();
+        let Some(file) = item["file"].as_str() else {
+            problems.push(format!("media {sha}: not in the export"));
+            continue;
+        };
+        // Only files inside the export.
+        if file.contains("..") || file.starts_with('/') {
+            problems.push(format!("media {sha}: the file name {file} leaves the export"));
+            continue;
+        }
+        match std::fs::read(dir.join(file)) {
+            Ok(body) if chain::hex(&Sha256::digest(&body)) == sha => media_files += 1,
+            Ok(_) => problems.push(format!("media {file}: its content does not match its SHA-256")),
+            Err(e) => problems.push(format!("media {file}: cannot be read ({e})")),
+        }
+    }
+    let head_at = |next_seq: u64| -> Option<String> {
+        if next_seq == 0 {
+            return Some(chain::origin(&id));
+        }
+        events
+            .get(next_seq as usize - 1)
+            .and_then(|e| e["hash"].as_str())
+            .map(str::to_owned)
+    };
+    let mut check = |who: &str, r: &Value, problems: &mut Vec<String>| {
+        let next_seq = r["next_seq"].as_u64().unwrap_or(u64::MAX);
+        let head = r["head"].as_str().unwrap_or_default();
+        let sig = r["signature"].as_str().unwrap_or_default();
+        let session = r["session_id"].as_str().unwrap_or(&id);
+        if session != id {
+            // A journal reused for several sessions keeps all their receipts.
+            return;
+        }
+        if !crate::signing::verify(public_key, &id, next_seq, head, sig) {
+            problems.push(format!(
+                "{who} receipt for seq {next_seq}: the signature is not this key's"
+            ));
+            return;
+        }
+        match head_at(next_seq) {
+            Some(h) if h == head => {}
+            Some(h) => problems.push(format!(
+                "{who} receipt: the server acknowledged events up to seq {next_seq} ending at {head}, but the export has {h} there: the session was changed after the receipt"
+            )),
+            None => problems.push(format!(
+                "{who} receipt: the server acknowledged {next_seq} events, but the export holds {}: events were removed",
+                events.len()
+            )),
+        }
+    };
+    let receipts = doc["receipts"].as_array().cloned().unwrap_or_default();
+    for r in &receipts {
+        check("the export's", r, &mut problems);
+    }
+    let mut candidate = 0;
+    if let Some(path) = candidate_receipts {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            match serde_json::from_str::<Value>(line) {
+                Ok(r) => {
+                    if r["session_id"].as_str() == Some(id.as_str()) {
+                        candidate += 1;
+                    }
+                    check("the candidate's", &r, &mut problems);
+                }
+                Err(e) => problems.push(format!("{} line {}: not JSON ({e})", path.display(), i + 1)),
+            }
+        }
+    }
+    Ok(Verified {
+        session_id: id,
+        events: events.len(),
+        media_files,
+        receipts: receipts.len(),
+        candidate_receipts: candidate,
+        problems,
+    })
 }
 
 /// Recomputes the chain of stored events (as the timeline gives them, with

@@ -288,12 +288,42 @@ pub async fn append(
             check_started_policy(state, session_id, started).await;
         }
     }
+    let next_seq = stored_next + fresh.len() as u64;
+    let receipt = state.signer.receipt(session_id, next_seq, &head);
+    record_receipt(state, session_id, next_seq, &head, &receipt).await;
     Ok(BatchReply {
         accepted: fresh.len() as u64,
         duplicates,
-        next_seq: stored_next + fresh.len() as u64,
+        next_seq,
         head,
+        receipt: Some(receipt),
     })
+}
+
+/// Keeps what the server signed, for exports. A failure is logged: the
+/// batch is stored and the candidate holds the receipt.
+async fn record_receipt(
+    state: &AppState,
+    session_id: &str,
+    next_seq: u64,
+    head: &str,
+    receipt: &invigil_core::protocol::BatchReceipt,
+) {
+    let done = sqlx::query(
+        "INSERT INTO receipts (session_id, next_seq, head, key_id, signature, issued_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_id, next_seq) DO NOTHING",
+    )
+    .bind(session_id)
+    .bind(next_seq as i64)
+    .bind(head)
+    .bind(&receipt.key_id)
+    .bind(&receipt.signature)
+    .bind(crate::now_ms())
+    .execute(&state.db.pool)
+    .await;
+    if let Err(e) = done {
+        tracing::error!(session = session_id, "cannot keep a receipt: {e}");
+    }
 }
 
 /// Compares the policy in `session_started` with the session's.

@@ -30,6 +30,8 @@ mod media_guard;
 pub mod retention;
 pub mod review;
 pub mod serve;
+pub use signing::{key_id, unhex, verify as verify_receipt, Signer, KEY_FILE};
+mod signing;
 mod spot;
 pub mod store;
 pub mod throttle;
@@ -155,6 +157,8 @@ pub struct Inner {
     pub(crate) password_checks_peak: std::sync::atomic::AtomicUsize,
     /// Spot-check schedules and the server's face detector.
     pub(crate) spot: spot::Spot,
+    /// Signs batch receipts (docs/receipts.md).
+    pub(crate) signer: signing::Signer,
 }
 
 /// Shared state of all handlers.
@@ -178,10 +182,16 @@ impl AppState {
         let media_dir = config.data_dir.join("media");
         let store = FsStore::new(&media_dir)
             .with_context(|| format!("cannot create media store {}", media_dir.display()))?;
-        Ok(Self::with_parts(config, db, Arc::new(store)))
+        let signer = signing::Signer::load_or_create(&config.data_dir)?;
+        Ok(Self::with_parts(config, db, Arc::new(store), signer))
     }
 
-    pub fn with_parts(config: Config, db: Db, store: Arc<dyn MediaStore>) -> Self {
+    pub fn with_parts(
+        config: Config,
+        db: Db,
+        store: Arc<dyn MediaStore>,
+        signer: signing::Signer,
+    ) -> Self {
         // A stalled reader pins at most this many alerts (each event at most
         // MAX_JSON_FIELD_BYTES of data), then reads `lagged`.
         let (alerts, _) = broadcast::channel(1024);
@@ -203,6 +213,7 @@ impl AppState {
             password_checks_running: Default::default(),
             password_checks_peak: Default::default(),
             spot: Default::default(),
+            signer,
             config,
         }))
     }

@@ -26,4 +26,6 @@ mod uplink;
 pub use clips::ClipTap;
 pub use journal::{Item, Journal, JournalError, JournalStatus, Media, Record};
 pub use session::SessionMeta;
-pub use uplink::{Connection, SessionRequest, Start, Uplink, UplinkError, UplinkStatus, HEARTBEAT};
+pub use uplink::{
+    Connection, SessionRequest, Start, Uplink, UplinkError, UplinkStatus, HEARTBEAT, RECEIPTS_FILE,
+};

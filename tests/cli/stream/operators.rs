@@ -2,6 +2,19 @@
 
 use super::*;
 
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 fn sessions_cmd(data: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_invigil"))
         .arg("sessions")
@@ -83,6 +96,69 @@ fn operators_list_and_delete_sessions_beside_a_running_server() {
         &["export", &ids[1], "--out", out_dir.to_str().unwrap()],
     );
     assert_eq!(out.status.code(), Some(2), "an export never overwrites");
+
+    // Offline verification with the server's public key and the receipts
+    // the candidate's client kept.
+    let key: Value = get(&server.base, "/api/v1/server-key").json().unwrap();
+    assert_eq!(key["algorithm"], "Ed25519");
+    let key_file = dir.path().join("server-key.json");
+    std::fs::write(&key_file, key.to_string()).unwrap();
+    let receipts = dir.path().join("journal-1").join("receipts.jsonl");
+    let held = std::fs::read_to_string(&receipts).unwrap();
+    assert!(held.lines().count() >= 1, "the client kept receipts");
+    assert_eq!(doc["server_key"], key);
+    assert!(!doc["receipts"].as_array().unwrap().is_empty());
+    let verify = |dir: &Path, key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_invigil"))
+            .args(["sessions", "verify"])
+            .arg(dir)
+            .args(["--key", key, "--receipts"])
+            .arg(&receipts)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&out_dir, key_file.to_str().unwrap());
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("intact"), "{}", stdout(&out));
+    // Another key: every receipt is refused.
+    let other = "11".repeat(32);
+    let out = verify(&out_dir, &other);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("not this key's"), "{}", stdout(&out));
+    let out = verify(&out_dir, "abc");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("64 hex digits"), "{}", stderr(&out));
+    // An operator rewrites an event and re-chains everything after it: the
+    // chain checks out again, but the receipts the candidate holds do not.
+    let forged = dir.path().join("forged");
+    std::fs::create_dir(&forged).unwrap();
+    copy_dir(&out_dir, &forged);
+    let mut doc2 = doc.clone();
+    let events = doc2["events"].as_array_mut().unwrap();
+    let mut prev = invigil_core::chain::origin(&ids[1]);
+    for (i, stored) in events.iter_mut().enumerate() {
+        let mut e = stored.clone();
+        let o = e.as_object_mut().unwrap();
+        o.remove("hash");
+        let received = o.remove("received_ms").unwrap();
+        if i == 2 {
+            o.insert("data".into(), serde_json::json!({"rewritten": true}));
+        }
+        o.insert("prev".into(), serde_json::json!(prev));
+        let event: invigil_core::Event = serde_json::from_value(e).unwrap();
+        let hash = invigil_core::chain::event_hash(&event);
+        let mut again = serde_json::to_value(&event).unwrap();
+        again["hash"] = serde_json::json!(hash);
+        again["received_ms"] = received;
+        *stored = again;
+        prev = hash;
+    }
+    std::fs::write(forged.join("session.json"), serde_json::to_vec(&doc2).unwrap()).unwrap();
+    let out = verify(&forged, key_file.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let said = stdout(&out);
+    assert!(said.contains("changed after the receipt"), "{said}");
+    assert!(said.contains("the candidate's receipt"), "{said}");
 
     // A dry run and an unknown id change nothing.
     let out = sessions_cmd(&data, &["delete", "--dry-run", &ids[0]]);

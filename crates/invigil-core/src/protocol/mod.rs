@@ -21,8 +21,9 @@ pub use review::{
     StoredEvent, Timeline, TimelineNote,
 };
 pub use sessions::{
-    BatchReply, CreateSession, Created, DeliveryStatus, EndSession, EventBatch, MediaItem,
-    MediaStored, SessionList, SessionState, SessionStatus, SessionSummary,
+    receipt_message, BatchReceipt, BatchReply, CreateSession, Created, DeliveryStatus, EndSession,
+    EventBatch, MediaItem, MediaStored, ServerKey, SessionList, SessionState, SessionStatus,
+    SessionSummary,
 };
 #[cfg(feature = "ts")]
 pub use ts::{event_texts_typescript, typescript};

@@ -243,6 +243,41 @@ pub struct BatchReply {
     pub next_seq: u64,
     /// Hash of the server's last event: the next event's `prev`.
     pub head: String,
+    /// The server's signature over what it now holds (docs/receipts.md):
+    /// the candidate keeps it to prove what the server acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub receipt: Option<BatchReceipt>,
+}
+
+/// A signed acknowledgement: Ed25519 over [`receipt_message`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BatchReceipt {
+    /// Which server key signed (`ServerKey::key_id`).
+    pub key_id: String,
+    /// The signature, 128 hex digits.
+    pub signature: String,
+}
+
+/// `GET /api/v1/server-key`: the key receipts are signed with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ServerKey {
+    /// `Ed25519`.
+    pub algorithm: String,
+    /// The public key, 64 hex digits.
+    pub public_key: String,
+    /// First 16 hex digits of the SHA-256 of the public key.
+    pub key_id: String,
+}
+
+/// The bytes a receipt signs: the server holds events `0..next_seq` of
+/// `session_id`, the last with hash `head`.
+pub fn receipt_message(session_id: &str, next_seq: u64, head: &str) -> Vec<u8> {
+    format!("invigil-receipt-v1\n{session_id}\n{next_seq}\n{head}").into_bytes()
 }
 
 // ---------------------------------------------------------------- media

@@ -19,7 +19,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use invigil_core::protocol::ServerInfo;
+use invigil_core::protocol::{ServerInfo, ServerKey};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
 
@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/server", get(server_info))
+        .route("/api/v1/server-key", get(server_key))
         .merge(auth::router())
         .merge(
             sessions::router().route_layer(middleware::from_fn_with_state(
@@ -93,6 +94,13 @@ async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
     })
 }
 
+/// The public key batch receipts are signed with (docs/receipts.md).
+#[utoipa::path(get, path = "/api/v1/server-key", tag = "server",
+    responses((status = 200, description = "The signing key", body = ServerKey)))]
+async fn server_key(State(state): State<AppState>) -> Json<ServerKey> {
+    Json(state.signer.public().clone())
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -103,6 +111,7 @@ async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
     paths(
         healthz,
         server_info,
+        server_key,
         auth::login,
         auth::logout,
         auth::me,

@@ -15,6 +15,7 @@ async fn openapi_describes_every_route() {
     let routes = [
         ("/healthz", "get"),
         ("/api/v1/server", "get"),
+        ("/api/v1/server-key", "get"),
         ("/api/v1/auth/login", "post"),
         ("/api/v1/auth/logout", "post"),
         ("/api/v1/auth/me", "get"),

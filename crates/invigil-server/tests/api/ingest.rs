@@ -9,6 +9,30 @@ use crate::common::{chained, TestServer};
 both_databases! {
     ingest_is_idempotent => ingest_is_idempotent;
     tampering_is_rejected_and_recorded => tampering_is_rejected_and_recorded;
+    batch_replies_carry_signed_receipts => signed_receipts;
+}
+
+/// Every batch reply is signed with the server's key (docs/receipts.md):
+/// the signature verifies over (session, next_seq, head) with the key at
+/// /api/v1/server-key, and over nothing else.
+async fn signed_receipts(s: TestServer) {
+    let (id, token) = s.session("exam-r", "cand-r").await;
+    let events = chained(&id, 4);
+    let (status, key) = s.get("/api/v1/server-key", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(key["algorithm"], "Ed25519");
+    let pk = invigil_server::unhex(key["public_key"].as_str().unwrap()).unwrap();
+    assert_eq!(invigil_server::key_id(&pk), key["key_id"].as_str().unwrap());
+    for (batch, next) in [(&events[..2], 2), (&events[..4], 4)] {
+        let (status, r) = s.append(&id, &token, batch).await;
+        assert_eq!(status, 200, "{r}");
+        let head = r["head"].as_str().unwrap();
+        let sig = r["receipt"]["signature"].as_str().unwrap();
+        assert_eq!(r["receipt"]["key_id"], key["key_id"]);
+        assert!(invigil_server::verify_receipt(&pk, &id, next, head, sig));
+        assert!(!invigil_server::verify_receipt(&pk, &id, next + 1, head, sig));
+        assert!(!invigil_server::verify_receipt(&pk, "another", next, head, sig));
+    }
 }
 
 async fn ingest_is_idempotent(s: TestServer) {

@@ -20,7 +20,7 @@ use crate::{Journal, JournalError};
 mod enrol;
 mod shipper;
 
-pub use shipper::HEARTBEAT;
+pub use shipper::{HEARTBEAT, RECEIPTS_FILE};
 
 /// Which session to stream.
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@ use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use invigil_core::protocol::{
-    is_snapshot_request, BatchReply, CreateSession, Created, ErrorBody, EventBatch, MediaStored,
+    is_snapshot_request, BatchReceipt, BatchReply, CreateSession, Created, ErrorBody, EventBatch, MediaStored,
     SNAPSHOT_HEADER,
 };
 use invigil_core::sync::lock;
@@ -15,6 +15,10 @@ use serde::de::DeserializeOwned;
 use super::{Connection, Shared, UplinkStatus};
 use crate::session::SessionMeta;
 use crate::{Item, Media};
+
+/// The server's signed receipts, one JSON object a line, beside the
+/// journal.
+pub const RECEIPTS_FILE: &str = "receipts.jsonl";
 
 /// Most events sent in one request.
 const BATCH: usize = 200;
@@ -384,7 +388,34 @@ impl Shipper {
         drop(self.count_request(len, reply.len()));
         let taken: BatchReply = read(&reply, "a batch reply")?;
         self.status().sent_events += taken.accepted;
+        if let Some(r) = &taken.receipt {
+            self.keep_receipt(meta, &taken, r);
+        }
         Ok(())
+    }
+
+    /// Appends the server's signed receipt to `receipts.jsonl` beside the
+    /// journal (docs/receipts.md). The candidate's proof of what the server
+    /// acknowledged; a failure to keep it is reported, not fatal.
+    fn keep_receipt(&self, meta: &SessionMeta, reply: &BatchReply, r: &BatchReceipt) {
+        use std::io::Write;
+        let line = serde_json::json!({
+            "session_id": meta.session_id,
+            "next_seq": reply.next_seq,
+            "head": reply.head,
+            "key_id": r.key_id,
+            "signature": r.signature,
+        });
+        let path = self.shared.dir.join(RECEIPTS_FILE);
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| writeln!(f, "{line}").and_then(|()| f.sync_data()));
+        if let Err(e) = written {
+            tracing::warn!("cannot keep the server's receipt in {}: {e}", path.display());
+            self.status().journal_error = Some(format!("receipt not kept: {e}"));
+        }
     }
 
     fn send_media(&self, meta: &SessionMeta, media: &Media) -> Result<(), Failure> {
