@@ -139,12 +139,13 @@ fn read_key(key: &str) -> anyhow::Result<Vec<u8>> {
         key.to_owned()
     };
     let text = text.trim();
-    let hex = match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(v) => v["public_key"]
-            .as_str()
-            .map(str::to_owned)
-            .with_context(|| format!("--key {key}: JSON without `public_key`"))?,
-        Err(_) => text.to_owned(),
+    let hex = if text.starts_with('{') {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| v["public_key"].as_str().map(str::to_owned))
+            .with_context(|| format!("--key {key}: JSON without `public_key`"))?
+    } else {
+        text.to_owned()
     };
     let bytes = invigil_server::unhex(&hex)
         .filter(|b| b.len() == 32)
@@ -174,7 +175,11 @@ pub fn verify(args: &SessionsVerifyArgs) -> anyhow::Result<ExitCode> {
                 String::new()
             },
             invigil_server::key_id(&key),
-            if v.problems.is_empty() { "intact" } else { "PROBLEMS" }
+            if v.problems.is_empty() {
+                "intact"
+            } else {
+                "PROBLEMS"
+            }
         );
         for problem in &v.problems {
             println!("  problem: {problem}");

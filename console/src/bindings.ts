@@ -217,7 +217,12 @@ next_seq: number,
 /**
  * Hash of the server's last event: the next event's `prev`.
  */
-head: string, };
+head: string, 
+/**
+ * The server's signature over what it now holds (docs/receipts.md):
+ * the candidate keeps it to prove what the server acknowledged.
+ */
+receipt?: BatchReceipt, };
 
 export type MediaStored = { sha256: string, bytes: number, };
 

@@ -195,8 +195,8 @@ pub fn verify_export(
     let path = dir.join("session.json");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let doc: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not JSON", path.display()))?;
+    let doc: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     anyhow::ensure!(
         doc["format"] == FORMAT,
         "{} is not an invigil export (format {}, expected {FORMAT})",
@@ -218,12 +218,16 @@ pub fn verify_export(
         };
         // Only files inside the export.
         if file.contains("..") || file.starts_with('/') {
-            problems.push(format!("media {sha}: the file name {file} leaves the export"));
+            problems.push(format!(
+                "media {sha}: the file name {file} leaves the export"
+            ));
             continue;
         }
         match std::fs::read(dir.join(file)) {
             Ok(body) if chain::hex(&Sha256::digest(&body)) == sha => media_files += 1,
-            Ok(_) => problems.push(format!("media {file}: its content does not match its SHA-256")),
+            Ok(_) => problems.push(format!(
+                "media {file}: its content does not match its SHA-256"
+            )),
             Err(e) => problems.push(format!("media {file}: cannot be read ({e})")),
         }
     }
@@ -236,7 +240,7 @@ pub fn verify_export(
             .and_then(|e| e["hash"].as_str())
             .map(str::to_owned)
     };
-    let mut check = |who: &str, r: &Value, problems: &mut Vec<String>| {
+    let check = |who: &str, r: &Value, problems: &mut Vec<String>| {
         let next_seq = r["next_seq"].as_u64().unwrap_or(u64::MAX);
         let head = r["head"].as_str().unwrap_or_default();
         let sig = r["signature"].as_str().unwrap_or_default();
@@ -270,7 +274,11 @@ pub fn verify_export(
     if let Some(path) = candidate_receipts {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
             match serde_json::from_str::<Value>(line) {
                 Ok(r) => {
                     if r["session_id"].as_str() == Some(id.as_str()) {
@@ -278,7 +286,9 @@ pub fn verify_export(
                     }
                     check("the candidate's", &r, &mut problems);
                 }
-                Err(e) => problems.push(format!("{} line {}: not JSON ({e})", path.display(), i + 1)),
+                Err(e) => {
+                    problems.push(format!("{} line {}: not JSON ({e})", path.display(), i + 1))
+                }
             }
         }
     }

@@ -149,7 +149,14 @@ async fn purge_one(
             .fetch_all(&mut *tx)
             .await?;
     let mut events = 0;
-    for table in ["decisions", "notes", "spot_checks", "receipts", "media", "events"] {
+    for table in [
+        "decisions",
+        "notes",
+        "spot_checks",
+        "receipts",
+        "media",
+        "events",
+    ] {
         let done = sqlx::query(&format!("DELETE FROM {table} WHERE session_id = $1"))
             .bind(id)
             .execute(&mut *tx)

@@ -36,7 +36,8 @@ impl Signer {
                 doc.as_ref().to_vec()
             }
             Err(e) => {
-                return Err(e).with_context(|| format!("cannot read the signing key {}", path.display()))
+                return Err(e)
+                    .with_context(|| format!("cannot read the signing key {}", path.display()))
             }
         };
         Self::from_pkcs8(&pkcs8)
@@ -137,17 +138,26 @@ mod tests {
         assert_eq!(r.key_id, signer.public().key_id);
         assert!(verify(&pk, "s-1", 12, "ab", &r.signature));
         assert!(!verify(&pk, "s-1", 13, "ab", &r.signature), "another seq");
-        assert!(!verify(&pk, "s-2", 12, "ab", &r.signature), "another session");
+        assert!(
+            !verify(&pk, "s-2", 12, "ab", &r.signature),
+            "another session"
+        );
         assert!(!verify(&pk, "s-1", 12, "ac", &r.signature), "another head");
         assert!(!verify(&pk, "s-1", 12, "ab", "zz"));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0, "the key is the owner's alone");
         }
         std::fs::write(dir.path().join(KEY_FILE), b"junk").unwrap();
-        let err = Signer::load_or_create(dir.path()).err().unwrap().to_string();
+        let err = Signer::load_or_create(dir.path())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("not an Ed25519 key"), "{err}");
     }
 }

@@ -134,9 +134,9 @@ fn operators_list_and_delete_sessions_beside_a_running_server() {
     std::fs::create_dir(&forged).unwrap();
     copy_dir(&out_dir, &forged);
     let mut doc2 = doc.clone();
-    let events = doc2["events"].as_array_mut().unwrap();
+    let stored_events = doc2["events"].as_array_mut().unwrap();
     let mut prev = invigil_core::chain::origin(&ids[1]);
-    for (i, stored) in events.iter_mut().enumerate() {
+    for (i, stored) in stored_events.iter_mut().enumerate() {
         let mut e = stored.clone();
         let o = e.as_object_mut().unwrap();
         o.remove("hash");
@@ -153,7 +153,11 @@ fn operators_list_and_delete_sessions_beside_a_running_server() {
         *stored = again;
         prev = hash;
     }
-    std::fs::write(forged.join("session.json"), serde_json::to_vec(&doc2).unwrap()).unwrap();
+    std::fs::write(
+        forged.join("session.json"),
+        serde_json::to_vec(&doc2).unwrap(),
+    )
+    .unwrap();
     let out = verify(&forged, key_file.to_str().unwrap());
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let said = stdout(&out);

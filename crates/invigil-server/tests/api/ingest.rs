@@ -30,8 +30,16 @@ async fn signed_receipts(s: TestServer) {
         let sig = r["receipt"]["signature"].as_str().unwrap();
         assert_eq!(r["receipt"]["key_id"], key["key_id"]);
         assert!(invigil_server::verify_receipt(&pk, &id, next, head, sig));
-        assert!(!invigil_server::verify_receipt(&pk, &id, next + 1, head, sig));
-        assert!(!invigil_server::verify_receipt(&pk, "another", next, head, sig));
+        assert!(!invigil_server::verify_receipt(
+            &pk,
+            &id,
+            next + 1,
+            head,
+            sig
+        ));
+        assert!(!invigil_server::verify_receipt(
+            &pk, "another", next, head, sig
+        ));
     }
 }
 

@@ -5,8 +5,8 @@ use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use invigil_core::protocol::{
-    is_snapshot_request, BatchReceipt, BatchReply, CreateSession, Created, ErrorBody, EventBatch, MediaStored,
-    SNAPSHOT_HEADER,
+    is_snapshot_request, BatchReceipt, BatchReply, CreateSession, Created, ErrorBody, EventBatch,
+    MediaStored, SNAPSHOT_HEADER,
 };
 use invigil_core::sync::lock;
 use invigil_core::Event;
@@ -413,7 +413,10 @@ impl Shipper {
             .open(&path)
             .and_then(|mut f| writeln!(f, "{line}").and_then(|()| f.sync_data()));
         if let Err(e) = written {
-            tracing::warn!("cannot keep the server's receipt in {}: {e}", path.display());
+            tracing::warn!(
+                "cannot keep the server's receipt in {}: {e}",
+                path.display()
+            );
             self.status().journal_error = Some(format!("receipt not kept: {e}"));
         }
     }
