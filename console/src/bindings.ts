@@ -201,6 +201,16 @@ export type EndSession = { reason: string | null, };
 
 export type EventBatch = { events: Array<Event>, };
 
+export type BatchReceipt = { 
+/**
+ * Which server key signed (`ServerKey::key_id`).
+ */
+key_id: string, 
+/**
+ * The signature, 128 hex digits.
+ */
+signature: string, };
+
 export type BatchReply = { 
 /**
  * Events new to the server.
@@ -223,6 +233,20 @@ head: string,
  * the candidate keeps it to prove what the server acknowledged.
  */
 receipt?: BatchReceipt, };
+
+export type ServerKey = { 
+/**
+ * `Ed25519`.
+ */
+algorithm: string, 
+/**
+ * The public key, 64 hex digits.
+ */
+public_key: string, 
+/**
+ * First 16 hex digits of the SHA-256 of the public key.
+ */
+key_id: string, };
 
 export type MediaStored = { sha256: string, bytes: number, };
 
