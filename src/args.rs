@@ -99,7 +99,8 @@ pub enum ExamsCommand {
     /// Show an exam and its enrolments.
     Show(ExamShowArgs),
     /// Enrol candidates (a CSV roster, or one with --candidate) and print
-    /// their launch codes as CSV for mailing: candidate_id,name,email,code.
+    /// their launch codes as CSV for mailing: candidate_id,name,email,code,link
+    /// (the launch link, with its offline ticket).
     Enrol(ExamEnrolArgs),
     /// Issue new launch codes for enrolments whose code is unused (their
     /// old codes stop working), printed as CSV.
@@ -584,6 +585,12 @@ pub struct StreamArgs {
     /// starts the session and sets its exam and policy.
     #[arg(long, value_name = "CODE", env = "INVIGIL_LAUNCH_CODE", requires = "server", conflicts_with_all = ["token", "exam", "candidate"])]
     pub code: Option<String>,
+    /// A launch link (`invigil://launch?server=...&code=...&ticket=...`,
+    /// docs/exams.md): its server and code, and with its offline ticket the
+    /// exam starts even while the server cannot be reached (the code is
+    /// redeemed when it can).
+    #[arg(long, value_name = "LINK", conflicts_with_all = ["server", "code", "token", "exam", "candidate"])]
+    pub link: Option<String>,
     /// Candidate token of a session created on the server beforehand.
     #[arg(long, value_name = "TOKEN", env = "INVIGIL_TOKEN", requires = "server", conflicts_with_all = ["exam", "candidate"])]
     pub token: Option<String>,

@@ -68,14 +68,20 @@ fn password() -> String {
 }
 
 /// The link that opens the desktop app on a launch code
-/// (docs/exams.md): `invigil://launch?server=...&code=...`.
-pub(crate) fn launch_link(server: &str, code: &LaunchCode) -> String {
+/// (docs/exams.md): `invigil://launch?server=...&code=...`, and
+/// `&ticket=...` when it carries the code's offline ticket.
+pub(crate) fn launch_link(server: &str, code: &LaunchCode, ticket: Option<&str>) -> String {
     let enc = crate::exams::seg;
-    format!(
+    let mut link = format!(
         "invigil://launch?server={}&code={}",
         enc(server),
         enc(&code.to_string())
-    )
+    );
+    if let Some(t) = ticket {
+        link.push_str("&ticket=");
+        link.push_str(&enc(t));
+    }
+    link
 }
 
 pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
@@ -184,6 +190,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             SessionRequest::Launch {
                 server: base.clone(),
                 code: code_of(&candidate)?,
+                ticket: None,
             },
             args.data
                 .join("journals")
@@ -205,7 +212,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     }
     let spare = code_of("guest")?;
     println!("  Join from the desktop app with launch code {spare}");
-    println!("    (or open {})", launch_link(&base, &spare));
+    println!("    (or open {})", launch_link(&base, &spare, None));
     println!("Alerts appear in the console as they happen (and below). Ctrl-C stops.");
     println!();
 

@@ -46,7 +46,7 @@ pub fn run(login: &ServerLogin, command: &ExamsCommand) -> anyhow::Result<ExitCo
                 api.post(&format!("/api/v1/exams/{}/codes", seg(&a.id)))
                     .json(&body),
             )?;
-            write_codes(&issued, a.codes_out.as_deref())?;
+            write_codes(&api.base, &issued, a.codes_out.as_deref())?;
         }
         ExamsCommand::Accommodate(a) => accommodate(&api, a)?,
     }
@@ -410,7 +410,7 @@ fn enrol(api: &Api, a: &ExamEnrolArgs) -> anyhow::Result<()> {
         }
         _ => bail!("say whom to enrol: --roster FILE or --candidate ID"),
     };
-    write_codes(&issued, a.codes_out.as_deref())?;
+    write_codes(&api.base, &issued, a.codes_out.as_deref())?;
     Ok(())
 }
 
@@ -437,17 +437,19 @@ fn accommodate(api: &Api, a: &ExamAccommodateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The codes as CSV (candidate_id,name,email,code), to a new owner-only
-/// file or standard output; the count on standard error.
-fn write_codes(issued: &Issued, to: Option<&Path>) -> anyhow::Result<()> {
-    let mut text = String::from("candidate_id,name,email,code\n");
+/// The codes as CSV (candidate_id,name,email,code,link: the launch link
+/// with the offline ticket), to a new owner-only file or standard output;
+/// the count on standard error.
+fn write_codes(server: &str, issued: &Issued, to: Option<&Path>) -> anyhow::Result<()> {
+    let mut text = String::from("candidate_id,name,email,code,link\n");
     for c in &issued.codes {
         text.push_str(&format!(
-            "{},{},{},{}\n",
+            "{},{},{},{},{}\n",
             csv_field(&c.candidate_id),
             csv_field(&c.name),
             csv_field(&c.email),
-            c.code
+            c.code,
+            crate::demo::launch_link(server, &c.code, Some(&c.ticket))
         ));
     }
     match to {

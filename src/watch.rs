@@ -120,6 +120,20 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn stream_options(args: &StreamArgs) -> anyhow::Result<Option<StreamOptions>> {
+    if let Some(link) = &args.link {
+        let link =
+            invigil_session::parse_launch_link(link).map_err(|e| anyhow::anyhow!("--link: {e}"))?;
+        let request = invigil_session::candidate_request(
+            &link.server,
+            Some(&link.code),
+            link.session_id.as_deref(),
+            None,
+            None,
+            link.ticket.as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!("--link: {e}"))?;
+        return Ok(Some(StreamOptions::new(request, args.journal.clone())));
+    }
     let Some(server) = &args.server else {
         return Ok(None);
     };
@@ -130,6 +144,7 @@ fn stream_options(args: &StreamArgs) -> anyhow::Result<Option<StreamOptions>> {
             SessionRequest::Launch {
                 server: server.clone(),
                 code,
+                ticket: None,
             },
             args.journal.clone(),
         )));

@@ -77,6 +77,8 @@ export const FINDING_TEXT: Record<string, string> = {
   break_not_allowed: "A break the exam does not allow",
   checkin_incomplete: "Check-in without every photo the exam asks for",
   checkin_missing: "Session without the check-in the exam asks for",
+  analysis_disagreement: "A spot check disagrees with what the client reported",
+  closed_before_contact: "Began offline; the server first heard of it after the exam closed",
 };
 
 /** What the server found about a session (e.g. a client running another

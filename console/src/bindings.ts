@@ -105,7 +105,14 @@ policy: Record<string, unknown>,
  * Client-chosen candidate token; makes creation safely repeatable.
  * Generated when absent.
  */
-token: CandidateToken | null, };
+token: CandidateToken | null, 
+/**
+ * With a launch code: the offline ticket of the launch link, when the
+ * client began before it reached the server (docs/exams.md). The
+ * session then has the ticket's id and runs the ticket's policy, and
+ * the code is taken up to a grace period after the exam closed.
+ */
+ticket?: string, };
 
 export type Created = { session_id: string, token: CandidateToken, 
 /**
@@ -324,7 +331,8 @@ client_faces: number | null,
 server_faces: number | null, 
 /**
  * `agree`, `no_face`, `extra_faces`, `events_claim_presence`,
- * `repeated`, `unreadable`, `missing`; none while pending.
+ * `repeated`, `unreadable`, `missing`; `judging` while the server
+ * looks; none while the snapshot is awaited.
  */
 verdict: string | null, };
 
@@ -452,7 +460,12 @@ session_id: string | null, redeemed_ms: number | null, };
 
 export type EnrolmentList = { enrolments: Array<Enrolment>, };
 
-export type IssuedCode = { candidate_id: string, name: string, email: string, code: LaunchCode, };
+export type IssuedCode = { candidate_id: string, name: string, email: string, code: LaunchCode, 
+/**
+ * The offline ticket for this code (docs/exams.md): a launch link with
+ * it lets the candidate's client begin before it reaches the server.
+ */
+ticket: string, };
 
 export type Issued = { exam_id: string, codes: Array<IssuedCode>, };
 

@@ -5,7 +5,7 @@
 //! Fixtures instead of the webcam: `INVIGIL_SOURCE=path/to/scenario.toml`
 //! (or `--source`) for the exam and `INVIGIL_CHECKIN_SOURCE=checkin.toml`
 //! (or `--checkin-source`) for the check-in. A launch link
-//! (`invigil://launch?server=...&code=...`, passed as an argument by the
+//! (`invigil://launch?server=...&code=...[&ticket=...]`, passed as an argument by the
 //! operating system, or `INVIGIL_LAUNCH_LINK`) fills in the start screen;
 //! so do `INVIGIL_SERVER` and `INVIGIL_LAUNCH_CODE` (or a platform's
 //! `INVIGIL_SESSION_CODE` token and `INVIGIL_SESSION_ID`);
@@ -21,7 +21,7 @@ mod ipc;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use invigil_core::protocol::{CheckinRequirements, ServerInfo};
+use invigil_core::protocol::{CheckinRequirements, LaunchCode, ServerInfo};
 use invigil_core::sync::lock;
 use invigil_session::CheckInPolicy;
 use invigil_session::{
@@ -49,6 +49,9 @@ struct AppState {
     /// The check-in the session's exam asks for (all of it for a session
     /// without an exam, e.g. a platform's token).
     requires: Mutex<CheckinRequirements>,
+    /// The launch link's offline ticket and the server and code it goes
+    /// with: used when the start screen still shows that server and code.
+    ticket: Option<(String, String, String)>,
 }
 
 fn arg_or_env(flag: &str, env: &str) -> Option<String> {
@@ -74,7 +77,16 @@ fn launch_link() -> Option<Result<invigil_session::LaunchLink, String>> {
         .map(|link| invigil_session::parse_launch_link(&link))
 }
 
-fn config() -> (AppConfig, PathBuf, Option<PathBuf>) {
+/// What the app starts with: its configuration, the data directory, the
+/// check-in fixture, and the launch link's offline ticket.
+type Startup = (
+    AppConfig,
+    PathBuf,
+    Option<PathBuf>,
+    Option<(String, String, String)>,
+);
+
+fn config() -> Startup {
     let source = arg_or_env("--source", "INVIGIL_SOURCE").unwrap_or_else(|| "camera".into());
     let (link, link_error) = match launch_link() {
         Some(Ok(link)) => (Some(link), None),
@@ -84,6 +96,9 @@ fn config() -> (AppConfig, PathBuf, Option<PathBuf>) {
     let data_dir = arg_or_env("--data-dir", "INVIGIL_DATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("invigil-app"));
+    let ticket = link
+        .as_ref()
+        .and_then(|l| Some((l.server.clone(), l.code.clone(), l.ticket.clone()?)));
     (
         AppConfig {
             fixture: source != "camera" && !source.starts_with("camera:"),
@@ -106,6 +121,7 @@ fn config() -> (AppConfig, PathBuf, Option<PathBuf>) {
         },
         data_dir,
         arg_or_env("--checkin-source", "INVIGIL_CHECKIN_SOURCE").map(PathBuf::from),
+        ticket,
     )
 }
 
@@ -140,12 +156,21 @@ async fn begin_session(
     state: State<'_, AppState>,
     request: StartRequest,
 ) -> Result<StartedSession, String> {
+    // The link's ticket goes with the link's server and code only (the
+    // candidate may have typed others).
+    let ticket = state.ticket.as_ref().and_then(|(server, code, ticket)| {
+        let typed = request.session_code.as_deref().map(LaunchCode::parse);
+        let same = request.server.trim().trim_end_matches('/') == server.trim_end_matches('/')
+            && matches!((typed, LaunchCode::parse(code)), (Some(Ok(a)), Ok(b)) if a == b);
+        same.then_some(ticket.as_str())
+    });
     let session_request = invigil_session::candidate_request(
         &request.server,
         request.session_code.as_deref(),
         request.session_id.as_deref(),
         request.exam_id.as_deref(),
         request.candidate_id.as_deref(),
+        ticket,
     )?;
     if state.monitor.lock().map_err(|e| e.to_string())?.is_some() {
         return Err("An exam is already running in this window.".into());
@@ -351,7 +376,7 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let (config, data_dir, checkin_fixture) = config();
+    let (config, data_dir, checkin_fixture, ticket) = config();
     tauri::Builder::default()
         .manage(AppState {
             config,
@@ -362,6 +387,7 @@ pub fn run() {
             photos: Mutex::new(None),
             monitor: Mutex::new(None),
             requires: Mutex::new(CheckinRequirements::default()),
+            ticket,
         })
         .invoke_handler(tauri::generate_handler![
             app_config,

@@ -3,7 +3,7 @@
 // one at a time), issue new codes and set accommodations.
 
 import { api, ApiError, type Enrolment, type Exam, type Issued, type NewExam } from "../api";
-import type { BreakClock } from "../bindings";
+import type { BreakClock, IssuedCode } from "../bindings";
 import { announce, el, message, show } from "../dom";
 import { handle } from "../router";
 import { state } from "../state";
@@ -43,13 +43,19 @@ function onOff(b: boolean): string {
   return b ? "yes" : "no";
 }
 
-/** The codes as CSV for mailing: candidate_id,name,email,code. */
+/** The launch link of a code, with its offline ticket (docs/exams.md). */
+function launchLink(c: IssuedCode): string {
+  const q = encodeURIComponent;
+  return `invigil://launch?server=${q(location.origin)}&code=${q(c.code)}&ticket=${q(c.ticket)}`;
+}
+
+/** The codes as CSV for mailing: candidate_id,name,email,code,link. */
 function codesCsv(issued: Issued): string {
   const field = (s: string): string => {
     const safe = /^[=+\-@]/.test(s) ? `'${s}` : s;
     return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
   };
-  return ["candidate_id,name,email,code", ...issued.codes.map((c) => [c.candidate_id, c.name, c.email, c.code].map(field).join(","))].join("\n") + "\n";
+  return ["candidate_id,name,email,code,link", ...issued.codes.map((c) => [c.candidate_id, c.name, c.email, c.code, launchLink(c)].map(field).join(","))].join("\n") + "\n";
 }
 
 /** The codes just issued: shown once, with a CSV download. */

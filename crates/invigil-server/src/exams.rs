@@ -3,6 +3,7 @@
 
 use invigil_core::protocol::{
     effective_policy, Aids, CheckinRequirements, ExamBrief, LaunchCode, NewEnrolment, NewExam,
+    OfflineTicket,
 };
 use invigil_core::Policy;
 use serde_json::{Map, Value};
@@ -248,6 +249,31 @@ fn csv_rows(text: &str) -> Result<Vec<(usize, Vec<String>)>, ApiError> {
 }
 
 /// A fresh launch code from the OS random source.
+/// The offline ticket for one enrolment's new code (docs/exams.md): a
+/// session id set aside for it, the exam and the effective policy, signed.
+pub(crate) fn ticket_for(
+    signer: &crate::signing::Signer,
+    exam: &ExamRow,
+    candidate_id: &str,
+    overrides: &Map<String, Value>,
+    now_ms: i64,
+) -> ApiResult<String> {
+    let policy = effective_policy(&exam.policy(), overrides)
+        .map_err(|e| ApiError::internal(format!("exam {}: the policy is invalid: {e}", exam.id)))?;
+    let policy = match serde_json::to_value(&policy) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err(ApiError::internal("a policy serialises to an object")),
+    };
+    Ok(signer.seal_ticket(&OfflineTicket {
+        session_id: crate::auth::new_id(),
+        candidate_id: candidate_id.to_owned(),
+        exam: exam.brief(overrides.clone()),
+        policy,
+        issued_ms: now_ms,
+        key_id: signer.public().key_id.clone(),
+    }))
+}
+
 pub(crate) fn new_code() -> LaunchCode {
     let mut bytes = [0u8; 10];
     getrandom::fill(&mut bytes).expect("the OS random source works");

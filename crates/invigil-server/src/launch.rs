@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use invigil_core::protocol::{
-    effective_policy, policy_differences, CandidateToken, Created, LaunchCode, NoteAlert,
-    TimelineNote,
+    effective_policy, policy_differences, wait_words, CandidateToken, Created, LaunchCode,
+    NoteAlert, OfflineTicket, TimelineNote,
 };
 use invigil_core::Policy;
 use serde_json::{json, Map, Value};
@@ -34,13 +34,21 @@ fn bad_code() -> ApiError {
     )
 }
 
+/// How long after its exam closed a code is still taken from a client that
+/// began offline with the launch link's ticket (its evidence arrives when
+/// its network is back): 72 h. Such a session is flagged to proctors.
+pub const OFFLINE_GRACE_MS: i64 = 72 * 3600 * 1000;
+
 /// Starts (or finds again, for the same client) the session of a code.
+/// With `ticket` (the client began offline, docs/exams.md) the session is
+/// the ticket's: its id, and the policy the server signed into it.
 pub(crate) async fn redeem(
     state: &AppState,
     code: &LaunchCode,
     session_id: &str,
     token: &CandidateToken,
     client_policy: &Map<String, Value>,
+    ticket: Option<&str>,
 ) -> ApiResult<(StatusCode, Created)> {
     let hash = code_hash(code);
     let row: CodeRow = sqlx::query_as(
@@ -59,12 +67,31 @@ pub(crate) async fn redeem(
     .ok_or_else(bad_code)?;
     let overrides: Map<String, Value> = serde_json::from_str(&row.overrides).unwrap_or_default();
     let token_hash = auth::token_hash(token.as_str());
-    let policy = effective_policy(&exam.policy(), &overrides).map_err(|e| {
+    let exam_policy = effective_policy(&exam.policy(), &overrides).map_err(|e| {
         ApiError::internal(format!(
             "exam {}: the stored policy is invalid: {e}",
             exam.id
         ))
     })?;
+    let ticket = match ticket {
+        None => None,
+        Some(text) => Some(open_ticket(state, text, session_id, &row)?),
+    };
+    // The policy in force: the one the server signed into the ticket the
+    // client began with, else the exam's as it is now.
+    let (policy, brief) = match &ticket {
+        Some(t) => (
+            Policy::from_json_keys(&t.policy, "ticket policy").map_err(|e| {
+                tracing::warn!(
+                    session = session_id,
+                    "a signed ticket's policy is invalid: {e}"
+                );
+                bad_code()
+            })?,
+            t.exam.clone(),
+        ),
+        None => (exam_policy.clone(), exam.brief(overrides.clone())),
+    };
     let policy_json = serde_json::to_value(&policy).map_err(ApiError::internal)?;
     let created = |status| {
         Ok((
@@ -76,7 +103,7 @@ pub(crate) async fn redeem(
                 exam_id: exam.id.clone(),
                 candidate_id: row.candidate_id.clone(),
                 policy: policy_json.as_object().cloned().unwrap_or_default(),
-                exam: Some(exam.brief(overrides.clone())),
+                exam: Some(brief.clone()),
             },
         ))
     };
@@ -103,7 +130,8 @@ pub(crate) async fn redeem(
         )
         .with_detail(json!({ "opens_ms": exam.opens_ms })));
     }
-    if now >= exam.closes_ms {
+    let late = now >= exam.closes_ms;
+    if late && !(ticket.is_some() && now < exam.closes_ms.saturating_add(OFFLINE_GRACE_MS)) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "exam_closed",
@@ -158,18 +186,66 @@ pub(crate) async fn redeem(
         candidate = row.candidate_id,
         "session started with a launch code"
     );
-    if !overrides.is_empty() {
-        let exam_policy = Policy::from_json_keys(&exam.policy(), "exam").unwrap_or_default();
+    if !brief.accommodations.is_empty() {
+        let base = Policy::from_json_keys(&exam.policy(), "exam").unwrap_or_default();
         let detail = json!({
-            "overrides": overrides,
-            "exam": differences_json(&policy, &exam_policy).1,
+            "overrides": brief.accommodations,
+            "exam": differences_json(&policy, &base).1,
         });
         note(state, session_id, "accommodations", detail, false).await;
+    }
+    if let Some(t) = &ticket {
+        let outdated: Map<String, Value> = policy_differences(&exam_policy, &policy)
+            .into_iter()
+            .map(|(key, now, link)| (key, json!({ "now": now, "link": link })))
+            .collect();
+        let detail = json!({
+            "issued_ms": t.issued_ms,
+            "first_contact_ms": now,
+            "closes_ms": exam.closes_ms,
+            "after_close": late,
+            // The exam (or the candidate's accommodations) changed after the
+            // link was issued: the session runs the link's policy.
+            "outdated": if outdated.is_empty() { Value::Null } else { Value::Object(outdated) },
+            "checkin_outdated": t.exam.checkin != exam.checkin(),
+        });
+        note(state, session_id, "started_offline", detail.clone(), false).await;
+        if late {
+            note(state, session_id, "closed_before_contact", detail, true).await;
+        }
     }
     if !client_policy.is_empty() {
         check_client_policy(state, session_id, &policy, client_policy, "created").await;
     }
     created(StatusCode::CREATED)
+}
+
+/// The ticket a client began with, checked against this server's key and
+/// the code's enrolment. Any problem is the one answer to a bad code.
+fn open_ticket(
+    state: &AppState,
+    text: &str,
+    session_id: &str,
+    row: &CodeRow,
+) -> ApiResult<OfflineTicket> {
+    let refuse = |why: String| {
+        tracing::warn!(session = session_id, "an offline ticket was refused: {why}");
+        bad_code()
+    };
+    let ticket = state.signer.check_ticket(text).map_err(refuse)?;
+    if ticket.session_id != session_id {
+        return Err(refuse(format!(
+            "it is for session {}, not {session_id}",
+            ticket.session_id
+        )));
+    }
+    if ticket.exam.id != row.exam_id || ticket.candidate_id != row.candidate_id {
+        return Err(refuse(format!(
+            "it is for {} in {}, the code for {} in {}",
+            ticket.candidate_id, ticket.exam.id, row.candidate_id, row.exam_id
+        )));
+    }
+    Ok(ticket)
 }
 
 /// Notes (and alerts proctors to) a client whose policy is not the one
@@ -260,20 +336,5 @@ pub(crate) async fn note(
             "cannot update the review priority: {}",
             e.message
         );
-    }
-}
-
-/// "3 h 20 min", "12 min", "40 s" (minutes rounded up).
-fn wait_words(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    if s < 60 {
-        return format!("{s} s");
-    }
-    let m = (s + 59) / 60;
-    match (m / 60, m % 60) {
-        (0, m) => format!("{m} min"),
-        (h, 0) if h < 48 => format!("{h} h"),
-        (h, m) if h < 48 => format!("{h} h {m} min"),
-        _ => format!("{} days", m / 1440),
     }
 }

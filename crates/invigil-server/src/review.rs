@@ -171,6 +171,7 @@ pub const FINDINGS: &[&str] = &[
     "checkin_incomplete",
     "checkin_missing",
     "analysis_disagreement",
+    "closed_before_contact",
 ];
 
 /// Recomputes and stores a session's review (after new events, a rejected

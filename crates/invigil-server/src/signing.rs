@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use anyhow::Context;
-use invigil_core::protocol::{receipt_message, BatchReceipt, ServerKey};
+use invigil_core::protocol::{
+    receipt_message, ticket_message, BatchReceipt, OfflineTicket, ServerKey,
+};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use sha2::{Digest, Sha256};
 
@@ -74,6 +76,32 @@ impl Signer {
     }
 }
 
+impl Signer {
+    /// The text form of an offline ticket, signed (docs/exams.md).
+    pub fn seal_ticket(&self, ticket: &OfflineTicket) -> String {
+        ticket.seal(|message| self.pair.sign(message).as_ref().to_vec())
+    }
+
+    /// An offline ticket this server signed, or why not (the words are for
+    /// logs: a client is told only that its code is not valid).
+    pub fn check_ticket(&self, text: &str) -> Result<OfflineTicket, String> {
+        let read = OfflineTicket::read(text)?;
+        if read.ticket.key_id != self.public.key_id {
+            return Err(format!(
+                "the ticket names key {}, not this server's {}",
+                read.ticket.key_id, self.public.key_id
+            ));
+        }
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ED25519,
+            self.pair.public_key().as_ref(),
+        )
+        .verify(&ticket_message(&read.payload), &read.signature)
+        .map_err(|_| "the ticket's signature does not verify".to_owned())?;
+        Ok(read.ticket)
+    }
+}
+
 /// First 16 hex digits of the SHA-256 of a public key.
 pub fn key_id(public_key: &[u8]) -> String {
     invigil_core::chain::hex(&Sha256::digest(public_key))[..16].to_owned()
@@ -124,6 +152,53 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tickets_verify_and_a_changed_one_does_not() {
+        use invigil_core::protocol::{Aids, CheckinRequirements, ExamBrief};
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::load_or_create(dir.path()).unwrap();
+        let ticket = OfflineTicket {
+            session_id: "s-1".into(),
+            candidate_id: "c-1".into(),
+            exam: ExamBrief {
+                id: "ex".into(),
+                title: "Exam".into(),
+                opens_ms: 1,
+                closes_ms: 2,
+                checkin: CheckinRequirements::default(),
+                aids: Aids::default(),
+                accommodations: serde_json::Map::new(),
+            },
+            policy: serde_json::Map::new(),
+            issued_ms: 5,
+            key_id: signer.public().key_id.clone(),
+        };
+        let text = signer.seal_ticket(&ticket);
+        assert_eq!(signer.check_ticket(&text).unwrap(), ticket);
+        // Another policy under the same signature.
+        let mut forged = ticket.clone();
+        forged
+            .policy
+            .insert("absence_flag_s".into(), serde_json::json!(100000));
+        let sig = text.rsplit('.').next().unwrap();
+        let body = forged.seal(|_| vec![0; 64]);
+        let body = body.rsplit_once('.').unwrap().0;
+        let err = signer.check_ticket(&format!("{body}.{sig}")).unwrap_err();
+        assert!(err.contains("does not verify"), "{err}");
+        // Another server's ticket.
+        let other = Signer::load_or_create(tempfile::tempdir().unwrap().path()).unwrap();
+        let err = signer
+            .check_ticket(&other.seal_ticket(&ticket))
+            .unwrap_err();
+        assert!(err.contains("does not verify"), "{err}");
+        let mut renamed = ticket.clone();
+        renamed.key_id = other.public().key_id.clone();
+        let err = signer
+            .check_ticket(&other.seal_ticket(&renamed))
+            .unwrap_err();
+        assert!(err.contains("names key"), "{err}");
+    }
 
     #[test]
     fn receipts_verify_and_a_changed_one_does_not() {

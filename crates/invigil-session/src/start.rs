@@ -10,16 +10,18 @@ use serde_json::{json, Map, Value};
 use crate::Photo;
 
 /// The session a candidate asks for: a launch code (`K7QF-3MZC-T9XA-HW4P`,
-/// typed or from a launch link), a session token handed out by an exam
-/// platform (`ivc_` and 64 hex digits, with the session id when a link
-/// carries one), or, on a server with open enrolment, an exam id and a
-/// candidate id. Errors are sentences for the candidate.
+/// typed or from a launch link, whose offline `ticket` comes along), a
+/// session token handed out by an exam platform (`ivc_` and 64 hex digits,
+/// with the session id when a link carries one), or, on a server with open
+/// enrolment, an exam id and a candidate id. Errors are sentences for the
+/// candidate.
 pub fn candidate_request(
     server: &str,
     code: Option<&str>,
     session_id: Option<&str>,
     exam_id: Option<&str>,
     candidate_id: Option<&str>,
+    ticket: Option<&str>,
 ) -> Result<SessionRequest, String> {
     let server = server.trim().trim_end_matches('/').to_owned();
     if !(server.starts_with("http://") || server.starts_with("https://")) {
@@ -41,7 +43,11 @@ pub fn candidate_request(
         let Ok(code) = LaunchCode::parse(code) else {
             return Err("This launch code is not valid: it has 16 letters and digits in four groups, like K7QF-3MZC-T9XA-HW4P (no I, O, 0 or 1). Check the code you were sent.".into());
         };
-        return Ok(SessionRequest::Launch { server, code });
+        return Ok(SessionRequest::Launch {
+            server,
+            code,
+            ticket: given(ticket).map(str::to_owned),
+        });
     }
     match (given(exam_id), given(candidate_id)) {
         (Some(exam), Some(candidate)) => Ok(SessionRequest::Enrol {
@@ -55,12 +61,15 @@ pub fn candidate_request(
 }
 
 /// What a launch link carries: `invigil://launch?server=URL&code=CODE`
-/// (URL-encoded values; `session=ID` too for a platform's session token).
+/// (URL-encoded values; `session=ID` too for a platform's session token;
+/// `ticket=...` for starting while the server cannot be reached,
+/// docs/exams.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LaunchLink {
     pub server: String,
     pub code: String,
     pub session_id: Option<String>,
+    pub ticket: Option<String>,
 }
 
 /// Reads a launch link (the operating system hands it to the app as its
@@ -74,7 +83,7 @@ pub fn parse_launch_link(link: &str) -> Result<LaunchLink, String> {
         .strip_prefix("invigil://launch")
         .ok_or_else(|| bad("it does not start with invigil://launch"))?;
     let query = rest.trim_start_matches('/').strip_prefix('?').unwrap_or("");
-    let (mut server, mut code, mut session_id) = (None, None, None);
+    let (mut server, mut code, mut session_id, mut ticket) = (None, None, None, None);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let v = percent_decode(v).ok_or_else(|| bad("it is damaged (bad % escapes)"))?;
@@ -82,6 +91,7 @@ pub fn parse_launch_link(link: &str) -> Result<LaunchLink, String> {
             "server" => server = Some(v),
             "code" => code = Some(v),
             "session" => session_id = Some(v),
+            "ticket" => ticket = Some(v),
             _ => {}
         }
     }
@@ -90,10 +100,15 @@ pub fn parse_launch_link(link: &str) -> Result<LaunchLink, String> {
         return Err(bad("its server address is not http:// or https://"));
     }
     let code = code.ok_or_else(|| bad("it carries no launch code"))?;
+    if let Some(t) = &ticket {
+        invigil_core::protocol::OfflineTicket::read(t)
+            .map_err(|e| bad(&format!("its offline part is damaged ({e})")))?;
+    }
     Ok(LaunchLink {
         server,
         code,
         session_id,
+        ticket,
     })
 }
 
@@ -177,6 +192,10 @@ mod tests {
             (with.server.as_str(), with.session_id.as_deref()),
             ("https://e.org", Some("s-1"))
         );
+        let ticket =
+            parse_launch_link("invigil://launch?server=https://e.org&code=x&ticket=v1.e30.AAAA")
+                .unwrap_err();
+        assert!(ticket.contains("offline part is damaged"), "{ticket}");
         for (bad, says) in [
             ("https://evil.example/launch?code=x", "does not start"),
             ("invigil://launch?code=x", "no server"),
@@ -190,23 +209,38 @@ mod tests {
         }
     }
 
+    /// The start screen without a launch link's ticket.
+    fn ask(
+        server: &str,
+        code: Option<&str>,
+        session_id: Option<&str>,
+        exam_id: Option<&str>,
+        candidate_id: Option<&str>,
+    ) -> Result<SessionRequest, String> {
+        candidate_request(server, code, session_id, exam_id, candidate_id, None)
+    }
+
     #[test]
     fn start_screen_answers_become_a_session_request() {
-        match candidate_request(
+        match ask(
             " http://h:1/ ",
             Some(" k7qf 3mzc-t9xa-hw4p "),
             None,
             None,
             None,
         ) {
-            Ok(SessionRequest::Launch { server, code }) => {
+            Ok(SessionRequest::Launch {
+                server,
+                code,
+                ticket: None,
+            }) => {
                 assert_eq!(server, "http://h:1");
                 assert_eq!(code.to_string(), "K7QF-3MZC-T9XA-HW4P");
             }
             other => panic!("{other:?}"),
         }
         let token = format!("ivc_{}", "a".repeat(64));
-        match candidate_request("http://h:1", Some(&token), Some(" s1 "), None, None) {
+        match ask("http://h:1", Some(&token), Some(" s1 "), None, None) {
             Ok(SessionRequest::Token {
                 token: t,
                 session_id,
@@ -218,28 +252,17 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            candidate_request("http://h", Some(" "), None, Some("e"), Some("c")),
+            ask("http://h", Some(" "), None, Some("e"), Some("c")),
             Ok(SessionRequest::Enrol { .. })
         ));
         let bad = |r: Result<SessionRequest, String>| r.err().unwrap();
-        assert!(bad(candidate_request("h:1", Some(&token), None, None, None)).contains("http://"));
-        assert!(bad(candidate_request(
-            "http://h",
-            Some("ivc_x"),
-            None,
-            None,
-            None
-        ))
-        .contains("not complete"));
-        assert!(bad(candidate_request(
-            "http://h",
-            Some("K7QF-3MZC-T9XA"),
-            None,
-            None,
-            None
-        ))
-        .contains("launch code is not valid"));
-        assert!(bad(candidate_request(
+        assert!(bad(ask("h:1", Some(&token), None, None, None)).contains("http://"));
+        assert!(bad(ask("http://h", Some("ivc_x"), None, None, None)).contains("not complete"));
+        assert!(
+            bad(ask("http://h", Some("K7QF-3MZC-T9XA"), None, None, None))
+                .contains("launch code is not valid")
+        );
+        assert!(bad(ask(
             "http://h",
             Some("K7QF-3MZC-T9XA-HW4O"),
             None,
@@ -247,9 +270,6 @@ mod tests {
             None
         ))
         .contains("no I, O"));
-        assert!(
-            bad(candidate_request("http://h", None, None, Some("e"), None))
-                .contains("Enter the launch code")
-        );
+        assert!(bad(ask("http://h", None, None, Some("e"), None)).contains("Enter the launch code"));
     }
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use invigil_core::chain::{event_hash, Chain};
-use invigil_core::protocol::{CandidateToken, ExamBrief};
+use invigil_core::protocol::{CandidateToken, ExamBrief, LaunchCode};
 use invigil_core::Event;
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +42,12 @@ pub struct SessionMeta {
     /// The exam, when a launch code started the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exam: Option<ExamBrief>,
+    /// A session begun offline from a launch link's ticket: the code to
+    /// redeem, with the ticket, when the server is first reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_code: Option<LaunchCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
 }
 
 impl SessionMeta {

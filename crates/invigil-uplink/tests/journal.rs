@@ -390,6 +390,8 @@ fn the_session_file_is_private() {
         ended: false,
         policy_from_server: false,
         exam: None,
+        launch_code: None,
+        ticket: None,
     };
     meta.save(dir.path()).unwrap();
     meta.save(dir.path()).unwrap();

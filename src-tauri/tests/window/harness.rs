@@ -252,6 +252,17 @@ impl Backend {
     /// As [`launch_code`](Self::launch_code), for an exam with these fields
     /// too (`checkin`, `aids`, ...).
     pub(crate) fn launch_code_with(&self, exam: &str, candidate: &str, fields: Value) -> String {
+        self.issue_with(exam, candidate, fields).0
+    }
+
+    /// As [`launch_code_with`](Self::launch_code_with): the code and its
+    /// offline ticket.
+    pub(crate) fn issue_with(
+        &self,
+        exam: &str,
+        candidate: &str,
+        fields: Value,
+    ) -> (String, String) {
         let http = reqwest::blocking::Client::new();
         let now = invigil_server::now_ms();
         let mut body = json!({"id": exam, "title": "App exam", "opens_ms": now - 60_000, "closes_ms": now + 3_600_000});
@@ -273,7 +284,8 @@ impl Backend {
             .unwrap()
             .json()
             .unwrap();
-        issued["codes"][0]["code"].as_str().unwrap().to_owned()
+        let text = |k: &str| issued["codes"][0][k].as_str().unwrap().to_owned();
+        (text("code"), text("ticket"))
     }
 
     /// The session a candidate's launch code started.

@@ -11,6 +11,9 @@
 //! - an exam with no check-in and one break: straight from the system
 //!   check to the exam, a break during which the candidate leaves and
 //!   returns unflagged, the exam clock paused;
+//! - a launch link with its offline ticket opened while the server is
+//!   down: the exam starts and runs anyway, and is delivered (the code
+//!   redeemed) once the server is back;
 //! - bad input: the server down at start, no camera, the room scan not
 //!   turned, the server down mid-exam and the camera lost mid-exam, each
 //!   with a clear message and nothing lost.
@@ -27,3 +30,4 @@ mod harness;
 mod bad_input;
 mod breaks;
 mod check_in_and_exam;
+mod offline_start;

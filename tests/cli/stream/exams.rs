@@ -108,12 +108,21 @@ fn an_admin_enrols_a_roster_and_candidates_start_with_launch_codes() {
         &["enrol", "bio-101", "--roster", roster.to_str().unwrap()],
     ));
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "candidate_id,name,email,code");
+    assert_eq!(lines[0], "candidate_id,name,email,code,link");
     assert!(
         lines[1].starts_with("c-1,\"Smith, Jane\",jane@example.org,"),
         "{csv}"
     );
-    let code = |line: &str| line.rsplit(',').next().unwrap().to_owned();
+    let code = |line: &str| line.rsplit(',').nth(1).unwrap().to_owned();
+    let link = lines[1].rsplit(',').next().unwrap();
+    assert!(
+        link.starts_with(&format!(
+            "invigil://launch?server=http%3A%2F%2F127.0.0.1%3A{}&code={}&ticket=v1.",
+            base.rsplit(':').next().unwrap(),
+            code(lines[1])
+        )),
+        "{link}"
+    );
     let (code1, code2) = (code(lines[1]), code(lines[2]));
     assert_eq!(code1.len(), 19);
     refused(
@@ -243,4 +252,130 @@ fn an_admin_enrols_a_roster_and_candidates_start_with_launch_codes() {
         &["--code", &code2],
     );
     refused(&out, "not valid");
+}
+
+/// A launch link's offline ticket (docs/exams.md): the candidate's client
+/// begins the exam while the server is down, with the policy the server
+/// signed into the link; when the server is back, the code is redeemed and
+/// the session delivered as it was recorded.
+#[test]
+fn a_launch_link_starts_the_exam_while_the_server_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_proctor(&data);
+    let port = free_port();
+    let mut server = ServerProc::start_with(&data, port, &[]);
+    let base = server.base.clone();
+    let policy = dir.path().join("exam.toml");
+    std::fs::write(&policy, "absence_warn_s = 1.5\nabsence_flag_s = 4.0\n").unwrap();
+    ok(&exams(
+        &base,
+        "qa",
+        &[
+            "create",
+            "offline-1",
+            "--title",
+            "Offline start",
+            "--opens",
+            "now",
+            "--closes",
+            "+2h",
+            "--policy",
+            policy.to_str().unwrap(),
+            // `invigil watch` takes no check-in photos.
+            "--no-face-photo",
+            "--no-id-photo",
+            "--no-room-scan",
+        ],
+    ));
+    let csv = ok(&exams(
+        &base,
+        "qa",
+        &["enrol", "offline-1", "--candidate", "c-1"],
+    ));
+    let link = csv
+        .lines()
+        .nth(1)
+        .unwrap()
+        .rsplit(',')
+        .next()
+        .unwrap()
+        .to_owned();
+    server.kill();
+
+    let journal = dir.path().join("journal");
+    let events = dir.path().join("events.jsonl");
+    let run = |link: &str, journal: &Path, events: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_invigil"))
+            .current_dir(root())
+            .args(["watch", "--quiet", "--source", SCENARIO, "--link", link])
+            .arg("--journal")
+            .arg(journal)
+            .arg("--events")
+            .arg(events)
+            .args(["--drain-timeout", "1"])
+            .env_remove("INVIGIL_LOG")
+            .output()
+            .unwrap()
+    };
+    let started = Instant::now();
+    let out = run(&link, &journal, &events);
+    assert!(
+        out.status.success(),
+        "the exam runs without the server: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "a ticket does not wait out the 60 s resolve timeout"
+    );
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(journal.join("session.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["created"], false, "{meta}");
+    assert_eq!(
+        (meta["exam_id"].as_str(), meta["candidate_id"].as_str()),
+        (Some("offline-1"), Some("c-1"))
+    );
+    let local = read_events(&events);
+    assert_eq!(local[0]["kind"], "session_started");
+    assert_eq!(
+        local[0]["data"]["policy"]["absence_flag_s"], 4.0,
+        "the link's policy"
+    );
+
+    // A damaged link is refused before anything starts.
+    let damaged = link.replace("&ticket=v1.", "&ticket=v1.x");
+    let out = run(
+        &damaged,
+        &dir.path().join("j2"),
+        &dir.path().join("e2.jsonl"),
+    );
+    refused(&out, "--link");
+
+    // The server is back: the code is redeemed with the ticket and the
+    // session delivered once, with no policy finding.
+    let _server = ServerProc::start_with(&data, port, &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .args(["uplink", "send", "--journal"])
+        .arg(&journal)
+        .args(["--timeout", "30"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let session = meta["session_id"].as_str().unwrap();
+    let t = timeline(&base, session);
+    assert_delivered_once(&t, session, &[local]);
+    let kinds: Vec<&str> = t["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["started_offline"], "{}", t["notes"]);
+    assert_eq!(t["notes"][0]["detail"]["after_close"], false);
 }

@@ -335,6 +335,9 @@ pub struct IssuedCode {
     pub name: String,
     pub email: String,
     pub code: LaunchCode,
+    /// The offline ticket for this code (docs/exams.md): a launch link with
+    /// it lets the candidate's client begin before it reaches the server.
+    pub ticket: String,
 }
 
 /// Codes issued by an enrolment or a reissue, for mailing.
@@ -389,6 +392,21 @@ pub struct ExamBrief {
     #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub accommodations: Map<String, Value>,
+}
+
+/// "3 h 20 min", "12 min", "40 s" (minutes rounded up).
+pub fn wait_words(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    if s < 60 {
+        return format!("{s} s");
+    }
+    let m = (s + 59) / 60;
+    match (m / 60, m % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) if h < 48 => format!("{h} h"),
+        (h, m) if h < 48 => format!("{h} h {m} min"),
+        _ => format!("{} days", m / 1440),
+    }
 }
 
 /// The policy in force for a candidate: the defaults, the exam's keys, then

@@ -7,11 +7,12 @@
 mod exams;
 mod review;
 mod sessions;
+mod ticket;
 #[cfg(feature = "ts")]
 mod ts;
 
 pub use exams::{
-    effective_policy, policy_differences, Accommodations, Aids, BreakClock, Breaks,
+    effective_policy, policy_differences, wait_words, Accommodations, Aids, BreakClock, Breaks,
     CheckinRequirements, Enrol, Enrolment, EnrolmentList, Exam, ExamBrief, ExamList, Issued,
     IssuedCode, LaunchCode, NewEnrolment, NewExam, Reissue, RosterUpload, LAUNCH_CODE_ALPHABET,
     LAUNCH_CODE_SYMBOLS,
@@ -25,6 +26,7 @@ pub use sessions::{
     EventBatch, MediaItem, MediaStored, ServerKey, SessionList, SessionState, SessionStatus,
     SessionSummary,
 };
+pub use ticket::{ticket_message, OfflineTicket, UnverifiedTicket, TICKET_MAX_CHARS};
 #[cfg(feature = "ts")]
 pub use ts::{event_texts_typescript, typescript};
 

@@ -46,6 +46,13 @@ pub struct CreateSession {
     /// Generated when absent.
     #[serde(default)]
     pub token: Option<CandidateToken>,
+    /// With a launch code: the offline ticket of the launch link, when the
+    /// client began before it reached the server (docs/exams.md). The
+    /// session then has the ticket's id and runs the ticket's policy, and
+    /// the code is taken up to a grace period after the exam closed.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub ticket: Option<String>,
 }
 
 /// A session created (201) or found again (200).

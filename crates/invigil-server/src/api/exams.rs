@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::auth::{self, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::exams::{
-    check_enrolment, check_exam, check_overrides, code_hash, new_code, parse_roster,
+    check_enrolment, check_exam, check_overrides, code_hash, new_code, parse_roster, ticket_for,
     validate_exam_id, ExamRow, EXAM_COLUMNS, MAX_ROSTER_ROWS,
 };
 use crate::json::{body_bytes, StrictJson};
@@ -393,7 +393,7 @@ pub(super) async fn reissue_codes(
     StrictJson(body): StrictJson<Reissue>,
 ) -> ApiResult<Json<Issued>> {
     let admin = caller.admin()?.to_owned();
-    load_row(&state, &id).await?;
+    let exam = load_row(&state, &id).await?;
     let all = enrolments_of(&state, &id).await?;
     let chosen: Vec<&Enrolment> = match &body.candidates {
         None => all.iter().filter(|e| e.session_id.is_none()).collect(),
@@ -419,6 +419,7 @@ pub(super) async fn reissue_codes(
             chosen
         }
     };
+    let now = now_ms();
     let mut tx = state.db.pool.begin().await?;
     let mut codes = Vec::with_capacity(chosen.len());
     for e in chosen {
@@ -436,6 +437,7 @@ pub(super) async fn reissue_codes(
             name: e.name.clone(),
             email: e.email.clone(),
             code,
+            ticket: ticket_for(&state.signer, &exam, &e.candidate_id, &e.overrides, now)?,
         });
     }
     tx.commit().await?;
@@ -528,11 +530,13 @@ async fn insert_enrolments(
                 ),
             ));
         }
+        let ticket = ticket_for(&state.signer, &exam, &e.candidate_id, &e.overrides, now)?;
         codes.push(IssuedCode {
             candidate_id: e.candidate_id,
             name: e.name,
             email: e.email,
             code,
+            ticket,
         });
     }
     tx.commit().await?;

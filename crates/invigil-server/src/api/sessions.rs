@@ -41,7 +41,7 @@ pub(super) fn router() -> Router<AppState> {
         (status = 200, description = "The same session, created before", body = Created),
         (status = 400, description = "A field is invalid", body = ErrorBody),
         (status = 401, description = "No launch code, or not a valid one (`launch_code_required`, `bad_launch_code`)", body = ErrorBody),
-        (status = 403, description = "Outside the exam's window (`exam_not_open`, `exam_closed`)", body = ErrorBody),
+        (status = 403, description = "Outside the exam's window (`exam_not_open`, `exam_closed`; with an offline ticket, codes are taken up to 72 h after the close)", body = ErrorBody),
         (status = 409, description = "The code has started another session, or the id is taken", body = ErrorBody),
         (status = 429, description = "Too many sessions created from this address; see Retry-After", body = ErrorBody),
     ))]
@@ -77,9 +77,23 @@ pub(super) async fn create_session(
             ),
         ));
     }
+    if body.ticket.is_some() && body.launch_code.is_none() {
+        return Err(ApiError::invalid_field(
+            "ticket",
+            "an offline ticket comes with its launch code (`launch_code`)",
+        ));
+    }
     let created = match (&body.launch_code, &body.exam_id, &body.candidate_id) {
         (Some(code), None, None) => {
-            crate::launch::redeem(&state, code, &session_id, &token, &body.policy).await?
+            crate::launch::redeem(
+                &state,
+                code,
+                &session_id,
+                &token,
+                &body.policy,
+                body.ticket.as_deref(),
+            )
+            .await?
         }
         (Some(_), _, _) => {
             return Err(ApiError::invalid_field(

@@ -941,6 +941,220 @@ async fn breaks_and_checkin(s: TestServer) {
     assert_eq!(tl["notes"][0]["detail"]["missing"], json!(["room_scan"]));
 }
 
+fn ticket_of(issued: &Value, candidate: &str) -> String {
+    issued["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["candidate_id"] == candidate)
+        .unwrap()["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The session id a ticket sets aside.
+fn ticket_session(ticket: &str) -> String {
+    invigil_core::protocol::OfflineTicket::read(ticket)
+        .unwrap()
+        .ticket
+        .session_id
+}
+
+fn ticket_body(code: &str, ticket: &str, session_id: &str, token: &str) -> Value {
+    json!({"launch_code": code, "ticket": ticket, "session_id": session_id, "token": token})
+}
+
+async fn notes_of(s: &TestServer, reader: &str, session_id: &str) -> Value {
+    let (status, tl) = send(
+        s,
+        "GET",
+        &format!("/api/v1/sessions/{session_id}/timeline"),
+        Some(reader),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{tl}");
+    tl
+}
+
+/// A launch link's offline ticket (issue 13, part 2): a client that began
+/// before it reached the server redeems its code late, with the ticket the
+/// server signed; anything else about the ticket is the one bad-code
+/// answer.
+async fn offline_tickets(s: TestServer) {
+    let admin = s.admin(&unique("admin")).await;
+    let hour = 3_600_000;
+    let now = now_ms();
+    let mut exams = Vec::new();
+    for (name, opens, closes) in [
+        ("closed", now - 2 * hour, now - hour),
+        ("long-closed", now - 80 * hour, now - 73 * hour),
+        ("open", now - hour, now + hour),
+    ] {
+        let exam = unique(name);
+        let (status, v) = send(
+            &s,
+            "POST",
+            "/api/v1/exams",
+            Some(&admin),
+            exam_body(&exam, opens, closes),
+        )
+        .await;
+        assert_eq!(status, 201, "{v}");
+        let (status, issued) = send(
+            &s,
+            "POST",
+            &format!("/api/v1/exams/{exam}/enrolments"),
+            Some(&admin),
+            json!({"candidates": [{"candidate_id": "c-1"}, {"candidate_id": "c-2"}]}),
+        )
+        .await;
+        assert_eq!(status, 201, "{issued}");
+        exams.push((exam, issued));
+    }
+    let start = |body: Value| send(&s, "POST", "/api/v1/sessions", None, body);
+    let bad = |(status, v): (u16, Value)| {
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (401, Some("bad_launch_code")),
+            "{v}"
+        );
+    };
+
+    // The exam closed an hour ago: the code alone no longer works ...
+    let (_, issued) = &exams[0];
+    let (code1, ticket1) = (code_of(issued, "c-1"), ticket_of(issued, "c-1"));
+    let (code2, ticket2) = (code_of(issued, "c-2"), ticket_of(issued, "c-2"));
+    let sid1 = ticket_session(&ticket1);
+    let (status, v) = start(start_body(&code1, &sid1, &token())).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("exam_closed")),
+        "{v}"
+    );
+    // ... and a ticket is checked: another candidate's, another session
+    // id, a policy changed under the signature, a ticket without its code.
+    bad(start(ticket_body(&code2, &ticket1, &sid1, &token())).await);
+    bad(start(ticket_body(&code1, &ticket1, &unique("sess"), &token())).await);
+    let mut forged = invigil_core::protocol::OfflineTicket::read(&ticket1)
+        .unwrap()
+        .ticket;
+    forged
+        .policy
+        .insert("absence_flag_s".into(), json!(100000.0));
+    let signature = ticket1.rsplit('.').next().unwrap();
+    let forged = forged.seal(|_| vec![0; 64]);
+    let forged = format!("{}.{signature}", forged.rsplit_once('.').unwrap().0);
+    bad(start(ticket_body(&code1, &forged, &sid1, &token())).await);
+    bad(start(ticket_body(&code1, "v1.garbage.x", &sid1, &token())).await);
+    let (status, v) = start(json!({"ticket": ticket1, "session_id": sid1, "token": token()})).await;
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (400, Some("ticket")),
+        "{v}"
+    );
+
+    // The client that began offline with its own ticket is taken, runs the
+    // signed policy, and proctors are told the server heard of it late.
+    let tok = token();
+    let (status, created) = start(ticket_body(&code1, &ticket1, &sid1, &tok)).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["session_id"], sid1.as_str());
+    let signed = invigil_core::protocol::OfflineTicket::read(&ticket1)
+        .unwrap()
+        .ticket;
+    assert_eq!(created["policy"], Value::Object(signed.policy.clone()));
+    // The same client again (a lost reply): the same session.
+    let (status, again) = start(ticket_body(&code1, &ticket1, &sid1, &tok)).await;
+    assert_eq!(
+        (status, &again["session_id"]),
+        (200, &json!(sid1)),
+        "{again}"
+    );
+    let tl = notes_of(&s, &admin, &sid1).await;
+    let kinds: Vec<&str> = tl["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["started_offline", "closed_before_contact"], "{tl}");
+    assert_eq!(tl["notes"][0]["detail"]["after_close"], true);
+    assert!(tl["notes"][0]["detail"]["outdated"].is_null());
+    assert!(
+        tl["session"]["priority"].as_f64().unwrap() > 0.0,
+        "{}",
+        tl["session"]
+    );
+    // Its ticket does not start a second session for the other code.
+    bad(start(ticket_body(&code2, &ticket1, &sid1, &token())).await);
+    let sid2 = ticket_session(&ticket2);
+    assert_eq!(
+        start(ticket_body(&code2, &ticket2, &sid2, &token()))
+            .await
+            .0,
+        201
+    );
+
+    // Past the grace (72 h after the close) not even a ticket is taken.
+    let (_, issued) = &exams[1];
+    let ticket = ticket_of(issued, "c-1");
+    let (status, v) = start(ticket_body(
+        &code_of(issued, "c-1"),
+        &ticket,
+        &ticket_session(&ticket),
+        &token(),
+    ))
+    .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("exam_closed")),
+        "{v}"
+    );
+
+    // An accommodation given after the link went out: the session runs the
+    // link's policy (what the candidate's client ran), the proctors see
+    // that it is outdated, and the client is not flagged for running it.
+    let (exam_open, issued) = &exams[2];
+    let ticket = ticket_of(issued, "c-1");
+    let sid = ticket_session(&ticket);
+    let (status, v) = send(
+        &s,
+        "PUT",
+        &format!("/api/v1/exams/{exam_open}/enrolments/c-1"),
+        Some(&admin),
+        json!({"overrides": {"absence_flag_s": 30.0}, "reason": "medical"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let tok = token();
+    let (status, created) = start(ticket_body(&code_of(issued, "c-1"), &ticket, &sid, &tok)).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["policy"]["absence_flag_s"], 8.0);
+    let (status, v) = send(
+        &s,
+        "POST",
+        &format!("/api/v1/sessions/{sid}/events"),
+        Some(&tok),
+        json!({"events": started(&sid, created["policy"].clone())}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let tl = notes_of(&s, &admin, &sid).await;
+    let kinds: Vec<&str> = tl["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["started_offline"], "{tl}");
+    let note = &tl["notes"][0]["detail"];
+    assert_eq!(note["after_close"], false);
+    assert_eq!(note["outdated"]["absence_flag_s"]["now"], 30.0, "{note}");
+    assert_eq!(note["outdated"]["absence_flag_s"]["link"], 8.0, "{note}");
+}
+
 macro_rules! on_both {
     ($($name:ident => $body:ident;)*) => {
         mod sqlite {
@@ -971,4 +1185,5 @@ on_both! {
     launch_codes_work_only_inside_the_window => windows;
     a_client_running_another_policy_is_flagged => lying_clients;
     breaks_and_checkins_are_held_to_the_exam => breaks_and_checkin;
+    offline_tickets_start_before_the_server_is_reached => offline_tickets;
 }

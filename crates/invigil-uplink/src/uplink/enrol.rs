@@ -5,12 +5,17 @@ use std::time::{Duration, Instant};
 
 use invigil_core::chain;
 use invigil_core::protocol::{
-    CandidateToken, CreateSession, Created, DeliveryStatus, LaunchCode, Me, SessionState,
+    wait_words, CandidateToken, CreateSession, Created, DeliveryStatus, LaunchCode, Me,
+    OfflineTicket, SessionState,
 };
 
 use super::shipper::{client, send, Backoff, Failure};
 use super::{SessionRequest, UplinkError};
 use crate::session::SessionMeta;
+
+/// Longest wait for the server before a launch link's ticket starts the
+/// exam offline.
+const TICKET_WAIT: Duration = Duration::from_secs(10);
 
 pub(super) fn new_meta(
     server: &str,
@@ -42,17 +47,50 @@ pub(super) fn new_meta(
                 ended: false,
                 policy_from_server: false,
                 exam: None,
+                launch_code: None,
+                ticket: None,
             })
         }
-        SessionRequest::Launch { code, .. } => {
-            let session_id = random_hex(16);
+        SessionRequest::Launch { code, ticket, .. } => {
+            let ticket = match ticket {
+                Some(text) => Some((
+                    OfflineTicket::read(&text)
+                        .map_err(|problem| refused(server, problem))?
+                        .ticket,
+                    text,
+                )),
+                None => None,
+            };
+            // A ticket's session id, so that an answer lost on the way and
+            // the offline start name the same session.
+            let session_id = ticket
+                .as_ref()
+                .map_or_else(|| random_hex(16), |(t, _)| t.session_id.clone());
             let mut bytes = [0u8; 32];
             getrandom::fill(&mut bytes).expect("the OS random source works");
             let token = CandidateToken::from_random(bytes);
+            // With a ticket the candidate need not wait long for a server
+            // that does not answer: the exam can begin without it.
+            let wait = match ticket {
+                Some(_) => resolve_timeout.min(TICKET_WAIT),
+                None => resolve_timeout,
+            };
             let http = client();
-            retrying(server, resolve_timeout, || {
+            let asked = retrying(server, wait, || {
                 launch(&http, server, &code, &session_id, &token)
-            })
+            });
+            match (asked, ticket) {
+                (Ok(meta), _) => Ok(meta),
+                (Err(Failure::Retry(problem)), Some((ticket, text))) => {
+                    tracing::warn!(
+                        "cannot reach {server} ({problem}); starting offline from the launch link's ticket"
+                    );
+                    offline_meta(server, code, ticket, text, token, now_ms())
+                }
+                (Err(Failure::Retry(problem) | Failure::Refused(problem)), _) => {
+                    Err(refused(server, problem))
+                }
+            }
         }
         SessionRequest::Token {
             token, session_id, ..
@@ -61,16 +99,84 @@ pub(super) fn new_meta(
             retrying(server, resolve_timeout, || {
                 resolve(&http, server, &token, session_id.as_deref())
             })
+            .map_err(|(Failure::Retry(problem) | Failure::Refused(problem))| {
+                refused(server, problem)
+            })
         }
     }
 }
 
-/// Tries `ask` until it succeeds, is refused, or `timeout` has passed.
+fn refused(server: &str, problem: String) -> UplinkError {
+    UplinkError::Resolve {
+        server: server.to_owned(),
+        problem,
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The session of a launch link's ticket, begun without the server: the
+/// code is redeemed (with the ticket) when the shipper first reaches it.
+/// Refused outside the exam's window by this computer's clock.
+fn offline_meta(
+    server: &str,
+    code: LaunchCode,
+    ticket: OfflineTicket,
+    text: String,
+    token: CandidateToken,
+    now: i64,
+) -> Result<SessionMeta, UplinkError> {
+    let exam = &ticket.exam;
+    if now < exam.opens_ms {
+        return Err(refused(
+            server,
+            format!(
+                "the server cannot be reached, and {} opens in {} by this computer's clock; start again then",
+                exam.title,
+                wait_words(exam.opens_ms - now)
+            ),
+        ));
+    }
+    if now >= exam.closes_ms {
+        return Err(refused(
+            server,
+            format!(
+                "the server cannot be reached, and {} closed {} ago by this computer's clock",
+                exam.title,
+                wait_words(now - exam.closes_ms)
+            ),
+        ));
+    }
+    Ok(SessionMeta {
+        server: server.to_owned(),
+        head: chain::origin(&ticket.session_id),
+        session_id: ticket.session_id,
+        token,
+        exam_id: ticket.exam.id.clone(),
+        candidate_id: ticket.candidate_id,
+        policy: ticket.policy,
+        created: false,
+        next_seq: 0,
+        last_t_ms: 0,
+        ended: false,
+        policy_from_server: true,
+        exam: Some(ticket.exam),
+        launch_code: Some(code),
+        ticket: Some(text),
+    })
+}
+
+/// Tries `ask` until it succeeds, is refused, or `timeout` has passed; the
+/// last failure says which.
 fn retrying(
     server: &str,
     timeout: Duration,
     mut ask: impl FnMut() -> Result<SessionMeta, Failure>,
-) -> Result<SessionMeta, UplinkError> {
+) -> Result<SessionMeta, Failure> {
     let deadline = Instant::now() + timeout;
     let mut backoff = Backoff::default();
     loop {
@@ -84,12 +190,7 @@ fn retrying(
                         .min(deadline.saturating_duration_since(Instant::now())),
                 );
             }
-            Err(Failure::Retry(problem) | Failure::Refused(problem)) => {
-                return Err(UplinkError::Resolve {
-                    server: server.to_owned(),
-                    problem,
-                })
-            }
+            Err(failure) => return Err(failure),
         }
     }
 }
@@ -112,6 +213,7 @@ fn launch(
                 candidate_id: None,
                 policy: serde_json::Map::new(),
                 token: Some(token.clone()),
+                ticket: None,
             }),
         "the session of the launch code",
     )?;
@@ -135,6 +237,8 @@ fn launch(
         ended: false,
         policy_from_server: true,
         exam: created.exam,
+        launch_code: None,
+        ticket: None,
     })
 }
 
@@ -184,6 +288,8 @@ fn resolve(
         ended: false,
         policy_from_server: true,
         exam: None,
+        launch_code: None,
+        ticket: None,
     })
 }
 

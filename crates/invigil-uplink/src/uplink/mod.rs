@@ -36,8 +36,15 @@ pub enum SessionRequest {
     },
     /// A launch code from the exam's organisers: the server starts the
     /// session when first reached (retried for up to the resolve timeout)
-    /// and says which exam, candidate and policy it runs.
-    Launch { server: String, code: LaunchCode },
+    /// and says which exam, candidate and policy it runs. With the launch
+    /// link's offline ticket, a server still unreachable then does not stop
+    /// the start: the session is the ticket's, and the code is redeemed
+    /// when the server is first reached (docs/exams.md).
+    Launch {
+        server: String,
+        code: LaunchCode,
+        ticket: Option<String>,
+    },
     /// A session created beforehand on the server (a proctor or exam
     /// platform handed out the token). Its id comes from `session_id`, or
     /// from the server at start.

@@ -244,6 +244,10 @@ impl Shipper {
     fn step(&mut self) -> Result<bool, Failure> {
         let meta = lock(&self.shared.meta).clone();
         if !meta.created {
+            // What waits for the session, counted while it cannot be made.
+            if let Ok(pending) = lock(&self.shared.journal).pending() {
+                self.status().pending = pending.len() as u64;
+            }
             self.create(&meta)?;
             let mut m = lock(&self.shared.meta);
             m.created = true;
@@ -317,13 +321,19 @@ impl Shipper {
     }
 
     fn create(&self, meta: &SessionMeta) -> Result<(), Failure> {
+        // Begun offline from a ticket: redeem its code; else open enrolment.
+        let (exam_id, candidate_id) = match meta.launch_code {
+            Some(_) => (None, None),
+            None => (Some(meta.exam_id.clone()), Some(meta.candidate_id.clone())),
+        };
         let body = serde_json::to_string(&CreateSession {
             session_id: Some(meta.session_id.clone()),
-            launch_code: None,
-            exam_id: Some(meta.exam_id.clone()),
-            candidate_id: Some(meta.candidate_id.clone()),
+            launch_code: meta.launch_code.clone(),
+            exam_id,
+            candidate_id,
             policy: meta.policy.clone(),
             token: Some(meta.token.clone()),
+            ticket: meta.ticket.clone(),
         })
         .expect("a session request serialises");
         let len = body.len() as u64;
