@@ -165,6 +165,19 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
     ...(s.accommodations && Object.keys(s.accommodations).length
       ? [el("p", { class: "notice", id: "accommodations" }, el("strong", {}, "Accommodations: "), keys(s.accommodations), " (set by an admin for this candidate; see the exam's audit trail)")]
       : []),
+    ...t.notes
+      .filter((n) => n.kind === "started_offline")
+      .map((n) => {
+        const outdated = (n.detail.outdated ?? {}) as Record<string, { now: unknown; link: unknown }>;
+        const parts = Object.entries(outdated).map(([k, d]) => `${k}: ran ${String(d.link)}, exam now ${String(d.now)}`);
+        return el(
+          "p",
+          { class: "notice", id: "started-offline" },
+          el("strong", {}, "Began offline: "),
+          `the candidate's client started from its launch link before it reached the server, which first heard of the session at ${new Date(Number(n.detail.first_contact_ms)).toLocaleString()}${n.detail.after_close ? ", after the exam closed" : ""}.`,
+          parts.length ? ` The link was issued before a change: ${parts.join("; ")}.` : "",
+        );
+      }),
     ...mismatches.map((n) => {
       const diff = (n.detail.differences ?? {}) as Record<string, { session: unknown; client: unknown }>;
       const parts = Object.entries(diff).map(([k, d]) => `${k}: exam ${String(d.session)}, client ${String(d.client)}`);
