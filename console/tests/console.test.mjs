@@ -283,8 +283,9 @@ test("an admin creates an exam, enrols a roster and downloads its codes; proctor
   assert.match(code1, /^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}$/);
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("#codes-csv")]);
   const csv = readFileSync(await download.path(), "utf8");
-  assert.match(csv, /^candidate_id,name,email,code\n/);
-  assert.ok(csv.includes(`r-1,"Smith, Jane",jane@example.org,${code1}`), csv);
+  assert.match(csv, /^candidate_id,name,email,code,link\n/);
+  assert.ok(csv.includes(`r-1,"Smith, Jane",jane@example.org,${code1},invigil://launch?server=`), csv);
+  assert.ok(csv.includes(`&code=${code1}&ticket=v1.`), csv);
   await shot(page, "exam-1-codes");
   // The same roster again: refused, nothing enrolled twice.
   await page.setInputFiles("#roster-file", roster);

@@ -40,7 +40,7 @@ fn spot_checks_on_a_real_session() {
         .nth(1)
         .unwrap()
         .rsplit(',')
-        .next()
+        .nth(1) // candidate_id,name,email,code,link
         .unwrap()
         .to_owned();
 
