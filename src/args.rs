@@ -50,6 +50,9 @@ pub enum Command {
     /// Judge photographs as the check-in would (face photo, ID photo, room
     /// views): accepted or refused, why, and the measures behind it.
     Checkin(CheckinArgs),
+    /// Whether two photographs show the same person (on-device face
+    /// embedding): exit 0 the same, 1 different, 2 unreadable or no face.
+    Identify(IdentifyArgs),
     /// List, export and delete the sessions a server's database holds
     /// (retention, a candidate's request for or erasure of their data).
     Sessions {
@@ -216,6 +219,23 @@ pub struct ExamAccommodateArgs {
     /// Why (kept in the audit trail).
     #[arg(long)]
     pub reason: String,
+}
+
+#[derive(Args, Debug)]
+pub struct IdentifyArgs {
+    /// A photograph of a person (the largest face in it is compared).
+    #[arg(value_name = "IMAGE_A")]
+    pub a: PathBuf,
+    /// Another photograph.
+    #[arg(value_name = "IMAGE_B")]
+    pub b: PathBuf,
+    /// Print {"similarity", "same_person", "threshold"} as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Cosine similarity from which two faces count as one person
+    /// (default: the measured operating point, docs/identity.md).
+    #[arg(long, value_name = "SIMILARITY")]
+    pub threshold: Option<f32>,
 }
 
 #[derive(Args, Debug)]

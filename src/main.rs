@@ -5,6 +5,7 @@ mod checkin;
 mod demo;
 mod detect;
 mod exams;
+mod identify;
 mod qa;
 mod report;
 mod serve;
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
             command: ProctorCommand::Remove(a),
         } => serve::proctor_remove(&a),
         Command::Checkin(a) => checkin::run(&a),
+        Command::Identify(a) => identify::run(&a),
         Command::Exams { server, command } => exams::run(&server, &command),
         Command::Sessions {
             command: SessionsCommand::List(a),

@@ -61,6 +61,7 @@ mod console;
 mod demo;
 mod detect;
 mod docs;
+mod identify;
 mod qa;
 mod stream;
 mod watch;

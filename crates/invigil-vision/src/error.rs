@@ -12,6 +12,8 @@ pub enum VisionError {
     },
     #[error("model {name} is not a usable BlazeFace ONNX model: {message}")]
     ModelInvalid { name: String, message: String },
+    #[error("model {name} is not a usable face embedding (SFace) ONNX model: {message}")]
+    EmbedderInvalid { name: String, message: String },
     #[error("face detection failed: {0}")]
     Inference(String),
     #[error("frame {width}x{height} has {actual} bytes, expected {expected} (RGB)")]
