@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use invigil_session::{judge_photos, photo_label, CheckInPolicy, ROOM_SIDES};
+use invigil_session::{judge_identity, judge_photos, photo_label, CheckInPolicy, ROOM_SIDES};
 use invigil_vision::checkin::Assessment;
 use serde_json::json;
 
@@ -35,6 +35,9 @@ pub fn run(args: &CheckinArgs) -> anyhow::Result<ExitCode> {
         &rooms,
         &CheckInPolicy::default(),
     )?;
+    // With both a face photo and an ID photo: is the ID's portrait the
+    // person in the face photo? (Never a refusal by itself.)
+    let identity = judge_identity(&verdicts, face.as_ref(), id.as_ref())?;
     let paths = args.face.iter().chain(&args.id).chain(&args.room);
     let verdicts: Vec<(String, &PathBuf, Assessment)> = verdicts
         .into_iter()
@@ -50,7 +53,7 @@ pub fn run(args: &CheckinArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|(k, v)| (k.clone(), json!(v)))
                 .collect();
-            let line = json!({
+            let mut line = json!({
                 "slot": slot,
                 "path": path.display().to_string(),
                 "ready": a.ready,
@@ -59,6 +62,13 @@ pub fn run(args: &CheckinArgs) -> anyhow::Result<ExitCode> {
                 "faces": a.faces,
                 "document": a.document,
             });
+            if let (Some(check), "id") = (&identity, slot.as_str()) {
+                line["identity"] = json!({
+                    "id_face_found": check.id_face_found,
+                    "similarity": check.similarity.map(|s| (f64::from(s) * 1e4).round() / 1e4),
+                    "same_person": check.same_person,
+                });
+            }
             writeln!(out, "{line}")?;
             continue;
         }
@@ -79,6 +89,15 @@ pub fn run(args: &CheckinArgs) -> anyhow::Result<ExitCode> {
                 .map(|(k, v)| format!("{k} {v:.3}"))
                 .collect();
             writeln!(out, "  measures: {}", m.join(", "))?;
+        }
+        if let (Some(check), "id") = (&identity, slot.as_str()) {
+            let said = match (check.similarity, check.same_person) {
+                (Some(s), Some(true)) => format!("the portrait is the person in the face photo (similarity {s:.3})"),
+                (Some(s), _) => format!("the portrait does not look like the person in the face photo (similarity {s:.3}); the app asks for a retake, then flags it for proctors"),
+                (None, _) if !check.id_face_found => "no portrait to compare with the face photo".to_owned(),
+                (None, _) => "no face in the face photo to compare with the portrait".to_owned(),
+            };
+            writeln!(out, "  identity: {said}")?;
         }
     }
     Ok(if verdicts.iter().all(|(_, _, a)| a.ready) {

@@ -109,3 +109,51 @@ fn bad_input_is_named_and_nothing_is_judged() {
         assert!(stdout(&o).is_empty(), "{args:?}: nothing judged");
     }
 }
+
+/// Issue 14: the ID's portrait against the face photo. The candidate's own
+/// ID matches; someone else's ID is accepted as a photo (the check-in
+/// never refuses on this alone) and reported as not the same person.
+#[test]
+fn the_id_portrait_is_compared_with_the_face_photo() {
+    let identity = |id: &str| {
+        let o = invigil(&[
+            "checkin",
+            "--json",
+            "--face",
+            &format!("{DIR}/face.jpg"),
+            "--id",
+            &format!("{DIR}/{id}"),
+        ]);
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+        let lines = events(&stdout(&o));
+        assert!(lines[0].get("identity").is_none(), "only on the ID line");
+        assert_eq!(lines[1]["slot"], "id");
+        lines[1]["identity"].clone()
+    };
+    let own = identity("id_card_own.jpg");
+    assert_eq!(own["id_face_found"], true, "{own}");
+    assert_eq!(own["same_person"], true, "{own}");
+    let other = identity("id_card.jpg");
+    assert_eq!(other["id_face_found"], true, "{other}");
+    assert_eq!(other["same_person"], false, "{other}");
+    assert!(
+        other["similarity"].as_f64().unwrap() < own["similarity"].as_f64().unwrap(),
+        "{other} {own}"
+    );
+    // In words, too.
+    let o = invigil(&[
+        "checkin",
+        "--face",
+        &format!("{DIR}/face.jpg"),
+        "--id",
+        &format!("{DIR}/id_card.jpg"),
+    ]);
+    assert!(
+        stdout(&o).contains("identity: the portrait does not look like the person"),
+        "{}",
+        stdout(&o)
+    );
+    // An ID photo alone has nothing to be compared with.
+    let o = invigil(&["checkin", "--json", "--id", &format!("{DIR}/id_card.jpg")]);
+    assert!(events(&stdout(&o))[0].get("identity").is_none());
+}

@@ -26,9 +26,9 @@ mod view;
 
 pub use breaks::{BreakDesk, BreakView};
 pub use checkin::{
-    checkin_detector, judge_photos, photo_label, required_slots, CheckIn, CheckInFixture,
-    CheckInOptions, CheckInView, Photo, PhotoVerdict, PhotoView, ProblemView, Step, CHECKIN_PHOTOS,
-    ROOM_SIDES,
+    checkin_detector, judge_identity, judge_photos, photo_label, required_slots, CheckIn,
+    CheckInFixture, CheckInOptions, CheckInView, Photo, PhotoVerdict, PhotoView, ProblemView, Step,
+    CHECKIN_PHOTOS, ROOM_SIDES,
 };
 pub use invigil_vision::checkin::{CheckInPolicy, SystemCheckPolicy};
 pub use monitor::Monitor;

@@ -46,6 +46,42 @@ pub fn main_face(faces: &[Face]) -> Option<&Face> {
         .max_by(|a, b| (a.bbox[2] * a.bbox[3]).total_cmp(&(b.bbox[2] * b.bbox[3])))
 }
 
+/// The face photo against the portrait on the ID photo.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IdentityCheck {
+    /// A portrait was found on the ID and could be aligned.
+    pub id_face_found: bool,
+    /// Cosine similarity of the two faces; none without both.
+    pub similarity: Option<f32>,
+    /// `similarity >= SAME_PERSON_MIN_SIMILARITY`; none without both.
+    pub same_person: Option<bool>,
+}
+
+impl IdentityCheck {
+    /// Compares the candidate's face (`face` in `face_frame`) with the ID's
+    /// portrait (`portrait` in `id_frame`), either possibly missing.
+    pub fn compare(
+        embedder: &FaceEmbedder,
+        face: Option<(&Frame, &Face)>,
+        portrait: Option<(&Frame, &Face)>,
+    ) -> Result<Self, VisionError> {
+        let embed = |x: Option<(&Frame, &Face)>| match x {
+            Some((frame, f)) => embedder.embed(frame, f),
+            None => Ok(None),
+        };
+        let (a, b) = (embed(face)?, embed(portrait)?);
+        let similarity = match (&a, &b) {
+            (Some(a), Some(b)) => Some(a.similarity(b)),
+            _ => None,
+        };
+        Ok(Self {
+            id_face_found: b.is_some(),
+            similarity,
+            same_person: similarity.map(|s| s >= SAME_PERSON_MIN_SIMILARITY),
+        })
+    }
+}
+
 /// A face's identity embedding: unit length.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Embedding(pub Vec<f32>);

@@ -6,7 +6,8 @@ use invigil_core::Frame;
 use invigil_vision::checkin::{
     assess_face_photo, assess_id_photo, assess_room_view, Assessment, CheckInPolicy, ViewSignature,
 };
-use invigil_vision::{FaceDetector, ModelKind};
+use invigil_vision::identity::main_face;
+use invigil_vision::{FaceDetector, FaceEmbedder, IdentityCheck, ModelKind};
 
 use super::{photo_label, ROOM_SIDES};
 use crate::SessionError;
@@ -18,6 +19,35 @@ pub fn checkin_detector(policy: &CheckInPolicy) -> Result<FaceDetector, SessionE
         FaceDetector::new(ModelKind::Back256).map_err(|e| SessionError::Detector(e.to_string()))?;
     detector.set_min_score(policy.detector_min_score);
     Ok(detector)
+}
+
+/// The face photo's face against the ID photo's portrait (issue 14): the
+/// largest face counted on the face photo, the portrait the ID check found.
+/// `None` when either photo was not judged.
+pub fn judge_identity(
+    verdicts: &[PhotoVerdict],
+    face: Option<&Frame>,
+    id: Option<&Frame>,
+) -> Result<Option<IdentityCheck>, SessionError> {
+    let (Some(face_frame), Some(id_frame)) = (face, id) else {
+        return Ok(None);
+    };
+    let of = |slot: &str| {
+        verdicts
+            .iter()
+            .find(|v| v.slot == slot)
+            .map(|v| &v.assessment)
+    };
+    let face = of("face")
+        .and_then(|a| main_face(&a.faces))
+        .map(|f| (face_frame, f));
+    let portrait = of("id")
+        .and_then(|a| a.faces.first())
+        .map(|f| (id_frame, f));
+    let embedder = FaceEmbedder::new().map_err(|e| SessionError::Detector(e.to_string()))?;
+    IdentityCheck::compare(&embedder, face, portrait)
+        .map(Some)
+        .map_err(|e| SessionError::Detector(e.to_string()))
 }
 
 /// One photograph's verdict.

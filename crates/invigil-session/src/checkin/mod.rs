@@ -26,7 +26,7 @@ use invigil_vision::checkin::{
 use invigil_vision::FaceDetector;
 
 pub use feed::CheckInFixture;
-pub use judge::{checkin_detector, judge_photos, PhotoVerdict};
+pub use judge::{checkin_detector, judge_identity, judge_photos, PhotoVerdict};
 pub use view::{
     photo_label, required_slots, CheckInView, Photo, PhotoView, ProblemView, Step, CHECKIN_PHOTOS,
     ROOM_SIDES,
