@@ -587,6 +587,12 @@ pub struct WatchArgs {
     /// No status line on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// The candidate's check-in face photo: the face in view is compared
+    /// with it every identity_check_interval_s and after every return
+    /// (identity_mismatch, docs/identity.md). Overrides a scenario's
+    /// reference_face.
+    #[arg(long, value_name = "IMAGE")]
+    pub reference_face: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]

@@ -53,6 +53,11 @@ pub fn run(args: &WatchArgs) -> anyhow::Result<ExitCode> {
     options.stream = stream_options(&args.stream)?;
     options.clips = args.stream.clips;
     options.drain = Duration::from_secs_f64(args.stream.drain_timeout.max(0.0));
+    options.reference_face = args
+        .reference_face
+        .as_deref()
+        .map(invigil_session::reference_from_image)
+        .transpose()?;
     let session = Session::open(options).map_err(|e| match e {
         invigil_session::SessionError::Uplink(e) => anyhow::Error::new(e).context(format!(
             "cannot open the journal in {}",

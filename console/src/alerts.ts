@@ -79,6 +79,7 @@ export const FINDING_TEXT: Record<string, string> = {
   checkin_missing: "Session without the check-in the exam asks for",
   analysis_disagreement: "A spot check disagrees with what the client reported",
   closed_before_contact: "Began offline; the server first heard of it after the exam closed",
+  identity_unverified: "The ID's photo did not match the face photo at check-in",
 };
 
 /** What the server found about a session (e.g. a client running another

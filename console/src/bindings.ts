@@ -3,7 +3,7 @@
 
 export type Severity = "info" | "warning" | "violation";
 
-export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun" | "snapshot_taken";
+export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun" | "snapshot_taken" | "identity_mismatch" | "identity_restored" | "static_face";
 
 export type Event = { 
 /**
@@ -510,4 +510,7 @@ export const EVENT_LABELS: Partial<Record<EventKind, string>> = {
   break_ended: "Break ended",
   break_overrun: "Break ran over its length",
   snapshot_taken: "Spot-check snapshot",
+  identity_mismatch: "Different person in view",
+  identity_restored: "Same person again",
+  static_face: "Face does not move (a photo?)",
 };

@@ -271,7 +271,14 @@ async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String
     }
     // If the camera does not open, the photos and the session stay, and
     // the candidate can try again.
-    let options = SessionOptions::live(&state.config.source);
+    let mut options = SessionOptions::live(&state.config.source);
+    // The check-in's face photo is the reference the exam compares the
+    // face in view with (docs/identity.md).
+    options.reference_face = lock(&state.photos)
+        .iter()
+        .flatten()
+        .find(|p| p.slot == "face")
+        .and_then(|p| p.embedding.clone());
     let mut session = tauri::async_runtime::spawn_blocking(move || Session::prepare(options))
         .await
         .map_err(|e| e.to_string())?
@@ -425,6 +432,7 @@ pub fn typescript_bindings() -> String {
         ipc::StartedSession::decl(&cfg),
         invigil_session::Step::decl(&cfg),
         invigil_session::ProblemView::decl(&cfg),
+        invigil_session::IdentityView::decl(&cfg),
         invigil_session::PhotoView::decl(&cfg),
         invigil_session::CheckInView::decl(&cfg),
         invigil_session::EventView::decl(&cfg),

@@ -142,3 +142,65 @@ fn no_camera_is_a_clear_error() {
     assert!(err.contains("camera"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// `--reference-face`: the face in view is compared with the check-in's
+/// face photo (docs/identity.md); another person's photo as the reference
+/// flags the candidate in view, the candidate's own does not.
+#[test]
+fn a_reference_face_that_is_someone_else_flags_the_candidate_in_view() {
+    let (o, ev) = watch_to_file(
+        "tests/scenarios/leaves_and_returns.toml",
+        &["--reference-face", "tests/fixtures/images/biden.jpg"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mismatch: Vec<&Value> = ev
+        .iter()
+        .filter(|e| e["kind"] == "identity_mismatch")
+        .collect();
+    // Raised at the start and never restored (the flag stays open over the
+    // absence, so it is raised once).
+    assert_eq!(mismatch.len(), 1, "{:?}", kinds(&ev));
+    let m = mismatch[0];
+    assert_eq!(m["severity"], "violation");
+    assert!(m["t_ms"].as_u64().unwrap() <= 6_000, "{m}");
+    assert!(m["data"]["similarity"].as_f64().unwrap() < 0.35, "{m}");
+    assert_eq!(m["data"]["threshold"], 0.35);
+    assert_eq!(
+        ev.last().unwrap()["data"]["open_conditions"],
+        serde_json::json!(["identity_mismatch"])
+    );
+    let (o, ev) = watch_to_file(
+        "tests/scenarios/leaves_and_returns.toml",
+        &["--reference-face", "tests/fixtures/images/obama3.jpg"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !kinds(&ev).iter().any(|k| k.starts_with("identity")),
+        "{:?}",
+        kinds(&ev)
+    );
+}
+
+#[test]
+fn a_reference_face_without_a_usable_face_is_a_clear_error() {
+    for (image, says) in [
+        ("tests/fixtures/images/coffee.png", "no face found"),
+        ("tests/fixtures/images/nope.jpg", "nope.jpg"),
+        ("tests/fixtures/images/labels.toml", "not an image"),
+    ] {
+        let o = invigil(&[
+            "watch",
+            "--source",
+            "tests/scenarios/glance_away.toml",
+            "--reference-face",
+            image,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{image}");
+        let err = stderr(&o);
+        assert!(
+            err.contains("reference face") && err.contains(image) && err.contains(says),
+            "{image}: {err}"
+        );
+        assert!(stdout(&o).is_empty(), "nothing ran: {}", stdout(&o));
+    }
+}

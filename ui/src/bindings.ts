@@ -73,6 +73,25 @@ export type Step = "face" | "id" | "room";
 
 export type ProblemView = { code: string, message: string, };
 
+export type IdentityView = { 
+/**
+ * A portrait was found on the ID.
+ */
+id_face_found: boolean, similarity: number | null, same_person: boolean, 
+/**
+ * ID photos taken so far (retakes included).
+ */
+attempts: number, 
+/**
+ * Ask for another ID photo, with `hint`.
+ */
+retake: boolean, 
+/**
+ * No match after the last attempt: the exam goes on and proctors
+ * compare the photos themselves.
+ */
+for_review: boolean, hint: string | null, };
+
 export type PhotoView = { 
 /**
  * `face`, `id`, or a room side.
@@ -81,7 +100,12 @@ slot: string, label: string,
 /**
  * Small JPEG as a `data:` URL.
  */
-thumbnail: string, };
+thumbnail: string, 
+/**
+ * The ID photo: its portrait against the face photo (none for other
+ * photos, or without a face photo to compare with).
+ */
+identity: IdentityView | null, };
 
 export type CheckInView = { step: Step, 
 /**
@@ -216,7 +240,7 @@ exam_ms: number,
  */
 clock_paused: boolean, };
 
-export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun" | "snapshot_taken";
+export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun" | "snapshot_taken" | "identity_mismatch" | "identity_restored" | "static_face";
 
 export type ServerInfo = { 
 /**
@@ -239,4 +263,6 @@ export const CANDIDATE_TEXT: Partial<Record<EventKind, string>> = {
   camera_lost: "Camera disconnected",
   session_resumed: "The app restarted during the exam",
   break_overrun: "Your break ran over its length",
+  identity_mismatch: "The person in view does not match your check-in photo",
+  static_face: "Your face has not moved for a long time",
 };

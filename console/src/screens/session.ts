@@ -188,7 +188,7 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
       );
     }),
     ...findings.map((n) => {
-      const why = n.kind === "break_not_allowed" ? String(n.detail.problem ?? "") : n.kind === "checkin_incomplete" ? `missing ${((n.detail.missing ?? []) as string[]).join(", ")}` : "";
+      const why = n.kind === "break_not_allowed" ? String(n.detail.problem ?? "") : n.kind === "checkin_incomplete" ? `missing ${((n.detail.missing ?? []) as string[]).join(", ")}` : n.kind === "identity_unverified" ? identityWhy(n.detail) : "";
       return el("p", { class: "badge violation server-finding", "data-kind": n.kind }, `${FINDING_TEXT[n.kind]}${why ? `: ${why}` : ""}`);
     }),
   );
@@ -364,4 +364,12 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
   );
   if (focusSeq !== undefined) selectRow(focusSeq);
   else (document.getElementById("page-title") as HTMLElement).focus();
+}
+
+/** Why the check-in could not tell that the ID is the candidate's. */
+function identityWhy(d: Record<string, unknown>): string {
+  if (typeof d.problem === "string") return d.problem;
+  const sim = typeof d.similarity === "number" ? `similarity ${d.similarity.toFixed(2)} (same person from 0.40)` : "no portrait found on the ID";
+  const tries = typeof d.attempts === "number" ? `, ${d.attempts} ID photo${d.attempts === 1 ? "" : "s"} taken` : "";
+  return `${sim}${tries}: compare the face photo with the ID photo`;
 }

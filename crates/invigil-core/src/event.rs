@@ -126,6 +126,17 @@ event_kinds! {
     /// `sha256`, `faces` (faces the rules counted on this frame), `width`,
     /// `height`.
     SnapshotTaken = "snapshot_taken", Info, "Spot-check snapshot", "";
+    /// The face in view has not matched the check-in's reference face for
+    /// `identity_flag_s` (`identity_return_flag_s` right after a return
+    /// from an absence); data: `similarity` (the last comparison),
+    /// `threshold`, `seen_ms`, `after_return`.
+    IdentityMismatch = "identity_mismatch", Violation, "Different person in view", "The person in view does not match your check-in photo";
+    /// The face in view matches the reference again for `return_confirm_s`;
+    /// data: `similarity`, `mismatch_ms` (since the flag).
+    IdentityRestored = "identity_restored", Info, "Same person again", "";
+    /// The face in view has not changed shape for `static_face_s`: a
+    /// photograph in front of the camera; data: `static_ms`, `motion`.
+    StaticFace = "static_face", Violation, "Face does not move (a photo?)", "Your face has not moved for a long time";
 }
 
 impl std::str::FromStr for EventKind {

@@ -108,6 +108,10 @@ pub struct Observation {
     /// Whether the detector ran on this frame.
     pub detected: bool,
     pub scene: SceneStats,
+    /// Cosine similarity between the reference face (the check-in's) and
+    /// the best-matching face in view, when the analyzer compared them on
+    /// this frame (now and then, not every frame; docs/identity.md).
+    pub identity: Option<f32>,
 }
 
 impl Observation {
@@ -117,6 +121,7 @@ impl Observation {
             faces,
             detected: true,
             scene,
+            identity: None,
         }
     }
 }

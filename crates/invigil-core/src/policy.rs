@@ -63,6 +63,26 @@ pub struct Policy {
     /// on average this often (seconds), and checks the analysis on it. 0
     /// turns them off. See docs/spot-checks.md.
     pub spot_check_s: f64,
+    /// Identity (with a reference face, docs/identity.md): the face in view
+    /// is the candidate when its similarity to the reference is at least
+    /// this.
+    pub identity_min_similarity: f64,
+    /// Compare the face in view with the reference this often (seconds);
+    /// also at once after every return and every second while a mismatch is
+    /// unresolved.
+    pub identity_check_interval_s: f64,
+    /// A face that has not matched the reference this long:
+    /// `identity_mismatch`.
+    pub identity_flag_s: f64,
+    /// ...this long when the mismatch began with the first comparison after
+    /// an absence (whoever sat down has never matched since).
+    pub identity_return_flag_s: f64,
+    /// A face whose shape has not changed for this long: `static_face` (a
+    /// photograph); 0 turns it off.
+    pub static_face_s: f64,
+    /// Largest change of the face's shape (nose and mouth in units of the
+    /// eye distance) that still counts as not moving.
+    pub static_face_max_motion: f64,
 }
 
 impl Default for Policy {
@@ -89,6 +109,12 @@ impl Default for Policy {
             clip_max_width: 640,
             clip_max_height: 480,
             spot_check_s: 60.0,
+            identity_min_similarity: 0.35,
+            identity_check_interval_s: 10.0,
+            identity_flag_s: 5.0,
+            identity_return_flag_s: 2.0,
+            static_face_s: 120.0,
+            static_face_max_motion: 0.03,
         }
     }
 }
@@ -176,6 +202,9 @@ impl Policy {
             ("clip_pre_roll_s", self.clip_pre_roll_s),
             ("clip_post_roll_s", self.clip_post_roll_s),
             ("clip_max_s", self.clip_max_s),
+            ("identity_flag_s", self.identity_flag_s),
+            ("identity_return_flag_s", self.identity_return_flag_s),
+            ("static_face_s", self.static_face_s),
         ];
         for (key, value) in durations {
             if !value.is_finite() || value < 0.0 {
@@ -231,6 +260,27 @@ impl Policy {
             return Err(invalid(
                 "spot_check_s",
                 format!("must be 0 (off) or between 5 and 3600 seconds; got {spot}"),
+            ));
+        }
+        let interval = self.identity_check_interval_s;
+        if !(interval.is_finite() && (1.0..=600.0).contains(&interval)) {
+            return Err(invalid(
+                "identity_check_interval_s",
+                format!("must be between 1 and 600 seconds; got {interval}"),
+            ));
+        }
+        let sim = self.identity_min_similarity;
+        if !(sim.is_finite() && (-1.0..=1.0).contains(&sim)) {
+            return Err(invalid(
+                "identity_min_similarity",
+                format!("must be a cosine similarity between -1 and 1; got {sim}"),
+            ));
+        }
+        let motion = self.static_face_max_motion;
+        if !(motion.is_finite() && (0.0..=1.0).contains(&motion)) {
+            return Err(invalid(
+                "static_face_max_motion",
+                format!("must be between 0 and 1 (eye distances); got {motion}"),
             ));
         }
         for (key, value) in [

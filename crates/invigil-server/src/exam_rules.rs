@@ -2,7 +2,8 @@
 //! the client sends: the breaks it took (as many and as long as the exam
 //! allows) and the check-in it recorded (every photo the exam asks for).
 //! Each finding is a server note with an alert (`break_not_allowed`,
-//! `checkin_incomplete`, `checkin_missing`), raising the review priority:
+//! `checkin_incomplete`, `checkin_missing`, `identity_unverified`), raising
+//! the review priority:
 //! a modified client could skip the check-in or take breaks at will.
 
 use invigil_core::protocol::{Aids, CheckinRequirements};
@@ -57,25 +58,31 @@ pub(crate) async fn check(state: &AppState, session_id: &str, fresh: &[&Event]) 
         return;
     };
     for e in fresh {
-        let finding = match e.kind {
+        let findings: Vec<(&'static str, Value)> = match e.kind {
             EventKind::BreakStarted => {
                 let taken = count_kind(state, session_id, EventKind::BreakStarted).await;
-                break_finding(&aids, e, taken)
+                break_finding(&aids, e, taken).into_iter().collect()
             }
-            EventKind::CheckinCompleted => checkin_finding(&checkin, &e.data),
+            EventKind::CheckinCompleted => checkin_finding(&checkin, &e.data)
+                .into_iter()
+                .chain(identity_finding(&checkin, &e.data))
+                .collect(),
             EventKind::SessionEnded => {
                 let wanted = checkin.face || checkin.id || checkin.room;
                 let done = count_kind(state, session_id, EventKind::CheckinCompleted).await;
-                (wanted && done == 0).then(|| {
-                    (
-                        "checkin_missing",
-                        json!({ "requires": checkin, "at_seq": e.seq }),
-                    )
-                })
+                (wanted && done == 0)
+                    .then(|| {
+                        (
+                            "checkin_missing",
+                            json!({ "requires": checkin, "at_seq": e.seq }),
+                        )
+                    })
+                    .into_iter()
+                    .collect()
             }
-            _ => None,
+            _ => Vec::new(),
         };
-        if let Some((kind, detail)) = finding {
+        for (kind, detail) in findings {
             tracing::warn!(session = session_id, "{kind}: {detail}");
             crate::launch::note(state, session_id, kind, detail, true).await;
         }
@@ -129,6 +136,37 @@ fn checkin_finding(
         missing.push("room_scan");
     }
     (!missing.is_empty()).then(|| ("checkin_incomplete", json!({ "missing": missing })))
+}
+
+/// A check-in with a face photo and an ID photo whose portrait the app did
+/// not find to be the person in the face photo (or did not say):
+/// `identity_unverified`, for proctors to compare the photos themselves.
+fn identity_finding(
+    requires: &CheckinRequirements,
+    data: &serde_json::Map<String, Value>,
+) -> Option<(&'static str, Value)> {
+    if !(requires.face && requires.id) {
+        return None;
+    }
+    let identity = data.get("identity").and_then(Value::as_object);
+    let same = identity
+        .and_then(|i| i.get("same_person"))
+        .and_then(Value::as_bool);
+    match (identity, same) {
+        (_, Some(true)) => None,
+        (Some(i), _) => Some((
+            "identity_unverified",
+            json!({
+                "similarity": i.get("similarity").and_then(Value::as_f64),
+                "id_face_found": i.get("id_face_found").and_then(Value::as_bool),
+                "attempts": i.get("attempts").and_then(Value::as_u64),
+            }),
+        )),
+        (None, _) => Some((
+            "identity_unverified",
+            json!({ "problem": "the check-in did not compare the ID with the face photo" }),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -191,5 +229,34 @@ mod tests {
             room: false,
         };
         assert_eq!(checkin_finding(&face, face_only.as_object().unwrap()), None);
+    }
+
+    #[test]
+    fn an_id_that_did_not_match_the_face_is_noted() {
+        let all = CheckinRequirements::default();
+        let of = |v: Value| identity_finding(&all, v.as_object().unwrap());
+        let same = json!({"identity": {"same_person": true, "similarity": 0.7, "attempts": 1}});
+        assert_eq!(of(same.clone()), None);
+        let (kind, detail) = of(json!({"identity": {"same_person": false, "similarity": 0.12, "id_face_found": true, "attempts": 2}})).unwrap();
+        assert_eq!(kind, "identity_unverified");
+        assert_eq!(detail["similarity"], 0.12);
+        assert_eq!(detail["attempts"], 2);
+        let (_, detail) = of(json!({"face_photo": "ab"})).unwrap();
+        assert!(detail["problem"]
+            .as_str()
+            .unwrap()
+            .contains("did not compare"));
+        // A hostile client's odd values are noted, never trusted.
+        assert!(of(json!({"identity": {"same_person": "yes"}})).is_some());
+        assert!(of(json!({"identity": 5})).is_some());
+        let face_only = CheckinRequirements {
+            face: true,
+            id: false,
+            room: true,
+        };
+        assert_eq!(
+            identity_finding(&face_only, json!({}).as_object().unwrap()),
+            None
+        );
     }
 }

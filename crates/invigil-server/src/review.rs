@@ -172,6 +172,7 @@ pub const FINDINGS: &[&str] = &[
     "checkin_missing",
     "analysis_disagreement",
     "closed_before_contact",
+    "identity_unverified",
 ];
 
 /// Recomputes and stores a session's review (after new events, a rejected

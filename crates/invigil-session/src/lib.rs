@@ -17,6 +17,7 @@
 
 mod breaks;
 mod checkin;
+mod identity;
 mod monitor;
 mod picture;
 mod session;
@@ -26,11 +27,13 @@ mod view;
 
 pub use breaks::{BreakDesk, BreakView};
 pub use checkin::{
-    checkin_detector, judge_identity, judge_photos, photo_label, required_slots, CheckIn,
-    CheckInFixture, CheckInOptions, CheckInView, Photo, PhotoVerdict, PhotoView, ProblemView, Step,
-    CHECKIN_PHOTOS, ROOM_SIDES,
+    checkin_detector, identity_of, judge_identity, judge_photos, photo_label, required_slots,
+    CheckIn, CheckInFixture, CheckInOptions, CheckInView, IdentityView, Photo, PhotoVerdict,
+    PhotoView, ProblemView, Step, CHECKIN_PHOTOS, MAX_ID_ATTEMPTS, ROOM_SIDES,
 };
+pub use identity::{reference_from_frame, reference_from_image};
 pub use invigil_vision::checkin::{CheckInPolicy, SystemCheckPolicy};
+pub use invigil_vision::Embedding;
 pub use monitor::Monitor;
 pub use picture::data_url;
 pub use session::{

@@ -13,7 +13,7 @@ use invigil_capture::pipeline::{self, FrameTap, Note, PipelineError, PipelineOpt
 use invigil_capture::{FrameSource, OpenOptions, Scenario, SourceInfo};
 use invigil_core::{Event, Frame, Observation, Policy, RuleEngine};
 use invigil_uplink::{ClipTap, SessionRequest, Start, Uplink, UplinkStatus};
-use invigil_vision::{analyzer_for, DetectorProfile, VisionAnalyzer};
+use invigil_vision::{analyzer_for, DetectorProfile, Embedding, VisionAnalyzer};
 
 use crate::BreakDesk;
 
@@ -77,6 +77,10 @@ pub struct SessionOptions {
     pub drain: Duration,
     /// Breaks the candidate may take; a launch code's exam sets them.
     pub breaks: Option<invigil_core::protocol::Breaks>,
+    /// The candidate's reference face (the check-in's face photo): the face
+    /// in view is compared with it now and then (docs/identity.md). A
+    /// scenario's `reference_face` is used when this is `None`.
+    pub reference_face: Option<Embedding>,
 }
 
 impl SessionOptions {
@@ -92,6 +96,7 @@ impl SessionOptions {
             clips: true,
             drain: Duration::from_secs(15),
             breaks: None,
+            reference_face: None,
         }
     }
 
@@ -120,6 +125,8 @@ pub enum SessionError {
     Uplink(#[from] invigil_uplink::UplinkError),
     #[error("invalid policy: {0}")]
     Policy(String),
+    #[error("cannot use the reference face {path}: {message}")]
+    Reference { path: String, message: String },
     /// A request that cannot be met as asked (e.g. a check-in for an exam
     /// that asks for no photos).
     #[error("{0}")]
@@ -170,11 +177,27 @@ impl Outcome {
     }
 }
 
+/// The analyzer of `options` under `policy`, comparing with `reference`.
+fn build_analyzer(
+    options: &SessionOptions,
+    policy: &Policy,
+    reference: Option<&Embedding>,
+) -> Result<VisionAnalyzer, SessionError> {
+    let analyzer = analyzer_for(options.detectors, options.model_file.as_deref(), policy)
+        .map_err(|e| SessionError::Detector(e.to_string()))?;
+    Ok(match reference {
+        Some(r) => analyzer.with_identity(crate::identity::identity_watch(r, policy)?),
+        None => analyzer,
+    })
+}
+
 /// A session whose source, detector and (when streaming) uplink are open.
 pub struct Session {
     source: Box<dyn FrameSource>,
     scenario: Option<Scenario>,
     analyzer: VisionAnalyzer,
+    /// The reference face the analyzer compares with.
+    reference: Option<Embedding>,
     policy: Policy,
     options: SessionOptions,
     uplink: Option<Uplink>,
@@ -223,12 +246,7 @@ impl Session {
                 "the server sets this session's policy; the scenario's [policy] is not used"
             );
         }
-        self.analyzer = analyzer_for(
-            self.options.detectors,
-            self.options.model_file.as_deref(),
-            &policy,
-        )
-        .map_err(|e| SessionError::Detector(e.to_string()))?;
+        self.analyzer = build_analyzer(&self.options, &policy, self.reference.as_ref())?;
         self.policy = policy;
         Ok(())
     }
@@ -249,9 +267,17 @@ impl Session {
                 .map_err(|e| SessionError::Policy(e.to_string()))?,
             None => options.policy.clone(),
         };
-        let analyzer = analyzer_for(options.detectors, options.model_file.as_deref(), &policy)
-            .map_err(|e| SessionError::Detector(e.to_string()))?;
+        let reference = match (&options.reference_face, &opened.scenario) {
+            (Some(r), _) => Some(r.clone()),
+            (None, Some(scenario)) => scenario
+                .reference_face()
+                .map(|p| crate::identity::reference_from_image(&p))
+                .transpose()?,
+            (None, None) => None,
+        };
+        let analyzer = build_analyzer(&options, &policy, reference.as_ref())?;
         Ok(Self {
+            reference,
             source: opened.source,
             scenario: opened.scenario,
             analyzer,
@@ -328,6 +354,7 @@ impl Session {
         let Session {
             source,
             scenario: _,
+            reference: _,
             mut analyzer,
             policy,
             options,

@@ -169,6 +169,19 @@ pub fn journal_checkin(uplink: &Uplink, photos: &[Photo]) -> Note {
     }
     data.insert("room_scan".into(), Value::from(room));
     data.insert("measures".into(), measures.into());
+    // The ID's portrait against the face photo, as the candidate's app
+    // judged it (proctors see both photos; the server notes a mismatch).
+    if let Some(i) = crate::checkin::identity_of(photos) {
+        data.insert(
+            "identity".into(),
+            json!({
+                "id_face_found": i.id_face_found,
+                "similarity": i.similarity,
+                "same_person": i.same_person,
+                "attempts": i.attempts,
+            }),
+        );
+    }
     (EventKind::CheckinCompleted, data)
 }
 

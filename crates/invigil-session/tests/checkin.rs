@@ -39,7 +39,12 @@ fn the_whole_check_in_on_the_fixture() {
     c.set_step(Step::Id, 0).unwrap();
     wait_ready(&c, "id");
     assert!(c.view().document.is_some());
-    c.capture().unwrap();
+    let id = c.capture().unwrap();
+    // The candidate's own ID: its portrait is the person in the face photo.
+    let identity = id.identity.expect("the ID is compared with the face photo");
+    assert!(identity.same_person, "{identity:?}");
+    assert!(identity.similarity.unwrap() >= 0.40, "{identity:?}");
+    assert!(!identity.retake && identity.hint.is_none(), "{identity:?}");
     for (side, (name, _)) in ROOM_SIDES.iter().enumerate() {
         c.set_step(Step::Room, side).unwrap();
         wait_ready(&c, name);
@@ -79,6 +84,67 @@ fn the_whole_check_in_on_the_fixture() {
     assert!(photos
         .iter()
         .all(|p| p.jpeg.starts_with(&[0xFF, 0xD8, 0xFF])));
+}
+
+/// Someone else's ID: a retake is asked for, with a hint, and after the
+/// second the check-in goes on, the mismatch left to proctors.
+#[test]
+fn an_id_of_someone_else_asks_for_a_retake_then_goes_to_proctors() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = fixture().parent().unwrap().to_owned();
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        format!(
+            "face = '{0}/face.jpg'\nid = '{0}/id_card.jpg'\nroom = ['{0}/room_north.jpg']\n",
+            base.display()
+        ),
+    )
+    .unwrap();
+    let mut options = CheckInOptions::new("unused");
+    options.fixture = Some(other);
+    options.requires.room = false;
+    let c = CheckIn::start(options).unwrap();
+    wait_ready(&c, "face");
+    assert_eq!(
+        c.capture().unwrap().identity,
+        None,
+        "nothing to compare yet"
+    );
+    c.set_step(Step::Id, 0).unwrap();
+    wait_ready(&c, "id");
+    let first = c.capture().unwrap().identity.unwrap();
+    assert!(!first.same_person && first.id_face_found, "{first:?}");
+    assert!(first.similarity.unwrap() < 0.40, "{first:?}");
+    assert!(first.retake && !first.for_review, "{first:?}");
+    assert_eq!(first.attempts, 1);
+    assert!(
+        first
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("take the ID photo again"),
+        "{first:?}"
+    );
+    assert!(!c.view().complete, "a retake is asked for first");
+    wait_ready(&c, "id again");
+    let second = c.capture().unwrap().identity.unwrap();
+    assert_eq!(second.attempts, 2);
+    assert!(!second.retake && second.for_review, "{second:?}");
+    assert!(
+        second
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("a proctor will compare"),
+        "{second:?}"
+    );
+    assert!(c.view().complete, "never refused on this alone");
+    let photos = c.finish();
+    assert!(
+        photos[0].embedding.is_some(),
+        "the face photo is the exam's reference"
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use invigil_core::{Analyzer, Face, Fingerprint, Frame, Observation};
 
+use crate::identity::IdentityWatch;
 use crate::scene::scene_stats;
 use crate::{FaceDetector, VisionError};
 
@@ -85,6 +86,7 @@ pub struct VisionAnalyzer {
     last: Option<LastDetection>,
     detections: u64,
     frames: u64,
+    identity: Option<IdentityWatch>,
 }
 
 impl VisionAnalyzer {
@@ -97,7 +99,20 @@ impl VisionAnalyzer {
             last: None,
             detections: 0,
             frames: 0,
+            identity: None,
         }
+    }
+
+    /// Compares the face in view with a reference face now and then
+    /// (docs/identity.md); the similarity goes into the observation.
+    pub fn with_identity(mut self, watch: IdentityWatch) -> Self {
+        self.identity = Some(watch);
+        self
+    }
+
+    /// Identity comparisons made so far (0 without a reference).
+    pub fn comparisons(&self) -> u64 {
+        self.identity.as_ref().map_or(0, IdentityWatch::comparisons)
     }
 
     /// Adds a second detector run only when the first finds nobody: the
@@ -182,6 +197,7 @@ impl Analyzer for VisionAnalyzer {
                 faces: last.faces.clone(),
                 detected: false,
                 scene,
+                identity: None,
             });
         }
         let faces = self.detect(frame)?;
@@ -191,7 +207,14 @@ impl Analyzer for VisionAnalyzer {
             fingerprint: scene.fingerprint.clone(),
             faces: faces.clone(),
         });
-        Ok(Observation::new(frame.t_ms, faces, scene))
+        let identity = match &mut self.identity {
+            Some(watch) => watch.check(frame, &faces)?,
+            None => None,
+        };
+        Ok(Observation {
+            identity,
+            ..Observation::new(frame.t_ms, faces, scene)
+        })
     }
 }
 

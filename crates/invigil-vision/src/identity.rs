@@ -308,6 +308,163 @@ pub fn embedded_bytes() -> &'static [u8] {
     ))
 }
 
+/// Faces turned further than this (the nose's sideways offset from between
+/// the eyes, in eye distances; about 35 degrees) are not compared: a
+/// turned face scores low for anyone, and a later frontal view decides.
+pub const MAX_COMPARE_TURN: f32 = 0.45;
+
+/// Faces whose eyes are closer than this (pixels) are too small to compare.
+pub const MIN_COMPARE_EYE_PX: f32 = 16.0;
+
+/// At most this many faces are compared per check (largest first).
+const MAX_COMPARED_FACES: usize = 3;
+
+/// Whether a face is frontal and large enough to compare with a reference.
+pub fn comparable(face: &Face) -> bool {
+    let [right_eye, left_eye, ..] = face.keypoints;
+    let eyes = (left_eye[0] - right_eye[0]).hypot(left_eye[1] - right_eye[1]);
+    eyes >= MIN_COMPARE_EYE_PX
+        && invigil_core::rules::face_shape(face).is_some_and(|s| s[0].abs() <= MAX_COMPARE_TURN)
+}
+
+/// A reference photograph's face must score at least this: it is posed, and
+/// a phantom face in a textured photograph must not become the reference.
+pub const REFERENCE_MIN_SCORE: f32 = 0.75;
+
+/// The reference face of a photograph (the check-in's face photo): the
+/// embedding of its largest confident face, which must be comparable.
+pub fn reference_embedding(
+    frame: &Frame,
+    faces: &[Face],
+    embedder: &FaceEmbedder,
+) -> Result<Embedding, String> {
+    let confident: Vec<Face> = faces
+        .iter()
+        .filter(|f| f.score >= REFERENCE_MIN_SCORE)
+        .cloned()
+        .collect();
+    let face = main_face(&confident).ok_or("no face found")?;
+    if !comparable(face) {
+        return Err("the face is too small or turned too far to the side (it must face the camera, eyes at least 16 px apart)".into());
+    }
+    embedder
+        .embed(frame, face)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "the face cannot be aligned".into())
+}
+
+/// When the analyzer compares the face in view with the reference: every
+/// `interval_ms`, at once after a return or when the face in view jumps
+/// elsewhere, and every [`MISMATCH_RECHECK_MS`] while the last comparison
+/// did not match (docs/identity.md).
+///
+/// [`MISMATCH_RECHECK_MS`]: invigil_core::rules::MISMATCH_RECHECK_MS
+pub struct IdentityWatch {
+    embedder: FaceEmbedder,
+    reference: Embedding,
+    interval_ms: u64,
+    min_similarity: f32,
+    min_face_score: f32,
+    last_check: Option<u64>,
+    last_low: bool,
+    /// Compare on the next usable frame.
+    due: bool,
+    absent_since: Option<u64>,
+    /// Centre and width of the largest face on the last detection.
+    last_main: Option<([f32; 2], f32)>,
+    comparisons: u64,
+}
+
+impl IdentityWatch {
+    pub fn new(
+        embedder: FaceEmbedder,
+        reference: Embedding,
+        policy: &invigil_core::Policy,
+    ) -> Self {
+        Self {
+            embedder,
+            reference,
+            interval_ms: (policy.identity_check_interval_s * 1000.0).round() as u64,
+            min_similarity: policy.identity_min_similarity as f32,
+            min_face_score: policy.min_face_score as f32,
+            last_check: None,
+            last_low: false,
+            due: true,
+            absent_since: None,
+            last_main: None,
+            comparisons: 0,
+        }
+    }
+
+    /// Comparisons made so far.
+    pub fn comparisons(&self) -> u64 {
+        self.comparisons
+    }
+
+    /// Sees one freshly detected frame; compares when due and returns the
+    /// best similarity of the faces in view.
+    pub fn check(&mut self, frame: &Frame, faces: &[Face]) -> Result<Option<f32>, VisionError> {
+        use invigil_core::rules::{MISMATCH_RECHECK_MS, RETURN_AFTER_MS};
+        let t = frame.t_ms;
+        let mut faces: Vec<&Face> = faces
+            .iter()
+            .filter(|f| f.score >= self.min_face_score)
+            .collect();
+        if faces.is_empty() {
+            self.absent_since.get_or_insert(t);
+            self.last_main = None;
+            return Ok(None);
+        }
+        if let Some(since) = self.absent_since.take() {
+            if t.saturating_sub(since) >= RETURN_AFTER_MS {
+                self.due = true;
+            }
+        }
+        faces.sort_by(|a, b| (b.bbox[2] * b.bbox[3]).total_cmp(&(a.bbox[2] * a.bbox[3])));
+        let main = (faces[0].center(), faces[0].bbox[2]);
+        if let Some((c, w)) = self.last_main {
+            // Someone else in the seat: the face is elsewhere, or of another
+            // size, from one detection to the next.
+            let moved = (main.0[0] - c[0]).hypot(main.0[1] - c[1]) > 0.5 * w;
+            let resized = main.1 > 1.5 * w || main.1 < w / 1.5;
+            if moved || resized {
+                self.due = true;
+            }
+        }
+        self.last_main = Some(main);
+        let wait = if self.last_low {
+            MISMATCH_RECHECK_MS
+        } else {
+            self.interval_ms
+        };
+        let due = self.due || self.last_check.is_none_or(|l| t < l || t - l >= wait);
+        if !due {
+            return Ok(None);
+        }
+        let mut best: Option<f32> = None;
+        for face in faces
+            .into_iter()
+            .filter(|f| comparable(f))
+            .take(MAX_COMPARED_FACES)
+        {
+            if let Some(e) = self.embedder.embed(frame, face)? {
+                let s = e.similarity(&self.reference);
+                best = Some(best.map_or(s, |b| b.max(s)));
+            }
+        }
+        // No usable face (turned away, too small): still due.
+        let Some(best) = best else {
+            self.due = true;
+            return Ok(None);
+        };
+        self.comparisons += 1;
+        self.due = false;
+        self.last_check = Some(t);
+        self.last_low = best < self.min_similarity;
+        Ok(Some(best))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

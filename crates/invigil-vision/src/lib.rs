@@ -23,6 +23,6 @@ pub use analyzer::{analyzer_for, AnalyzerConfig, DetectorProfile, VisionAnalyzer
 pub use decode::{decode_anchors, weighted_blend, Candidate};
 pub use detector::{FaceDetector, ModelKind, RawOutputs, DEFAULT_MIN_SCORE};
 pub use error::VisionError;
-pub use identity::{Alignment, Embedding, FaceEmbedder, IdentityCheck};
+pub use identity::{Alignment, Embedding, FaceEmbedder, IdentityCheck, IdentityWatch};
 pub use preprocess::{letterbox, Letterbox};
 pub use scene::{scene_stats, GRID_H, GRID_W};

@@ -95,7 +95,25 @@ fn bad_input_in_the_real_window() {
         d.click("#begin-checkin");
         d.wait_for("#take-photo", Duration::from_secs(30));
         d.take_photo("face photo");
-        d.take_photo("ID photo");
+        // Someone else's ID: the app asks for the ID photo again, with a
+        // hint, then goes on (the mismatch is left to proctors).
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while d.attr("#take-photo", "aria-disabled").as_deref() != Some("false") {
+            assert!(std::time::Instant::now() < deadline, "ID never ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        d.click("#take-photo");
+        let hint = d.wait_text(
+            "#identity-hint",
+            "take the ID photo again",
+            Duration::from_secs(20),
+        );
+        assert!(
+            hint.contains("does not look enough like your face photo"),
+            "{hint}"
+        );
+        d.screenshot("bad-3-id-not-the-face");
+        d.take_photo("ID photo again");
         d.take_photo("room view 1");
         d.wait_text("#screen-title", "Room scan 2 of 5", Duration::from_secs(10));
         let guidance = d.wait_text("#guidance", "turn the camera", Duration::from_secs(20));
@@ -107,7 +125,7 @@ fn bad_input_in_the_real_window() {
         // Pressing it anyway explains why not.
         d.click("#take-photo");
         d.wait_text("#checkin-error", "Not yet", Duration::from_secs(10));
-        d.screenshot("bad-3-room-not-turned");
+        d.screenshot("bad-4-room-not-turned");
     }
 
     // The server goes down mid-exam and comes back; then the camera is lost.
@@ -128,7 +146,7 @@ fn bad_input_in_the_real_window() {
     backend.stop();
     d.click("#begin-exam");
     d.wait_text("#connection", "Offline", Duration::from_secs(20));
-    d.screenshot("bad-4-server-down-mid-exam");
+    d.screenshot("bad-5-server-down-mid-exam");
     backend.restart();
     // The scenario loses the camera at 10 s.
     d.wait_for("#receipt", Duration::from_secs(60));

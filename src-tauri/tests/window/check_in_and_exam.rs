@@ -199,4 +199,13 @@ fn check_in_and_exam_in_the_real_window() {
         .unwrap();
     assert_eq!(&photo[..3], &[0xFF, 0xD8, 0xFF], "the face photo is a JPEG");
     assert_eq!(checkin["data"]["room_scan"].as_array().unwrap().len(), 5);
+    // The candidate's own ID: its portrait is the person in the face photo
+    // (docs/identity.md), so nothing for proctors to check.
+    let identity = &checkin["data"]["identity"];
+    assert_eq!(identity["same_person"], true, "{identity}");
+    assert_eq!(identity["attempts"], 1, "{identity}");
+    assert!(
+        identity["similarity"].as_f64().unwrap() >= 0.40,
+        "{identity}"
+    );
 }

@@ -44,7 +44,7 @@ export async function startCheckIn(): Promise<void> {
 }
 
 /** One check-in step: live preview with guidance, then the photo. */
-export async function checkinStep(step: Step, side: number, reviewAfter: boolean): Promise<void> {
+export async function checkinStep(step: Step, side: number, reviewAfter: boolean, notice?: string): Promise<void> {
   let view: CheckInView;
   try {
     view = await invoke<CheckInView>("checkin_step", { step, side });
@@ -62,7 +62,9 @@ export async function checkinStep(step: Step, side: number, reviewAfter: boolean
   const message = el("p", { class: "error", id: "checkin-error", role: "alert" });
   const here = view.required.indexOf(slotOf(step, side));
   const progress = el("p", { class: "hint" }, `Step ${here + 1} of ${view.required.length}`);
-  show(title, el("p", {}, help), el("div", { class: "exam" }, frame, el("div", { class: "status" }, guidance, take, message, progress)));
+  // Why this step is shown again (the ID's photo did not match the face).
+  const again = notice ? [el("p", { class: "notice", id: "identity-hint", role: "alert" }, notice)] : [];
+  show(title, ...again, el("p", {}, help), el("div", { class: "exam" }, frame, el("div", { class: "status" }, guidance, take, message, progress)));
 
   let done = false;
   let ready = false;
@@ -71,13 +73,17 @@ export async function checkinStep(step: Step, side: number, reviewAfter: boolean
       message.textContent = "Not yet: follow the guidance above, the button turns blue when the picture is right.";
       return;
     }
+    let photo: PhotoView;
     try {
-      await invoke<PhotoView>("checkin_capture");
+      photo = await invoke<PhotoView>("checkin_capture");
     } catch (e) {
       message.textContent = errorText(e);
       return;
     }
     done = true;
+    // The ID's portrait did not match the face photo: ask once more, with
+    // a hint (never a refusal: after that it goes to proctors).
+    if (photo.identity?.retake) return void checkinStep(step, side, reviewAfter, photo.identity.hint ?? undefined);
     const next = view.required[here + 1];
     if (reviewAfter || next === undefined) return void reviewScreen();
     const [nextStep, nextSide] = stepOf(next);
@@ -136,7 +142,8 @@ export async function reviewScreen(): Promise<void> {
       const [step, side] = stepOf(p.slot);
       void checkinStep(step, side, true);
     });
-    grid.append(el("li", { "data-slot": p.slot }, el("img", { src: p.thumbnail, alt: p.label }), el("span", {}, p.label), retake));
+    const said = p.identity?.hint ? el("p", { class: "notice", id: "identity-note" }, p.identity.hint) : "";
+    grid.append(el("li", { "data-slot": p.slot }, el("img", { src: p.thumbnail, alt: p.label }), el("span", {}, p.label), said, retake));
   }
   const begin = el("button", { id: "begin-exam" }, "Begin the exam");
   begin.toggleAttribute("disabled", !v.complete);

@@ -30,6 +30,11 @@ pub struct Scenario {
     /// Policy keys to override for this scenario.
     #[serde(default)]
     pub policy: toml::Table,
+    /// The candidate's check-in face photo (relative to this file): with
+    /// it, the face in view is compared with it during the run
+    /// (docs/identity.md).
+    #[serde(default)]
+    pub reference_face: Option<PathBuf>,
     #[serde(rename = "segment", default)]
     pub segments: Vec<Segment>,
     #[serde(rename = "expect", default)]
@@ -251,6 +256,14 @@ impl Scenario {
         // The policy overrides must make a valid policy on their own.
         s.policy(&Policy::default())?;
         // Every referenced file must exist, so a typo fails before the run.
+        if let Some(p) = s.reference_face() {
+            if !p.is_file() {
+                return Err(err(format!(
+                    "reference_face {} does not exist",
+                    p.display()
+                )));
+            }
+        }
         for seg in &s.segments {
             for p in seg.paths() {
                 let full = s.resolve(p);
@@ -277,6 +290,11 @@ impl Scenario {
     /// Checks every expectation against a run's events.
     pub fn check(&self, events: &[Event]) -> Vec<ExpectationResult> {
         self.expectations.iter().map(|e| e.check(events)).collect()
+    }
+
+    /// `reference_face`, resolved against the scenario's folder.
+    pub fn reference_face(&self) -> Option<PathBuf> {
+        self.reference_face.as_deref().map(|p| self.resolve(p))
     }
 
     pub(super) fn resolve(&self, p: &Path) -> PathBuf {

@@ -48,6 +48,11 @@ fn bad_scenarios_name_the_file_and_the_problem() {
     );
     let e = err("fps = 10\n");
     assert!(e.contains("no [[segment]]"), "{e}");
+    let e = err(&format!("reference_face = \"me.jpg\"\n{PHOTO}"));
+    assert!(
+        e.contains("reference_face") && e.contains("me.jpg") && e.contains("does not exist"),
+        "{e}"
+    );
     let e = err(&format!("{PHOTO}[policy]\nabsence_flag_s = -1\n"));
     assert!(e.contains("absence_flag_s"), "{e}");
     let e = err(&format!("{PHOTO}[[expect]]\ncount = 1\n"));

@@ -10,15 +10,22 @@ use crate::{EventKind, Observation, Policy};
 
 mod blocked;
 mod frozen;
+mod identity;
 mod multiple_faces;
 mod presence;
 mod staged;
+mod static_face;
 
 pub use blocked::CameraBlocked;
 pub use frozen::CameraFrozen;
+pub use identity::{Identity, MISMATCH_RECHECK_MS, RETURN_AFTER_MS};
 pub use multiple_faces::MultipleFaces;
 pub use presence::Presence;
 pub use staged::{Stage, Staged};
+pub use static_face::{
+    face_shape, shape_change, ShapeBlock, ShapeBlocks, StaticFace, MOTION_REFERENCE_EYE_PX,
+    SHAPE_BLOCK_MS,
+};
 
 /// What the rules know about one frame.
 pub struct FrameFacts<'a> {
@@ -87,6 +94,8 @@ pub fn default_rules() -> Vec<Box<dyn Rule>> {
         Box::new(CameraFrozen::default()),
         Box::new(Presence::default()),
         Box::new(MultipleFaces::default()),
+        Box::new(Identity::default()),
+        Box::new(StaticFace::default()),
     ]
 }
 

@@ -23,13 +23,14 @@ use invigil_core::Frame;
 use invigil_vision::checkin::{
     assess_face_photo, assess_id_photo, assess_room_view, Assessment, CheckInPolicy, ViewSignature,
 };
-use invigil_vision::FaceDetector;
+use invigil_vision::identity::reference_embedding;
+use invigil_vision::{FaceDetector, FaceEmbedder};
 
 pub use feed::CheckInFixture;
 pub use judge::{checkin_detector, judge_identity, judge_photos, PhotoVerdict};
 pub use view::{
-    photo_label, required_slots, CheckInView, Photo, PhotoView, ProblemView, Step, CHECKIN_PHOTOS,
-    ROOM_SIDES,
+    identity_of, photo_label, required_slots, CheckInView, IdentityView, Photo, PhotoView,
+    ProblemView, Step, CHECKIN_PHOTOS, MAX_ID_ATTEMPTS, ROOM_SIDES,
 };
 
 use crate::view::FaceBox;
@@ -91,6 +92,8 @@ struct Shared {
 /// A running check-in.
 pub struct CheckIn {
     shared: Arc<Shared>,
+    /// Embeds the face photo's face and the ID's portrait at capture.
+    embedder: FaceEmbedder,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -118,6 +121,7 @@ impl CheckIn {
             None => Feed::source(&options.source)?,
         };
         let detector = checkin_detector(&options.policy)?;
+        let embedder = FaceEmbedder::new().map_err(|e| SessionError::Detector(e.to_string()))?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 step: first,
@@ -141,6 +145,7 @@ impl CheckIn {
         };
         Ok(Self {
             shared,
+            embedder,
             stop,
             thread: Some(thread),
         })
@@ -226,11 +231,13 @@ impl CheckIn {
             }),
             frames: s.frames,
             error: s.error.clone(),
-            photos: s.photos.iter().map(photo_view).collect(),
+            photos: s.photos.iter().map(|p| photo_view(p, &s.photos)).collect(),
+            // A portrait that does not match asks for a retake first.
             complete: s
                 .required
                 .iter()
-                .all(|r| s.photos.iter().any(|p| &p.slot == r)),
+                .all(|r| s.photos.iter().any(|p| &p.slot == r))
+                && !identity_of(&s.photos).is_some_and(|i| i.retake),
             required: s.required.clone(),
         }
     }
@@ -278,6 +285,25 @@ impl CheckIn {
             .ok_or("The picture could not be encoded.")?;
         let thumbnail = crate::picture::jpeg(&latest.frame, 160, 75)
             .ok_or("The picture could not be encoded.")?;
+        // The face photo's face (the exam's reference) and the ID's
+        // portrait, for the comparison (docs/identity.md).
+        let faces = &latest.assessment.faces;
+        let embedding = match step {
+            Step::Face => reference_embedding(&latest.frame, faces, &self.embedder).ok(),
+            Step::Id => match faces.first() {
+                Some(portrait) => self
+                    .embedder
+                    .embed(&latest.frame, portrait)
+                    .map_err(|e| format!("The ID photo could not be compared: {e}"))?,
+                None => None,
+            },
+            Step::Room => None,
+        };
+        let attempt = s
+            .photos
+            .iter()
+            .find(|p| p.slot == slot)
+            .map_or(1, |p| p.attempt + 1);
         let photo = Photo {
             kind,
             slot: slot.clone(),
@@ -286,10 +312,17 @@ impl CheckIn {
             thumbnail,
             signature: ViewSignature::of(&latest.frame),
             measures: latest.assessment.measures.clone(),
+            embedding,
+            attempt,
         };
-        let view = photo_view(&photo);
         s.photos.retain(|p| p.slot != slot);
         s.photos.push(photo);
+        let view = s
+            .photos
+            .iter()
+            .find(|p| p.slot == slot)
+            .map(|p| photo_view(p, &s.photos))
+            .expect("just added");
         // Keep the photos in check-in order: face, ID, room sides.
         s.photos.sort_by_key(|p| slot_order(&p.slot));
         // The next frame is judged against the new photo too.

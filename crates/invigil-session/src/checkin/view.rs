@@ -2,6 +2,8 @@
 
 use invigil_core::protocol::{CheckinRequirements, MediaKind};
 use invigil_vision::checkin::ViewSignature;
+use invigil_vision::identity::SAME_PERSON_MIN_SIMILARITY;
+use invigil_vision::Embedding;
 use serde::{Deserialize, Serialize};
 
 use crate::view::FaceBox;
@@ -71,6 +73,33 @@ pub struct PhotoView {
     pub label: String,
     /// Small JPEG as a `data:` URL.
     pub thumbnail: String,
+    /// The ID photo: its portrait against the face photo (none for other
+    /// photos, or without a face photo to compare with).
+    pub identity: Option<IdentityView>,
+}
+
+/// ID photos whose portrait does not match the face photo before the
+/// check-in stops asking for a retake and leaves it to proctors.
+pub const MAX_ID_ATTEMPTS: u32 = 2;
+
+/// The ID's portrait against the face photo, as the check-in shows it
+/// (docs/identity.md). Never a refusal: a low result asks for a retake,
+/// and after [`MAX_ID_ATTEMPTS`] the session goes on, flagged for proctors.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct IdentityView {
+    /// A portrait was found on the ID.
+    pub id_face_found: bool,
+    pub similarity: Option<f32>,
+    pub same_person: bool,
+    /// ID photos taken so far (retakes included).
+    pub attempts: u32,
+    /// Ask for another ID photo, with `hint`.
+    pub retake: bool,
+    /// No match after the last attempt: the exam goes on and proctors
+    /// compare the photos themselves.
+    pub for_review: bool,
+    pub hint: Option<String>,
 }
 
 /// A photo taken, with what goes to the server.
@@ -84,6 +113,45 @@ pub struct Photo {
     pub thumbnail: Vec<u8>,
     pub signature: ViewSignature,
     pub measures: Vec<(String, f32)>,
+    /// The face photo's face, or the ID's portrait, as an embedding (none
+    /// when it could not be found or compared).
+    pub embedding: Option<Embedding>,
+    /// How many photos of this slot were taken, this one included.
+    pub attempt: u32,
+}
+
+/// The ID photo's portrait against the face photo, when both were taken.
+pub fn identity_of(photos: &[Photo]) -> Option<IdentityView> {
+    let face = photos
+        .iter()
+        .find(|p| p.slot == "face")?
+        .embedding
+        .as_ref()?;
+    let id = photos.iter().find(|p| p.slot == "id")?;
+    let similarity = id.embedding.as_ref().map(|e| e.similarity(face));
+    let same_person = similarity.is_some_and(|s| s >= SAME_PERSON_MIN_SIMILARITY);
+    let retake = !same_person && id.attempt < MAX_ID_ATTEMPTS;
+    let hint = (!same_person).then(|| {
+        let what = if similarity.is_none() {
+            "The photo on your ID could not be made out."
+        } else {
+            "The photo on your ID does not look enough like your face photo."
+        };
+        if retake {
+            format!("{what} Please take the ID photo again: hold the ID closer so its photo is larger and sharp, tilt it so no light reflects on the photo, and show the side with your photo.")
+        } else {
+            format!("{what} You can go on: a proctor will compare your photos.")
+        }
+    });
+    Some(IdentityView {
+        id_face_found: id.embedding.is_some(),
+        similarity: similarity.map(|s| (s * 1e4).round() / 1e4),
+        same_person,
+        attempts: id.attempt,
+        retake,
+        for_review: !same_person && !retake,
+        hint,
+    })
 }
 
 /// Photos a full check-in holds: face, ID and every room side.
@@ -127,10 +195,11 @@ pub(super) fn slot_order(slot: &str) -> usize {
     }
 }
 
-pub(super) fn photo_view(p: &Photo) -> PhotoView {
+pub(super) fn photo_view(p: &Photo, photos: &[Photo]) -> PhotoView {
     PhotoView {
         slot: p.slot.clone(),
         label: p.label.clone(),
         thumbnail: crate::picture::data_url(&p.thumbnail),
+        identity: (p.slot == "id").then(|| identity_of(photos)).flatten(),
     }
 }
