@@ -70,7 +70,51 @@ function photosSection(t: Timeline): HTMLElement | null {
     const href = api.mediaUrl(t.session.session_id, m.sha256);
     list.append(el("li", { "data-kind": m.kind }, el("figure", {}, el("a", { href, target: "_blank", rel: "noopener" }, el("img", { src: href, alt: text, loading: "lazy" })), el("figcaption", {}, text))));
   }
-  return el("section", { "aria-labelledby": "photos-title" }, el("h2", { id: "photos-title" }, "Check-in photos"), list);
+  const identity = identityRow(t, checkin?.data.identity);
+  return el("section", { "aria-labelledby": "photos-title" }, el("h2", { id: "photos-title" }, "Check-in photos"), ...(identity ? [identity] : []), list);
+}
+
+/** A number from the candidate's machine, kept within [lo, hi]. */
+function within(v: unknown, lo: number, hi: number): number | null {
+  return typeof v === "number" && Number.isFinite(v) ? Math.min(hi, Math.max(lo, v)) : null;
+}
+
+/** Face photo, the ID's portrait (cropped from the ID photo) and their
+ * similarity side by side, as the candidate's app compared them
+ * (docs/identity.md). */
+function identityRow(t: Timeline, raw: unknown): HTMLElement | null {
+  if (!raw || typeof raw !== "object") return null;
+  const id = raw as Record<string, unknown>;
+  const face = t.media.find((m) => m.kind === "face_photo");
+  const card = t.media.find((m) => m.kind === "id_photo");
+  if (!face || !card) return null;
+  const faceUrl = api.mediaUrl(t.session.session_id, face.sha256);
+  const cardUrl = api.mediaUrl(t.session.session_id, card.sha256);
+  const box = Array.isArray(id.portrait) ? id.portrait.map((v) => within(v, 0, 1)) : [];
+  let portrait: HTMLElement;
+  if (box.length === 4 && box.every((v) => v !== null)) {
+    const [x, y, w, h] = box as number[];
+    const bw = Math.max(w, 0.01);
+    const bh = Math.max(h, 0.01);
+    portrait = el("div", { class: "portrait", role: "img", "aria-label": "The portrait on the ID" });
+    portrait.style.backgroundImage = `url("${cardUrl}")`;
+    portrait.style.backgroundSize = `${100 / bw}% ${100 / bh}%`;
+    portrait.style.backgroundPosition = `${bw < 1 ? (x / (1 - bw)) * 100 : 0}% ${bh < 1 ? (y / (1 - bh)) * 100 : 0}%`;
+  } else {
+    portrait = el("img", { src: cardUrl, alt: "The ID photo (no portrait found on it)" });
+  }
+  const sim = within(id.similarity, -1, 1);
+  const same = id.same_person === true;
+  const attempts = within(id.attempts, 0, 1000);
+  const verdict = sim === null ? "No portrait found on the ID" : same ? `Same person (similarity ${sim.toFixed(2)}; from 0.40)` : `Not the same person by the app's comparison (similarity ${sim.toFixed(2)}; from 0.40): compare them yourself`;
+  const tries = attempts !== null ? ` — ${attempts} ID photo${attempts === 1 ? "" : "s"} taken` : "";
+  return el(
+    "div",
+    { class: `identity ${same ? "" : "disagrees"}`, id: "identity", "data-same": String(same) },
+    el("figure", {}, el("img", { src: faceUrl, alt: "Face photo" }), el("figcaption", {}, "Face photo")),
+    el("figure", {}, portrait, el("figcaption", {}, "ID portrait")),
+    el("p", { class: "verdict" }, `${verdict}${tries}`),
+  );
 }
 
 /** Spot checks: each snapshot with the client's count, the server's, and

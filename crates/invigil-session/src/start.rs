@@ -172,6 +172,11 @@ pub fn journal_checkin(uplink: &Uplink, photos: &[Photo]) -> Note {
     // The ID's portrait against the face photo, as the candidate's app
     // judged it (proctors see both photos; the server notes a mismatch).
     if let Some(i) = crate::checkin::identity_of(photos) {
+        let portrait = photos
+            .iter()
+            .find(|p| p.slot == "id")
+            .and_then(|p| p.portrait)
+            .map(|b| b.map(|x| (f64::from(x) * 1e4).round() / 1e4));
         data.insert(
             "identity".into(),
             json!({
@@ -179,6 +184,7 @@ pub fn journal_checkin(uplink: &Uplink, photos: &[Photo]) -> Note {
                 "similarity": i.similarity,
                 "same_person": i.same_person,
                 "attempts": i.attempts,
+                "portrait": portrait,
             }),
         );
     }

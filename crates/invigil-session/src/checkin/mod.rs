@@ -299,6 +299,11 @@ impl CheckIn {
             },
             Step::Room => None,
         };
+        let (fw, fh) = (latest.frame.width as f32, latest.frame.height as f32);
+        let portrait = (step == Step::Id)
+            .then(|| faces.first())
+            .flatten()
+            .map(|f| [f.bbox[0] / fw, f.bbox[1] / fh, f.bbox[2] / fw, f.bbox[3] / fh]);
         let attempt = s
             .photos
             .iter()
@@ -314,6 +319,7 @@ impl CheckIn {
             measures: latest.assessment.measures.clone(),
             embedding,
             attempt,
+            portrait,
         };
         s.photos.retain(|p| p.slot != slot);
         s.photos.push(photo);

@@ -118,6 +118,9 @@ pub struct Photo {
     pub embedding: Option<Embedding>,
     /// How many photos of this slot were taken, this one included.
     pub attempt: u32,
+    /// The ID photo: the portrait compared, `[x, y, width, height]` as
+    /// fractions of the photo (for proctors to see it beside the face).
+    pub portrait: Option<[f32; 4]>,
 }
 
 /// The ID photo's portrait against the face photo, when both were taken.
