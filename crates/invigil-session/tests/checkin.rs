@@ -145,6 +145,9 @@ fn an_id_of_someone_else_asks_for_a_retake_then_goes_to_proctors() {
         photos[0].embedding.is_some(),
         "the face photo is the exam's reference"
     );
+    // Where the portrait is on the ID photo, for proctors to see it.
+    let [x, y, w, h] = photos[1].portrait.unwrap();
+    assert!(x > 0.0 && y > 0.0 && w > 0.01 && h > 0.01 && x + w < 1.0 && y + h < 1.0);
 }
 
 #[test]

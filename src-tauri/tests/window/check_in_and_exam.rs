@@ -204,6 +204,11 @@ fn check_in_and_exam_in_the_real_window() {
     let identity = &checkin["data"]["identity"];
     assert_eq!(identity["same_person"], true, "{identity}");
     assert_eq!(identity["attempts"], 1, "{identity}");
+    assert_eq!(
+        identity["portrait"].as_array().unwrap().len(),
+        4,
+        "{identity}"
+    );
     assert!(
         identity["similarity"].as_f64().unwrap() >= 0.40,
         "{identity}"

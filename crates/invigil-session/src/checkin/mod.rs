@@ -303,7 +303,14 @@ impl CheckIn {
         let portrait = (step == Step::Id)
             .then(|| faces.first())
             .flatten()
-            .map(|f| [f.bbox[0] / fw, f.bbox[1] / fh, f.bbox[2] / fw, f.bbox[3] / fh]);
+            .map(|f| {
+                [
+                    f.bbox[0] / fw,
+                    f.bbox[1] / fh,
+                    f.bbox[2] / fw,
+                    f.bbox[3] / fh,
+                ]
+            });
         let attempt = s
             .photos
             .iter()
