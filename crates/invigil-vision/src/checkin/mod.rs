@@ -7,6 +7,7 @@
 
 mod document;
 mod gray;
+pub mod liveness;
 mod view;
 
 pub use document::{find_document, sharpness, Quad};
