@@ -10,6 +10,22 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/checkin/checkin.toml")
 }
 
+/// The bundled face photo, someone else's ID (`id_card.jpg`) and one room
+/// view for every side, as a fixture file in `dir`.
+fn one_room_fixture(dir: &Path) -> PathBuf {
+    let base = fixture().parent().unwrap().to_owned();
+    let path = dir.join("one_room.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "face = '{0}/face.jpg'\nid = '{0}/id_card.jpg'\nroom = ['{0}/room_north.jpg']\n",
+            base.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
 fn wait_ready(c: &CheckIn, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -91,16 +107,7 @@ fn the_whole_check_in_on_the_fixture() {
 #[test]
 fn an_id_of_someone_else_asks_for_a_retake_then_goes_to_proctors() {
     let dir = tempfile::tempdir().unwrap();
-    let base = fixture().parent().unwrap().to_owned();
-    let other = dir.path().join("other.toml");
-    std::fs::write(
-        &other,
-        format!(
-            "face = '{0}/face.jpg'\nid = '{0}/id_card.jpg'\nroom = ['{0}/room_north.jpg']\n",
-            base.display()
-        ),
-    )
-    .unwrap();
+    let other = one_room_fixture(dir.path());
     let mut options = CheckInOptions::new("unused");
     options.fixture = Some(other);
     options.requires.room = false;
@@ -153,16 +160,7 @@ fn an_id_of_someone_else_asks_for_a_retake_then_goes_to_proctors() {
 #[test]
 fn a_room_view_like_the_last_cannot_be_taken() {
     let dir = tempfile::tempdir().unwrap();
-    let base = fixture().parent().unwrap().to_owned();
-    let same = dir.path().join("same.toml");
-    std::fs::write(
-        &same,
-        format!(
-            "face = '{0}/face.jpg'\nid = '{0}/id_card.jpg'\nroom = ['{0}/room_north.jpg']\n",
-            base.display()
-        ),
-    )
-    .unwrap();
+    let same = one_room_fixture(dir.path());
     let mut options = CheckInOptions::new("unused");
     options.fixture = Some(same);
     let c = CheckIn::start(options).unwrap();

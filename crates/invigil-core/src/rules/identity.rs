@@ -24,8 +24,8 @@ pub const MISMATCH_RECHECK_MS: u64 = 1000;
 #[derive(Default)]
 pub struct Identity {
     /// Media time of the first comparison of the current run of
-    /// mismatching ones, with its lowest similarity so far.
-    low_since: Option<(u64, f32)>,
+    /// mismatching ones.
+    low_since: Option<u64>,
     /// The run began right after a return (the shorter wait applies).
     low_after_return: bool,
     /// The last comparison of the run.
@@ -84,14 +84,11 @@ impl Rule for Identity {
             if similarity < threshold {
                 self.match_since = None;
                 self.last_low = similarity;
-                match &mut self.low_since {
-                    Some((_, lowest)) => *lowest = lowest.min(similarity),
-                    None => {
-                        self.low_since = Some((t, similarity));
-                        // The first comparison after a return: the person
-                        // who sat down has not matched since.
-                        self.low_after_return = after_return;
-                    }
+                if self.low_since.is_none() {
+                    self.low_since = Some(t);
+                    // The first comparison after a return: the person who
+                    // sat down has not matched since.
+                    self.low_after_return = after_return;
                 }
             } else {
                 self.low_since = None;
@@ -100,7 +97,7 @@ impl Rule for Identity {
                 }
             }
         }
-        if let (None, Some((since, _))) = (self.flagged_at, self.low_since) {
+        if let (None, Some(since)) = (self.flagged_at, self.low_since) {
             let wait = if self.low_after_return {
                 policy.identity_return_flag_s
             } else {
