@@ -147,6 +147,10 @@ pub struct ExamArgs {
     /// The check-in asks for no room scan.
     #[arg(long)]
     pub no_room_scan: bool,
+    /// The check-in asks for no head-turn liveness check with the face
+    /// photo (for candidates who cannot turn their head).
+    #[arg(long)]
+    pub no_liveness: bool,
     /// Scratch paper is allowed (looking down at the desk is no violation).
     #[arg(long)]
     pub scratch_paper: bool,

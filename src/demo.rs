@@ -144,6 +144,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             face: false,
             id: false,
             room: false,
+            liveness: false,
         },
         aids: Aids {
             scratch_paper: true,

@@ -185,6 +185,7 @@ fn new_exam(a: &ExamArgs) -> anyhow::Result<NewExam> {
             face: !a.no_face_photo,
             id: !a.no_id_photo,
             room: !a.no_room_scan,
+            liveness: !a.no_liveness,
         },
         aids: Aids {
             scratch_paper: a.scratch_paper,
@@ -269,8 +270,9 @@ fn print_exam(e: &Exam) {
     let c = e.checkin;
     let on = |b: bool| if b { "yes" } else { "no" };
     println!(
-        "  check-in: face {}, ID {}, room scan {}",
+        "  check-in: face {}, head-turn check {}, ID {}, room scan {}",
         on(c.face),
+        on(c.face && c.liveness),
         on(c.id),
         on(c.room)
     );

@@ -80,6 +80,7 @@ export const FINDING_TEXT: Record<string, string> = {
   analysis_disagreement: "A spot check disagrees with what the client reported",
   closed_before_contact: "Began offline; the server first heard of it after the exam closed",
   identity_unverified: "The ID's photo did not match the face photo at check-in",
+  liveness_unverified: "The check-in's head-turn liveness check did not pass",
 };
 
 /** What the server found about a session (e.g. a client running another

@@ -373,7 +373,14 @@ id: boolean,
 /**
  * A scan of the room.
  */
-room: boolean, };
+room: boolean, 
+/**
+ * With the face photo, a head-turn liveness check (docs/identity.md):
+ * a printed photo or a screen held to the camera does not pass. Turn
+ * it off for a candidate who cannot turn their head (an
+ * accommodation); without `face` it asks for nothing.
+ */
+liveness: boolean, };
 
 export type BreakClock = "paused" | "running";
 

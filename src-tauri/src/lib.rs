@@ -25,8 +25,8 @@ use invigil_core::protocol::{CheckinRequirements, LaunchCode, ServerInfo};
 use invigil_core::sync::lock;
 use invigil_session::CheckInPolicy;
 use invigil_session::{
-    data_url, CheckIn, CheckInOptions, CheckInView, Monitor, Photo, PhotoView, Receipt, Session,
-    SessionOptions, Snapshot, Step, StreamOptions, SystemCheck,
+    data_url, CheckIn, CheckInOptions, CheckInRecord, CheckInView, Monitor, PhotoView, Receipt,
+    Session, SessionOptions, Snapshot, Step, StreamOptions, SystemCheck, LIVENESS,
 };
 use invigil_uplink::Uplink;
 use tauri::State;
@@ -44,7 +44,7 @@ struct AppState {
     checkin: Mutex<Option<CheckIn>>,
     /// A finished check-in's photos, from the moment its camera is released
     /// until the exam has started (and taken them into the uplink).
-    photos: Mutex<Option<Vec<Photo>>>,
+    photos: Mutex<Option<CheckInRecord>>,
     monitor: Mutex<Option<Monitor>>,
     /// The check-in the session's exam asks for (all of it for a session
     /// without an exam, e.g. a platform's token).
@@ -260,10 +260,14 @@ async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String
             let mut slot = lock(&state.checkin);
             let view = slot.as_ref().ok_or("The check-in has not started.")?.view();
             if !view.complete {
+                let photos = required.iter().filter(|r| *r != LIVENESS).count();
+                let turns = match &view.liveness {
+                    Some(l) if !l.passed => " The head-turn check has not passed yet.",
+                    _ => "",
+                };
                 return Err(format!(
-                    "The check-in is not complete: {} of {} photos taken.",
+                    "The check-in is not complete: {} of {photos} photos taken.{turns}",
                     view.photos.len(),
-                    required.len()
                 ));
             }
             *photos = slot.take().map(CheckIn::finish);
@@ -276,7 +280,7 @@ async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String
     // face in view with (docs/identity.md).
     options.reference_face = lock(&state.photos)
         .iter()
-        .flatten()
+        .flat_map(|r| &r.photos)
         .find(|p| p.slot == "face")
         .and_then(|p| p.embedding.clone());
     let mut session = tauri::async_runtime::spawn_blocking(move || Session::prepare(options))
@@ -286,9 +290,10 @@ async fn start_exam(state: State<'_, AppState>) -> Result<StartedSession, String
     let uplink = lock(&state.uplink)
         .take()
         .ok_or("Start again: the session is not open.")?;
-    let photos = lock(&state.photos).take().unwrap_or_default();
+    let record = lock(&state.photos).take().unwrap_or_default();
     // An exam that asks for no photos has no check-in to record.
-    let checkin = (!photos.is_empty()).then(|| invigil_session::journal_checkin(&uplink, &photos));
+    let checkin =
+        (!record.photos.is_empty()).then(|| invigil_session::journal_checkin(&uplink, &record));
     session
         .stream_through(uplink)
         .map_err(|e| friendly(&e.to_string()))?;
@@ -433,6 +438,7 @@ pub fn typescript_bindings() -> String {
         invigil_session::Step::decl(&cfg),
         invigil_session::ProblemView::decl(&cfg),
         invigil_session::IdentityView::decl(&cfg),
+        invigil_session::LivenessView::decl(&cfg),
         invigil_session::PhotoView::decl(&cfg),
         invigil_session::CheckInView::decl(&cfg),
         invigil_session::EventView::decl(&cfg),

@@ -29,7 +29,7 @@ fn a_directory_stands_for_its_images() {
     assert!(o.status.success(), "{}", stderr(&o));
     let lines = events(&stdout(&o));
     let paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap()).collect();
-    assert_eq!(paths.len(), 11, "{paths:?}");
+    assert_eq!(paths.len(), 14, "{paths:?}");
     assert!(paths.windows(2).all(|w| w[0] < w[1]), "name order");
     assert!(paths[0].ends_with("face.jpg"));
     assert_eq!(lines[0]["faces"].as_array().unwrap().len(), 1);

@@ -61,7 +61,14 @@ id: boolean,
 /**
  * A scan of the room.
  */
-room: boolean, };
+room: boolean, 
+/**
+ * With the face photo, a head-turn liveness check (docs/identity.md):
+ * a printed photo or a screen held to the camera does not pass. Turn
+ * it off for a candidate who cannot turn their head (an
+ * accommodation); without `face` it asks for nothing.
+ */
+liveness: boolean, };
 
 export type StartedSession = { session_id: string, 
 /**
@@ -69,7 +76,7 @@ export type StartedSession = { session_id: string,
  */
 checkin: CheckinRequirements, };
 
-export type Step = "face" | "id" | "room";
+export type Step = "face" | "liveness" | "id" | "room";
 
 export type ProblemView = { code: string, message: string, };
 
@@ -91,6 +98,34 @@ retake: boolean,
  * compare the photos themselves.
  */
 for_review: boolean, hint: string | null, };
+
+export type LivenessView = { 
+/**
+ * `facing` (look at the camera), `turning`, `returning` (back to the
+ * camera), `passed`, `failed` (try again), or `idle` (not started).
+ */
+state: string, 
+/**
+ * What the candidate is asked to do now.
+ */
+instruction: string, 
+/**
+ * The way the head is asked to turn now (`left` or `right`, the
+ * candidate's own).
+ */
+turn: "left" | "right" | null, 
+/**
+ * Turns made so far, of 2.
+ */
+done: number, 
+/**
+ * Attempts started, this one included.
+ */
+attempts: number, passed: boolean, 
+/**
+ * Why the last attempt did not pass.
+ */
+failure: string | null, };
 
 export type PhotoView = { 
 /**
@@ -133,12 +168,18 @@ error: string | null,
  */
 photos: Array<PhotoView>, 
 /**
- * The photos this exam's check-in asks for, in order: `face`, `id`,
- * then the room sides.
+ * The steps this exam's check-in asks for, in order: `face`,
+ * `liveness` (the head-turn check, no photo), `id`, then the room
+ * sides.
  */
 required: Array<string>, 
 /**
- * Every photo the check-in needs is taken.
+ * The head-turn check, when the exam asks for it.
+ */
+liveness: LivenessView | null, 
+/**
+ * Every photo the check-in needs is taken (and the head-turn check
+ * passed).
  */
 complete: boolean, };
 

@@ -118,6 +118,7 @@ function examForm(exam?: Exam): HTMLElement {
   const [face, faceL] = box("exam-face", "Face photo", exam?.checkin.face ?? true);
   const [idPhoto, idL] = box("exam-id-photo", "ID photo", exam?.checkin.id ?? true);
   const [room, roomL] = box("exam-room", "Room scan", exam?.checkin.room ?? true);
+  const [live, liveL] = box("exam-liveness", "Head-turn liveness check (with the face photo)", exam?.checkin.liveness ?? true);
   const [paper, paperL] = box("exam-paper", "Scratch paper allowed", exam?.aids.scratch_paper ?? false);
   const breaks = el("input", { id: "exam-breaks", type: "number", min: "0", max: "20", value: String(exam?.aids.breaks?.count ?? 0) });
   const minutes = el("input", { id: "exam-break-minutes", type: "number", min: "1", max: "240", step: "any", value: String(exam?.aids.breaks?.minutes ?? 10) });
@@ -139,7 +140,7 @@ function examForm(exam?: Exam): HTMLElement {
     opens,
     el("label", { for: "exam-closes" }, "Until"),
     closes,
-    el("fieldset", {}, el("legend", {}, "Check-in asks for"), faceL, idL, roomL),
+    el("fieldset", {}, el("legend", {}, "Check-in asks for"), faceL, liveL, idL, roomL),
     el("fieldset", {}, el("legend", {}, "Aids"), paperL, el("label", { for: "exam-breaks" }, "Breaks"), breaks, el("label", { for: "exam-break-minutes" }, "Minutes each"), minutes, clock),
     el("label", { for: "exam-policy" }, "Policy keys that differ from the defaults, one per line (see the policy guide)"),
     policy,
@@ -157,7 +158,7 @@ function examForm(exam?: Exam): HTMLElement {
         opens_ms: new Date(opens.value).getTime(),
         closes_ms: new Date(closes.value).getTime(),
         policy: readKeys(policy.value, "Policy"),
-        checkin: { face: face.checked, id: idPhoto.checked, room: room.checked },
+        checkin: { face: face.checked, id: idPhoto.checked, room: room.checked, liveness: live.checked },
         aids: {
           scratch_paper: paper.checked,
           ...(Number(breaks.value) > 0 ? { breaks: { count: Number(breaks.value), minutes: Number(minutes.value), clock: clock.value as BreakClock } } : {}),
@@ -193,7 +194,7 @@ export async function examScreen(examId: string, issued?: Issued): Promise<void>
     el("dt", {}, "Policy"),
     el("dd", { id: "exam-policy-keys" }, showKeys(exam.policy) || "the defaults"),
     el("dt", {}, "Check-in"),
-    el("dd", {}, `face photo ${onOff(c.face)}, ID photo ${onOff(c.id)}, room scan ${onOff(c.room)}`),
+    el("dd", {}, `face photo ${onOff(c.face)}, ID photo ${onOff(c.id)}, room scan ${onOff(c.room)}, head-turn liveness check ${onOff(c.face && c.liveness)}`),
     el("dt", {}, "Aids"),
     el("dd", {}, `scratch paper ${onOff(exam.aids.scratch_paper)}; ${b ? `${b.count} break${b.count === 1 ? "" : "s"} of ${b.minutes} min (exam clock ${b.clock})` : "no breaks"}`),
     el("dt", {}, "Candidates"),

@@ -232,7 +232,7 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
       );
     }),
     ...findings.map((n) => {
-      const why = n.kind === "break_not_allowed" ? String(n.detail.problem ?? "") : n.kind === "checkin_incomplete" ? `missing ${((n.detail.missing ?? []) as string[]).join(", ")}` : n.kind === "identity_unverified" ? identityWhy(n.detail) : "";
+      const why = n.kind === "break_not_allowed" ? String(n.detail.problem ?? "") : n.kind === "checkin_incomplete" ? `missing ${((n.detail.missing ?? []) as string[]).join(", ")}` : n.kind === "identity_unverified" ? identityWhy(n.detail) : n.kind === "liveness_unverified" ? livenessWhy(n.detail) : "";
       return el("p", { class: "badge violation server-finding", "data-kind": n.kind }, `${FINDING_TEXT[n.kind]}${why ? `: ${why}` : ""}`);
     }),
   );
@@ -408,6 +408,14 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
   );
   if (focusSeq !== undefined) selectRow(focusSeq);
   else (document.getElementById("page-title") as HTMLElement).focus();
+}
+
+/** Why the head-turn check did not show a live person. */
+function livenessWhy(d: Record<string, unknown>): string {
+  if (typeof d.problem === "string") return d.problem;
+  const tries = typeof d.attempts === "number" ? `${d.attempts} attempt${d.attempts === 1 ? "" : "s"}` : "";
+  const failure = typeof d.failure === "string" ? d.failure : "";
+  return [tries, failure].filter(Boolean).join(", last: ") + "; check the face photo and the first minutes of the exam";
 }
 
 /** Why the check-in could not tell that the ID is the candidate's. */

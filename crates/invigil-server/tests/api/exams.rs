@@ -321,7 +321,8 @@ async fn lifecycle(s: TestServer) {
     );
     assert_eq!(
         c["exam"]["checkin"],
-        json!({"face": true, "id": false, "room": true})
+        json!({"face": true, "id": false, "room": true, "liveness": true}),
+        "an exam made before the head-turn check asks for it with the face photo"
     );
     assert_eq!(c["exam"]["aids"]["scratch_paper"], true);
     // Repeated by the same client (a lost reply): the same session.
@@ -801,9 +802,10 @@ fn chained(session_id: &str, events: &[(EventKind, Value)]) -> Vec<Event> {
         .collect()
 }
 
-/// The exam allows one 5-minute break and asks for a face photo and a room
-/// scan: a client that keeps to that is not flagged; one that takes more
-/// or longer breaks, or skips or trims the check-in, is.
+/// The exam allows one 5-minute break and asks for a face photo (with the
+/// head-turn check) and a room scan: a client that keeps to that is not
+/// flagged; one that takes more or longer breaks, or skips or trims the
+/// check-in, is.
 async fn breaks_and_checkin(s: TestServer) {
     use EventKind::*;
     let admin = s.admin(&unique("admin")).await;
@@ -827,8 +829,11 @@ async fn breaks_and_checkin(s: TestServer) {
         json!({"candidates": [{"candidate_id": "keeps"}, {"candidate_id": "skips"}, {"candidate_id": "trims"}]}),
     )
     .await;
-    let checkin_full =
-        json!({"face_photo": "aa", "room_scan": [{"side": "front", "sha256": "bb"}]});
+    let checkin_full = json!({
+        "face_photo": "aa",
+        "room_scan": [{"side": "front", "sha256": "bb"}],
+        "liveness": {"passed": true, "attempts": 1},
+    });
     let brk = |n: u64, max_s: f64| {
         (
             BreakStarted,
@@ -934,11 +939,19 @@ async fn breaks_and_checkin(s: TestServer) {
     let (_, trims, tl) = &notes[2];
     assert_eq!(
         trims,
-        &["checkin_incomplete", "break_not_allowed"],
+        &[
+            "checkin_incomplete",
+            "liveness_unverified",
+            "break_not_allowed"
+        ],
         "{}",
         tl["notes"]
     );
     assert_eq!(tl["notes"][0]["detail"]["missing"], json!(["room_scan"]));
+    assert!(tl["notes"][1]["detail"]["problem"]
+        .as_str()
+        .unwrap()
+        .contains("did not run the head-turn check"));
 }
 
 fn ticket_of(issued: &Value, candidate: &str) -> String {

@@ -19,16 +19,29 @@ use crate::SessionError;
 /// face = "face.jpg"
 /// id = "id_card.jpg"
 /// room = ["north.jpg", "east.jpg", "south.jpg", "west.jpg", "desk.jpg"]
+/// # The head-turn step: these pictures in turn, each for `liveness_hold_ms`.
+/// liveness = ["front.jpg", "left.jpg", "front.jpg", "right.jpg"]
+/// liveness_hold_ms = 1000
 /// ```
 ///
 /// Room side `n` shows `room[n]` (wrapping when fewer are given, so a
-/// fixture with one picture tests the "same view" guidance).
+/// fixture with one picture tests the "same view" guidance). Without
+/// `liveness` the head-turn step shows the face picture, as a photo held
+/// to the camera would.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckInFixture {
     pub face: PathBuf,
     pub id: PathBuf,
     pub room: Vec<PathBuf>,
+    #[serde(default)]
+    pub liveness: Vec<PathBuf>,
+    #[serde(default = "default_hold_ms")]
+    pub liveness_hold_ms: u64,
+}
+
+fn default_hold_ms() -> u64 {
+    1000
 }
 
 impl CheckInFixture {
@@ -43,10 +56,21 @@ impl CheckInFixture {
                 path.display()
             ));
         }
+        if !(100..=60_000).contains(&f.liveness_hold_ms) {
+            return Err(format!(
+                "check-in fixture {}: `liveness_hold_ms` {} is not between 100 and 60000",
+                path.display(),
+                f.liveness_hold_ms
+            ));
+        }
         let base = path.parent().unwrap_or(Path::new("."));
+        if f.liveness.is_empty() {
+            f.liveness.push(f.face.clone());
+        }
         for p in std::iter::once(&mut f.face)
             .chain(std::iter::once(&mut f.id))
             .chain(f.room.iter_mut())
+            .chain(f.liveness.iter_mut())
         {
             *p = base.join(&*p);
         }
@@ -93,6 +117,7 @@ impl Feed {
         for p in std::iter::once(&fixture.face)
             .chain(std::iter::once(&fixture.id))
             .chain(&fixture.room)
+            .chain(&fixture.liveness)
         {
             let frame = load_image(p, 0).map_err(|e| e.to_string())?;
             cache.insert(p.clone(), frame);
@@ -123,6 +148,10 @@ impl Feed {
                 }
                 let path = match step {
                     Step::Face => &fixture.face,
+                    Step::Liveness => {
+                        let shown = *n * 100 / fixture.liveness_hold_ms;
+                        &fixture.liveness[shown as usize % fixture.liveness.len()]
+                    }
                     Step::Id => &fixture.id,
                     Step::Room => &fixture.room[side % fixture.room.len()],
                 };

@@ -4,11 +4,14 @@
 //!
 //! The UI sets the step ([`CheckIn::set_step`]), polls [`CheckIn::view`]
 //! and [`CheckIn::preview`], calls [`CheckIn::capture`] when the view says
-//! `ready`, and at the end takes the photos with [`CheckIn::finish`] to
-//! upload them through the uplink journal.
+//! `ready`, and at the end takes the photos and the head-turn check's
+//! result with [`CheckIn::finish`] to upload them through the uplink
+//! journal. The head-turn step takes no photo: showing it starts an
+//! attempt (again after a failed one), and its view says how it goes.
 
 mod feed;
 mod judge;
+mod live;
 mod view;
 
 use std::path::PathBuf;
@@ -19,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use invigil_core::protocol::{CheckinRequirements, MediaKind};
 use invigil_core::sync::lock;
-use invigil_core::Frame;
+use invigil_core::{Face, Frame};
 use invigil_vision::checkin::{
     assess_face_photo, assess_id_photo, assess_room_view, Assessment, CheckInPolicy, ViewSignature,
 };
@@ -28,14 +31,16 @@ use invigil_vision::{FaceDetector, FaceEmbedder};
 
 pub use feed::CheckInFixture;
 pub use judge::{checkin_detector, judge_identity, judge_photos, PhotoVerdict};
+pub use live::{LivenessResult, LivenessView};
 pub use view::{
     identity_of, photo_label, required_slots, CheckInView, IdentityView, Photo, PhotoView,
-    ProblemView, Step, CHECKIN_PHOTOS, MAX_ID_ATTEMPTS, ROOM_SIDES,
+    ProblemView, Step, CHECKIN_PHOTOS, LIVENESS, MAX_ID_ATTEMPTS, ROOM_SIDES,
 };
 
 use crate::view::FaceBox;
 use crate::SessionError;
 use feed::Feed;
+use live::LivenessCheck;
 use view::{photo_view, slot_order};
 
 /// Where the check-in's frames come from.
@@ -80,8 +85,27 @@ struct State {
     /// Bumped by every step change and capture, so an assessment started
     /// before it is not shown after it.
     generation: u64,
-    /// The slots the exam asks for.
+    /// The steps the exam asks for.
     required: Vec<String>,
+    liveness: LivenessCheck,
+}
+
+impl State {
+    /// Every step the exam asks for is done.
+    fn done(&self) -> bool {
+        self.required.iter().all(|r| match r.as_str() {
+            LIVENESS => self.liveness.passed(),
+            slot => self.photos.iter().any(|p| p.slot == slot),
+        })
+    }
+}
+
+/// What a finished check-in hands on: its photos, in check-in order, and
+/// the head-turn check's result when the exam asked for it.
+#[derive(Clone, Debug, Default)]
+pub struct CheckInRecord {
+    pub photos: Vec<Photo>,
+    pub liveness: Option<LivenessResult>,
 }
 
 struct Shared {
@@ -110,6 +134,7 @@ impl CheckIn {
                 ))
             }
             Some("face") => Step::Face,
+            Some(LIVENESS) => Step::Liveness,
             Some("id") => Step::Id,
             Some(_) => Step::Room,
         };
@@ -132,15 +157,17 @@ impl CheckIn {
                 error: None,
                 generation: 0,
                 required,
+                liveness: LivenessCheck::default(),
             }),
             preview: Mutex::new(None),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
+            let embedder = embedder.clone();
             std::thread::Builder::new()
                 .name("invigil-checkin".into())
-                .spawn(move || run(feed, detector, options, &shared, &stop))
+                .spawn(move || run(feed, detector, &embedder, options, &shared, &stop))
                 .expect("can spawn the check-in thread")
         };
         Ok(Self {
@@ -152,6 +179,8 @@ impl CheckIn {
     }
 
     /// Moves to a step (`side` is the room side, ignored for the others).
+    /// The head-turn step starts an attempt unless one is running or one
+    /// passed: showing it again after a failure is the retry.
     pub fn set_step(&self, step: Step, side: usize) -> Result<(), String> {
         if step == Step::Room && side >= ROOM_SIDES.len() {
             return Err(format!(
@@ -162,6 +191,7 @@ impl CheckIn {
         let mut s = lock(&self.shared.state);
         let slot = match step {
             Step::Face => "face",
+            Step::Liveness => LIVENESS,
             Step::Id => "id",
             Step::Room => ROOM_SIDES[side].0,
         };
@@ -170,6 +200,7 @@ impl CheckIn {
                 "This exam's check-in does not ask for the {}.",
                 match step {
                     Step::Face => "face photo",
+                    Step::Liveness => "head-turn check",
                     Step::Id => "ID photo",
                     Step::Room => "room scan",
                 }
@@ -180,6 +211,9 @@ impl CheckIn {
             s.side = if step == Step::Room { side } else { 0 };
             s.latest = None;
             s.generation += 1;
+        }
+        if step == Step::Liveness {
+            s.liveness.start();
         }
         Ok(())
     }
@@ -232,12 +266,13 @@ impl CheckIn {
             frames: s.frames,
             error: s.error.clone(),
             photos: s.photos.iter().map(|p| photo_view(p, &s.photos)).collect(),
-            // A portrait that does not match asks for a retake first.
-            complete: s
+            liveness: s
                 .required
                 .iter()
-                .all(|r| s.photos.iter().any(|p| &p.slot == r))
-                && !identity_of(&s.photos).is_some_and(|i| i.retake),
+                .any(|r| r == LIVENESS)
+                .then(|| s.liveness.view()),
+            // A portrait that does not match asks for a retake first.
+            complete: s.done() && !identity_of(&s.photos).is_some_and(|i| i.retake),
             required: s.required.clone(),
         }
     }
@@ -252,6 +287,9 @@ impl CheckIn {
     pub fn capture(&self) -> Result<PhotoView, String> {
         let mut s = lock(&self.shared.state);
         let (step, side) = (s.step, s.side);
+        if step == Step::Liveness {
+            return Err("The head-turn check takes no photo.".into());
+        }
         let Some(latest) = s
             .latest
             .as_ref()
@@ -269,6 +307,7 @@ impl CheckIn {
             return Err(format!("Not yet: {}", why.join(" ")));
         }
         let (kind, slot, label) = match step {
+            Step::Liveness => unreachable!("refused above"),
             Step::Face => (
                 MediaKind::FacePhoto,
                 "face".to_owned(),
@@ -297,7 +336,7 @@ impl CheckIn {
                     .map_err(|e| format!("The ID photo could not be compared: {e}"))?,
                 None => None,
             },
-            Step::Room => None,
+            Step::Room | Step::Liveness => None,
         };
         let (fw, fh) = (latest.frame.width as f32, latest.frame.height as f32);
         let portrait = (step == Step::Id)
@@ -330,6 +369,10 @@ impl CheckIn {
         };
         s.photos.retain(|p| p.slot != slot);
         s.photos.push(photo);
+        if step == Step::Face {
+            // The head-turn check was tied to the old face photo.
+            s.liveness.forget();
+        }
         let view = s
             .photos
             .iter()
@@ -344,10 +387,19 @@ impl CheckIn {
         Ok(view)
     }
 
-    /// Stops the camera and returns the photos, in check-in order.
-    pub fn finish(mut self) -> Vec<Photo> {
+    /// Stops the camera and returns the photos, in check-in order, with
+    /// the head-turn check's result.
+    pub fn finish(mut self) -> CheckInRecord {
         self.halt();
-        std::mem::take(&mut lock(&self.shared.state).photos)
+        let mut s = lock(&self.shared.state);
+        CheckInRecord {
+            liveness: s
+                .required
+                .iter()
+                .any(|r| r == LIVENESS)
+                .then(|| s.liveness.result()),
+            photos: std::mem::take(&mut s.photos),
+        }
     }
 
     fn halt(&mut self) {
@@ -367,6 +419,7 @@ impl Drop for CheckIn {
 fn run(
     mut feed: Feed,
     mut detector: FaceDetector,
+    embedder: &FaceEmbedder,
     options: CheckInOptions,
     shared: &Shared,
     stop: &AtomicBool,
@@ -417,7 +470,15 @@ fn run(
         } else {
             Vec::new()
         };
+        if step == Step::Liveness {
+            match detector.detect(&frame) {
+                Ok(faces) => liveness_frame(frame, faces, generation, embedder, &options, shared),
+                Err(e) => lock(&shared.state).error = Some(format!("face detection failed: {e}")),
+            }
+            continue;
+        }
         let assessment = match step {
+            Step::Liveness => unreachable!("judged above"),
             Step::Face => match detector.detect(&frame) {
                 Ok(faces) => assess_face_photo(&frame, &faces, &options.policy),
                 Err(e) => {
@@ -443,5 +504,66 @@ fn run(
                 assessment,
             });
         }
+    }
+}
+
+/// One judged frame of the head-turn step: fed to the challenge, its face
+/// compared with the face photo before the first turn and after the last.
+fn liveness_frame(
+    frame: Frame,
+    faces: Vec<Face>,
+    generation: u64,
+    embedder: &FaceEmbedder,
+    options: &CheckInOptions,
+    shared: &Shared,
+) {
+    let mut assessment = assess_face_photo(&frame, &faces, &options.policy);
+    // The view's instruction guides this step; of the photo's problems
+    // only those that keep the turns from being measured apply.
+    assessment.ready = false;
+    assessment.problems.retain(|p| {
+        matches!(
+            p.code,
+            "no_face" | "several_faces" | "face_too_small" | "face_too_dark"
+        )
+    });
+    for p in &mut assessment.problems {
+        if p.code == "several_faces" {
+            p.message = "Someone else is in the picture: you must be alone for this check.".into();
+        }
+    }
+    let faces = assessment.faces.clone();
+    let (compare, reference) = {
+        let mut s = lock(&shared.state);
+        if s.generation != generation {
+            return;
+        }
+        let compare = s.liveness.observe(frame.t_ms, &faces);
+        let reference = s
+            .photos
+            .iter()
+            .find(|p| p.slot == "face")
+            .and_then(|p| p.embedding.clone());
+        (compare, reference)
+    };
+    let similarity = match (compare, reference, faces.as_slice()) {
+        (Some(_), Some(reference), [face]) => embedder
+            .embed(&frame, face)
+            .ok()
+            .flatten()
+            .map(|e| e.similarity(&reference)),
+        _ => None,
+    };
+    let mut s = lock(&shared.state);
+    if let Some(at) = compare {
+        s.liveness.compared(at, similarity);
+    }
+    if s.generation == generation {
+        s.latest = Some(Latest {
+            frame,
+            step: Step::Liveness,
+            side: 0,
+            assessment,
+        });
     }
 }

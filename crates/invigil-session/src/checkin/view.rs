@@ -6,7 +6,11 @@ use invigil_vision::identity::SAME_PERSON_MIN_SIMILARITY;
 use invigil_vision::Embedding;
 use serde::{Deserialize, Serialize};
 
+use super::live::LivenessView;
 use crate::view::FaceBox;
+
+/// The head-turn check's name among the check-in's steps.
+pub const LIVENESS: &str = "liveness";
 
 /// The sides of the room scan, in the order the candidate is asked for
 /// them, with the words used for each.
@@ -24,6 +28,8 @@ pub const ROOM_SIDES: [(&str, &str); 5] = [
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     Face,
+    /// The head-turn liveness check (no photo), after the face photo.
+    Liveness,
     Id,
     /// One side of the room scan (index into [`ROOM_SIDES`]).
     Room,
@@ -57,10 +63,14 @@ pub struct CheckInView {
     pub error: Option<String>,
     /// Photos taken so far.
     pub photos: Vec<PhotoView>,
-    /// The photos this exam's check-in asks for, in order: `face`, `id`,
-    /// then the room sides.
+    /// The steps this exam's check-in asks for, in order: `face`,
+    /// `liveness` (the head-turn check, no photo), `id`, then the room
+    /// sides.
     pub required: Vec<String>,
-    /// Every photo the check-in needs is taken.
+    /// The head-turn check, when the exam asks for it.
+    pub liveness: Option<LivenessView>,
+    /// Every photo the check-in needs is taken (and the head-turn check
+    /// passed).
     pub complete: bool,
 }
 
@@ -160,11 +170,15 @@ pub fn identity_of(photos: &[Photo]) -> Option<IdentityView> {
 /// Photos a full check-in holds: face, ID and every room side.
 pub const CHECKIN_PHOTOS: usize = 2 + ROOM_SIDES.len();
 
-/// The photo slots a check-in with these requirements asks for, in order.
+/// The steps a check-in with these requirements asks for, in order: the
+/// photo slots, and `liveness` for the head-turn check.
 pub fn required_slots(requires: &CheckinRequirements) -> Vec<String> {
     let mut slots = Vec::new();
     if requires.face {
         slots.push("face".to_owned());
+        if requires.liveness {
+            slots.push(LIVENESS.to_owned());
+        }
     }
     if requires.id {
         slots.push("id".to_owned());
