@@ -453,6 +453,102 @@ test("console data and media need a proctor; candidates and signed-out proctors 
   await context.close();
 });
 
+/** The canonical JSON of the event chain (crates/invigil-core/src/chain.rs):
+ * keys sorted at every level, no whitespace. */
+function canonical(v) {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(",")}}`;
+  return JSON.stringify(v);
+}
+
+/** Events `[kind, data]` as a client sends them: numbered, hash-chained. */
+function chainEvents(sessionId, events) {
+  let prev = createHash("sha256").update(`invigil-chain-v1:${sessionId}`).digest("hex");
+  return events.map(([kind, data], seq) => {
+    const e = { v: 1, seq, t_ms: seq * 1000, kind, severity: "info", data, prev };
+    prev = createHash("sha256").update(canonical(e)).digest("hex");
+    return e;
+  });
+}
+
+test("the check-in's face against ID and head-turn results show beside its photos", async () => {
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  const page = await context.newPage();
+  await signIn(page);
+  const checkin = (file) => readFileSync(join(root, "tests/fixtures/checkin", file));
+  const sha = (body) => createHash("sha256").update(body).digest("hex");
+  // What the app reports (docs/events.md), once agreeing and once not.
+  const cases = [
+    {
+      candidate: "cand-identity-ok",
+      identity: { id_face_found: true, similarity: 0.6123, same_person: true, attempts: 1, portrait: [0.349, 0.578, 0.05, 0.067] },
+      liveness: { passed: true, attempts: 2, order: ["right", "left"], peaks: [0.39, 0.334], frontal: 0.012, duration_ms: 5400, similarity: 0.97 },
+    },
+    {
+      candidate: "cand-identity-no",
+      identity: { id_face_found: true, similarity: 0.1234, same_person: false, attempts: 2, portrait: "<img src=x onerror=alert(1)>" },
+      liveness: { passed: false, attempts: 3, failure: "the head did not turn to the left far enough<script>" },
+    },
+  ];
+  for (const c of cases) {
+    const created = await fetch(`${base}/api/v1/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ exam_id: "exam-identity", candidate_id: c.candidate }),
+    });
+    assert.equal(created.status, 201);
+    const { session_id: sid, token } = await created.json();
+    const face = checkin("face.jpg");
+    const card = checkin("id_card_own.jpg");
+    for (const [body, name, kind] of [[face, "face.jpg", "face_photo"], [card, "id.jpg", "id_photo"]]) {
+      const put = await fetch(`${base}/api/v1/sessions/${sid}/media/${sha(body)}?name=${name}&kind=${kind}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${token}`, "content-type": "image/jpeg" },
+        body,
+      });
+      assert.equal(put.status, 201, name);
+    }
+    const events = chainEvents(sid, [
+      ["session_started", { schema: 1 }],
+      ["checkin_completed", { face_photo: sha(face), id_photo: sha(card), room_scan: [], identity: c.identity, liveness: c.liveness }],
+    ]);
+    const sent = await fetch(`${base}/api/v1/sessions/${sid}/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ events }),
+    });
+    assert.equal(sent.status, 200, await sent.text());
+    c.sid = sid;
+  }
+
+  const [ok, no] = cases;
+  await page.goto(`${base}/#/session/${ok.sid}`);
+  await page.waitForSelector("#identity");
+  await page.waitForFunction(() => [...document.querySelectorAll("#identity img")].every((i) => i.complete && i.naturalWidth > 0));
+  assert.equal(await page.$eval("#identity", (e) => e.dataset.same), "true");
+  assert.match(await page.textContent("#identity .verdict"), /Same person \(similarity 0\.61; from 0\.40\) — 1 ID photo taken/);
+  // The portrait is cropped out of the ID photo, which the browser loaded.
+  const portrait = await page.$eval("#identity .portrait", (p) => ({ bg: p.style.backgroundImage, size: p.style.backgroundSize }));
+  assert.match(portrait.bg, /\/media\//);
+  assert.ok(portrait.size.startsWith("2000% "), portrait.size);
+  assert.equal(await page.$eval("#liveness", (e) => e.dataset.passed), "true");
+  assert.match(await page.textContent("#liveness"), /passed: 2 attempts; turned right 0\.39, left 0\.33 eye distances \(from 0\.22\); face similarity to the photo 0\.97/);
+  await shot(page, "7-identity-agrees");
+
+  await page.goto(`${base}/#/session/${no.sid}`);
+  await page.waitForSelector("#identity.disagrees");
+  assert.match(await page.textContent("#identity .verdict"), /Not the same person .*0\.12.*compare them yourself — 2 ID photos taken/);
+  // A portrait box that is not four numbers: the whole ID photo instead,
+  // and nothing of the hostile text becomes markup.
+  assert.equal(await page.locator("#identity .portrait").count(), 0);
+  assert.equal(await page.$eval("#identity figure:nth-of-type(2) img", (i) => i.alt), "The ID photo (no portrait found on it)");
+  assert.equal(await page.$eval("#liveness", (e) => e.dataset.passed), "false");
+  assert.equal(await page.textContent("#liveness"), "Head-turn check not passed after 3 attempts: the head did not turn to the left far enough<script>");
+  assert.equal(await page.locator("#liveness script, #identity script").count(), 0);
+  await shot(page, "8-identity-disagrees");
+  await context.close();
+});
+
 // ------------------------------------------------------------------ Firefox
 
 /** Where a program is on PATH, if anywhere. */

@@ -71,7 +71,32 @@ function photosSection(t: Timeline): HTMLElement | null {
     list.append(el("li", { "data-kind": m.kind }, el("figure", {}, el("a", { href, target: "_blank", rel: "noopener" }, el("img", { src: href, alt: text, loading: "lazy" })), el("figcaption", {}, text))));
   }
   const identity = identityRow(t, checkin?.data.identity);
-  return el("section", { "aria-labelledby": "photos-title" }, el("h2", { id: "photos-title" }, "Check-in photos"), ...(identity ? [identity] : []), list);
+  const live = livenessLine(checkin?.data.liveness);
+  return el("section", { "aria-labelledby": "photos-title" }, el("h2", { id: "photos-title" }, "Check-in photos"), ...(identity ? [identity] : []), ...(live ? [live] : []), list);
+}
+
+/** The head-turn check's result as the candidate's app reported it
+ * (docs/identity.md): every value from the candidate's machine is
+ * checked before it is shown. */
+function livenessLine(raw: unknown): HTMLElement | null {
+  if (!raw || typeof raw !== "object") return null;
+  const l = raw as Record<string, unknown>;
+  const passed = l.passed === true;
+  const attempts = within(l.attempts, 0, 1000);
+  const tries = attempts !== null ? `${attempts} attempt${attempts === 1 ? "" : "s"}` : "";
+  let text: string;
+  if (passed) {
+    const order = Array.isArray(l.order) ? l.order.filter((o) => o === "left" || o === "right") : [];
+    const peaks = Array.isArray(l.peaks) ? l.peaks.map((p) => within(p, -10, 10)) : [];
+    const turns = order.length === 2 && peaks.length === 2 && peaks.every((p) => p !== null) ? `turned ${order[0]} ${peaks[0]!.toFixed(2)}, ${order[1]} ${peaks[1]!.toFixed(2)} eye distances (from 0.22)` : "";
+    const sim = within(l.similarity, -1, 1);
+    const same = sim !== null ? `face similarity to the photo ${sim.toFixed(2)}` : "";
+    text = `Head-turn check passed: ${[tries, turns, same].filter(Boolean).join("; ")}`;
+  } else {
+    const why = typeof l.failure === "string" ? l.failure.slice(0, 200) : "";
+    text = `Head-turn check not passed${tries ? ` after ${tries}` : ""}${why ? `: ${why}` : ""}`;
+  }
+  return el("p", { class: `liveness ${passed ? "" : "disagrees"}`, id: "liveness", "data-passed": String(passed) }, text);
 }
 
 /** A number from the candidate's machine, kept within [lo, hi]. */
