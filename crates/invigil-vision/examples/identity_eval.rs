@@ -38,6 +38,9 @@ use invigil_core::Frame;
 use invigil_vision::identity::{main_face, SAME_PERSON_MIN_SIMILARITY};
 use invigil_vision::{Embedding, FaceDetector, FaceEmbedder, ModelKind};
 
+/// A face luma (0-255) under which an exam might hold a comparison back
+/// as too dark; measured here, not used by the exam.
+const DARK_FACE_LUMA: f32 = 24.0;
 const THRESHOLDS: [f32; 6] = [0.30, 0.35, 0.40, 0.45, 0.50, 0.55];
 /// Faces narrower than this (frame pixels) are skipped: a webcam face at
 /// the desk is 100-250 px wide; a check-in refuses smaller.
@@ -60,15 +63,16 @@ impl Eval {
     }
 
     /// The embedding of the face at `near` (most overlap), as a camera
-    /// would follow one face in a changed picture.
-    fn embed_at(&mut self, frame: &Frame, near: [f32; 4]) -> Option<Embedding> {
+    /// would follow one face in a changed picture, with the face's luma.
+    fn embed_at(&mut self, frame: &Frame, near: [f32; 4]) -> Option<(Embedding, f32)> {
         let faces = self.detector.detect(frame).ok()?;
         let face = faces
             .iter()
             .filter(|f| f.score >= 0.5)
             .max_by(|a, b| iou(a.bbox, near).total_cmp(&iou(b.bbox, near)))
             .filter(|f| iou(f.bbox, near) > 0.3)?;
-        self.embedder.embed(frame, face).ok()?
+        let luma = invigil_vision::checkin::face_luma(frame, face);
+        Some((self.embedder.embed(frame, face).ok()??, luma))
     }
 }
 
@@ -344,31 +348,42 @@ fn main() {
     let t = SAME_PERSON_MIN_SIMILARITY;
     // The exam's default (policy identity_min_similarity) too.
     let t_exam = invigil_core::Policy::default().identity_min_similarity as f32;
-    println!("\n| same face, condition | sex | compared | no face found | FNMR < {t:.2} | FNMR < {t_exam:.2} | median similarity |");
-    println!("|---|---|---|---|---|---|---|");
+    // What holding back comparisons of dark faces (an absolute face luma
+    // gate) would do: not built, see docs/performance.md.
+    let dark = DARK_FACE_LUMA;
+    println!("\n| same face, condition | sex | compared | no face found | FNMR < {t:.2} | FNMR < {t_exam:.2} | median similarity | held back by a gate at face luma {dark} | FNMR < {t_exam:.2} of the rest |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (name, apply) in conditions {
-        let mut by: BTreeMap<&str, (usize, usize, Vec<f32>)> = BTreeMap::new();
+        // Per group: faces, faces lost, (similarity, face luma) of the rest.
+        type Seen = (usize, usize, Vec<(f32, f32)>);
+        let mut by: BTreeMap<&str, Seen> = BTreeMap::new();
         for (path, frame, e, bbox) in &embs {
             let changed = apply(frame);
             let seen = eval.embed_at(&changed, *bbox);
             for key in ["all", sex(path)] {
                 let entry = by.entry(key).or_default();
                 match &seen {
-                    Some(x) => entry.2.push(x.similarity(e)),
+                    Some((x, luma)) => entry.2.push((x.similarity(e), *luma)),
                     None => entry.1 += 1,
                 }
                 entry.0 += 1;
             }
         }
-        for (key, (n, lost, mut sims)) in by {
+        for (key, (n, lost, seen)) in by {
+            let mut sims: Vec<f32> = seen.iter().map(|s| s.0).collect();
             sims.sort_by(f32::total_cmp);
             let median = sims.get(sims.len() / 2).copied().unwrap_or(f32::NAN);
             let misses = sims.iter().filter(|&&s| s < t).count();
             let exam_misses = sims.iter().filter(|&&s| s < t_exam).count();
+            // The exam holds comparisons of very dark faces back.
+            let lit: Vec<f32> = seen.iter().filter(|s| s.1 >= dark).map(|s| s.0).collect();
+            let held = seen.len() - lit.len();
+            let lit_misses = lit.iter().filter(|&&s| s < t_exam).count();
             println!(
-                "| {name} | {key} | {n} | {lost} | {} | {} | {median:.3} |",
+                "| {name} | {key} | {n} | {lost} | {} | {} | {median:.3} | {held} | {} |",
                 rate(misses, sims.len()),
-                rate(exam_misses, sims.len())
+                rate(exam_misses, sims.len()),
+                rate(lit_misses, lit.len())
             );
         }
     }

@@ -84,6 +84,8 @@ pub struct HeadTurnChallenge {
     started_ms: Option<u64>,
     asked_ms: u64,
     peaks: [f32; 2],
+    /// The previous frame's nose offset (`None`: no face in it).
+    last: Option<f32>,
 }
 
 impl HeadTurnChallenge {
@@ -101,6 +103,7 @@ impl HeadTurnChallenge {
             started_ms: None,
             asked_ms: 0,
             peaks: [0.0; 2],
+            last: None,
         }
     }
 
@@ -115,6 +118,10 @@ impl HeadTurnChallenge {
             return &self.state;
         }
         let yaw = face.and_then(face_shape).map(|s| s[0]);
+        // A turn and a return count when two judged frames in a row show
+        // them: one frame's keypoints can be off (a glitch), a head's turn
+        // lasts longer.
+        let last = std::mem::replace(&mut self.last, yaw);
         match (self.state.clone(), yaw) {
             (Liveness::Facing, Some(y)) if y.abs() <= 2.0 * FRONT_MAX => {
                 self.frontal = Some(y);
@@ -125,16 +132,21 @@ impl HeadTurnChallenge {
                 };
             }
             (Liveness::Turning { turn, done }, Some(y)) => {
-                let off = (y - self.frontal.unwrap_or(0.0)) * turn.sign();
-                self.peaks[done] = self.peaks[done].max(off);
-                if off >= TURN_MIN {
+                let off = |y: f32| (y - self.frontal.unwrap_or(0.0)) * turn.sign();
+                // The level held over both frames.
+                let held = last.map_or(f32::MIN, |l| off(l).min(off(y)));
+                self.peaks[done] = self.peaks[done].max(held);
+                if held >= TURN_MIN {
                     self.state = Liveness::Returning { turn, done };
                 }
             }
             (Liveness::Returning { turn, done }, Some(y)) => {
-                let off = (y - self.frontal.unwrap_or(0.0)) * turn.sign();
-                self.peaks[done] = self.peaks[done].max(off);
-                if off.abs() <= FRONT_MAX {
+                let off = |y: f32| (y - self.frontal.unwrap_or(0.0)) * turn.sign();
+                let held = last.map_or(f32::MIN, |l| off(l).min(off(y)));
+                self.peaks[done] = self.peaks[done].max(held);
+                let back =
+                    last.is_some_and(|l| off(l).abs() <= FRONT_MAX && off(y).abs() <= FRONT_MAX);
+                if back {
                     self.asked_ms = t_ms;
                     self.state = match self.order.get(done + 1) {
                         Some(&next) => Liveness::Turning {
@@ -242,6 +254,26 @@ mod tests {
             &mut c,
             |t| (0.01, 1.0 - 0.5 * ((t as f32 / 700.0).sin().abs())),
             15_000,
+        );
+        assert!(
+            matches!(&end, Liveness::Failed { reason } if reason.contains("did not turn")),
+            "{end:?}"
+        );
+    }
+
+    #[test]
+    fn one_frame_that_looks_turned_is_not_a_turn() {
+        // Every fourth frame's keypoints are off by a turn's worth, both
+        // ways, as a detector glitch on a photo might be.
+        let mut c = HeadTurnChallenge::new(0);
+        let end = run(
+            &mut c,
+            |t| match (t / 100) % 8 {
+                3 => (0.5, 1.0),
+                7 => (-0.5, 1.0),
+                _ => (0.0, 1.0),
+            },
+            12_000,
         );
         assert!(
             matches!(&end, Liveness::Failed { reason } if reason.contains("did not turn")),

@@ -152,8 +152,9 @@ impl Assessment {
     }
 }
 
-fn face_luma(frame: &Frame, face: &Face) -> f32 {
-    // The middle of the box: skin, not hair or background.
+/// Mean luma (0-255) of the middle of a face's box: skin, not hair or
+/// background.
+pub fn face_luma(frame: &Frame, face: &Face) -> f32 {
     let [x, y, w, h] = face.bbox;
     let region = [
         (x + w * 0.2).max(0.0) as usize,
