@@ -1,0 +1,24 @@
+//! Data forensics on exam results (issue 15, docs/forensics.md): statistical
+//! signs, after the exam, that a result is not the candidate's own work —
+//! answers too alike between two candidates, scores that do not fit a
+//! candidate's ability, responses too fast for the items. Forensics never
+//! invalidates by itself: it flags with p-values, and a person decides.
+//!
+//! Built so far:
+//! - [`data`]: the item-level results of an exam delivery and the optional
+//!   item and candidate files, read strictly from CSV (every error names
+//!   the file, row and column);
+//! - [`tail`]: the exact Poisson-binomial distribution of a count of
+//!   independent events with unequal probabilities (the number of matching
+//!   answers between two candidates, under the null of independent work),
+//!   whose upper tail the similarity indices need far below 1e-6, where a
+//!   normal approximation is off by orders of magnitude.
+//!
+//! Pure computation, no I/O beyond reading the files it is given.
+
+pub mod data;
+pub mod tail;
+
+pub use data::{
+    read_candidates, read_items, read_responses, Candidate, DataError, Item, Response, Responses,
+};
