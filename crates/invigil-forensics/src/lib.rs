@@ -12,11 +12,20 @@
 //!   independent events with unequal probabilities (the number of matching
 //!   answers between two candidates, under the null of independent work),
 //!   whose upper tail the similarity indices need far below 1e-6, where a
-//!   normal approximation is off by orders of magnitude.
+//!   normal approximation is off by orders of magnitude;
+//! - [`irt`]: the two-parameter logistic model for scores, fitted by
+//!   marginal maximum likelihood (Bock-Aitkin EM), and abilities by
+//!   maximum likelihood;
+//! - [`personfit`]: Snijders' lz*, the standardized log-likelihood of a
+//!   candidate's scores corrected for the estimated ability;
+//! - [`sim`]: a seeded random source for simulations.
 //!
 //! Pure computation, no I/O beyond reading the files it is given.
 
 pub mod data;
+pub mod irt;
+pub mod personfit;
+pub mod sim;
 pub mod tail;
 
 pub use data::{
