@@ -24,8 +24,10 @@
 
 pub mod data;
 pub mod irt;
+pub mod nrm;
 pub mod personfit;
 pub mod sim;
+pub mod similarity;
 pub mod tail;
 
 pub use data::{
