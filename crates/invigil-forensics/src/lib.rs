@@ -26,6 +26,7 @@ pub mod data;
 pub mod irt;
 pub mod nrm;
 pub mod personfit;
+pub mod rt;
 pub mod sim;
 pub mod similarity;
 pub mod tail;
