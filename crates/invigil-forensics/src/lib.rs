@@ -25,6 +25,7 @@
 pub mod data;
 pub mod irt;
 pub mod nrm;
+pub mod null;
 pub mod personfit;
 pub mod rt;
 pub mod sim;

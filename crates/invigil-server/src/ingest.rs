@@ -372,10 +372,19 @@ pub async fn record_note(
     actor: &str,
     detail: serde_json::Value,
 ) -> ApiResult<()> {
+    // Notes made in the same millisecond (a started_offline and its
+    // closed_before_contact) keep the order they were made in: the
+    // timeline orders by time, and ids are random.
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(at_ms) FROM notes WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_one(&state.db.pool)
+            .await?;
+    let at_ms = now_ms().max(last.map_or(0, |l| l + 1));
     sqlx::query("INSERT INTO notes (id, session_id, at_ms, kind, actor, detail) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(auth::new_id())
         .bind(session_id)
-        .bind(now_ms())
+        .bind(at_ms)
         .bind(kind)
         .bind(actor)
         .bind(detail.to_string())
