@@ -27,6 +27,7 @@ pub mod irt;
 pub mod nrm;
 pub mod null;
 pub mod personfit;
+pub mod preknowledge;
 pub mod rt;
 pub mod sim;
 pub mod similarity;
