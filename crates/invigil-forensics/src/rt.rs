@@ -396,3 +396,90 @@ mod tests {
         assert!(rt_fit(&cal, &[Some(1.0), None, Some(1.0)]).is_none());
     }
 }
+
+/// How speed goes with ability across an exam's candidates: the
+/// least-squares line `τ = intercept + slope θ` and the residual sd. Under
+/// van der Linden's hierarchical model (ability and speed bivariate
+/// normal) a candidate's speed given their ability is normal about it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpeedGivenAbility {
+    pub intercept: f64,
+    pub slope: f64,
+    pub residual_sd: f64,
+}
+
+impl SpeedGivenAbility {
+    /// Fits the line to candidates' (ability, speed) estimates; `None` with
+    /// fewer than 10, or no spread in ability or speed.
+    pub fn fit(pairs: &[(f64, f64)]) -> Option<Self> {
+        let n = pairs.len() as f64;
+        if pairs.len() < 10 {
+            return None;
+        }
+        let (mt, ms) = pairs
+            .iter()
+            .fold((0.0, 0.0), |(a, b), (t, s)| (a + t / n, b + s / n));
+        let (mut sxx, mut sxy) = (0.0, 0.0);
+        for (t, s) in pairs {
+            sxx += (t - mt).powi(2);
+            sxy += (t - mt) * (s - ms);
+        }
+        if sxx <= 0.0 {
+            return None;
+        }
+        let slope = sxy / sxx;
+        let intercept = ms - slope * mt;
+        let rss: f64 = pairs
+            .iter()
+            .map(|(t, s)| (s - intercept - slope * t).powi(2))
+            .sum();
+        let residual_sd = (rss / (n - 2.0)).sqrt();
+        (residual_sd > 0.0).then_some(Self {
+            intercept,
+            slope,
+            residual_sd,
+        })
+    }
+
+    /// Aberrant speed: how much faster than their ability predicts a
+    /// candidate is, standardized (`z`), and the nominal upper-tail
+    /// p-value (faster).
+    pub fn aberrant(&self, theta: f64, speed: f64) -> (f64, f64) {
+        let z = (speed - self.intercept - self.slope * theta) / self.residual_sd;
+        (z, crate::personfit::normal_lower_tail(-z))
+    }
+}
+
+#[cfg(test)]
+mod speed_tests {
+    use super::*;
+    use crate::sim::Rng;
+
+    #[test]
+    fn candidates_far_faster_than_their_ability_predicts() {
+        let mut rng = Rng::new(91);
+        // Ability and speed correlated 0.4 (speed sd 0.4).
+        let pairs: Vec<(f64, f64)> = (0..5000)
+            .map(|_| {
+                let t = rng.normal();
+                (t, 0.4 * (0.4 * t + 0.9165 * rng.normal()))
+            })
+            .collect();
+        let m = SpeedGivenAbility::fit(&pairs).unwrap();
+        assert!(
+            (m.slope - 0.16).abs() < 0.02 && (m.residual_sd - 0.3666).abs() < 0.02,
+            "{m:?}"
+        );
+        let below = pairs
+            .iter()
+            .filter(|(t, s)| m.aberrant(*t, *s).1 < 0.01)
+            .count();
+        assert!((25..=80).contains(&below), "{below} of 5000 below 0.01");
+        // Twice as fast as their ability predicts (log speed + 0.7).
+        let (z, p) = m.aberrant(0.0, m.intercept + 0.7);
+        assert!(z > 1.8 && p < 0.04, "{z} {p}");
+        // Four times as fast.
+        assert!(m.aberrant(1.0, m.intercept + m.slope + 1.39).1 < 1e-4);
+        assert!(SpeedGivenAbility::fit(&pairs[..5]).is_none());
+    }
+}
