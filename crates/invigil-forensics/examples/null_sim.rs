@@ -11,10 +11,9 @@
 //! difficulties -2 to 2; response-time items fitted to 2000 simulated
 //! candidates of the lognormal model.
 
-use invigil_forensics::irt::Item2pl;
 use invigil_forensics::null::{lz_star_rates, rt_rates, wilson_99, Null, Rates};
-use invigil_forensics::rt::{fit_rt, ItemRt, TimeMatrix};
-use invigil_forensics::sim::Rng;
+use invigil_forensics::rt::{fit_rt, log_times};
+use invigil_forensics::sim::{graded_2pl, graded_rt, Rng};
 
 const LEVELS: [f64; 5] = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6];
 
@@ -23,18 +22,8 @@ fn main() {
         .nth(1)
         .map(|a| a.parse().expect("DRAWS: a whole number"))
         .unwrap_or(10_000_000);
-    let items: Vec<Item2pl> = (0..60)
-        .map(|j| Item2pl {
-            a: 0.8 + 0.8 * ((j * 7) % 5) as f64 / 4.0,
-            b: -2.0 + 4.0 * j as f64 / 59.0,
-        })
-        .collect();
-    let rt_items: Vec<ItemRt> = (0..60)
-        .map(|j| ItemRt {
-            beta: 3.0 + (j % 7) as f64 * 0.15,
-            alpha: 1.5 + (j % 5) as f64 * 0.2,
-        })
-        .collect();
+    let items = graded_2pl(60);
+    let rt_items = graded_rt(60);
     let mut rng = Rng::new(1);
     let rows: Vec<Vec<Option<f64>>> = (0..2000)
         .map(|_| {
@@ -46,7 +35,7 @@ fn main() {
         })
         .collect();
     let ids = (0..60).map(|j| format!("q{j}")).collect();
-    let cal = fit_rt(&TimeMatrix::new(ids, &rows), 500, 1e-6).expect("fits");
+    let cal = fit_rt(&log_times(ids, &rows), 500, 1e-6).expect("fits");
 
     println!(
         "| index | null | draws | {} |",

@@ -119,24 +119,7 @@ pub fn parse_responses(path: &Path, text: &str) -> Result<Responses, DataError> 
         Layout::wide(path, &header)?
     };
     let mut out = Builder::default();
-    for record in reader.records() {
-        let record = record.map_err(|e| csv_error(path, &e))?;
-        let line = record.position().map_or(0, |p| p.line());
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        if record.len() != header.len() {
-            return Err(value_error(
-                path,
-                line,
-                "",
-                format!(
-                    "{} fields where the header has {}",
-                    record.len(),
-                    header.len()
-                ),
-            ));
-        }
+    for (line, record) in rows(path, &mut reader, header.len())? {
         let cell = |col: usize| Cell {
             path,
             line,
@@ -308,6 +291,33 @@ fn header(path: &Path, reader: &mut csv::Reader<&[u8]>) -> Result<Vec<String>, D
         }
     }
     Ok(names)
+}
+
+/// The data rows with their lines: blank rows skipped, every other row
+/// with as many fields as the header.
+fn rows(
+    path: &Path,
+    reader: &mut csv::Reader<&[u8]>,
+    width: usize,
+) -> Result<Vec<(u64, csv::StringRecord)>, DataError> {
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_error(path, &e))?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        if record.len() != width {
+            return Err(value_error(
+                path,
+                line,
+                "",
+                format!("{} fields where the header has {width}", record.len()),
+            ));
+        }
+        out.push((line, record));
+    }
+    Ok(out)
 }
 
 /// Columns of one result's fields (`response`, `score`, ...).
@@ -652,25 +662,8 @@ fn keyed_rows(
         .position(|h| h == id_column)
         .ok_or_else(|| header_error(path, format!("no `{id_column}` column")))?;
     let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| csv_error(path, &e))?;
-        let line = record.position().map_or(0, |p| p.line());
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        if record.len() != header.len() {
-            return Err(value_error(
-                path,
-                line,
-                "",
-                format!(
-                    "{} fields where the header has {}",
-                    record.len(),
-                    header.len()
-                ),
-            ));
-        }
+    let mut keyed = Vec::new();
+    for (line, record) in rows(path, &mut reader, header.len())? {
         let id = Cell {
             path,
             line,
@@ -693,7 +686,7 @@ fn keyed_rows(
             .filter(|(i, _)| *i != id_col)
             .map(|(_, (h, t))| (h.clone(), t.trim().to_owned()))
             .collect();
-        rows.push(KeyedRow { line, id, cells });
+        keyed.push(KeyedRow { line, id, cells });
     }
-    Ok(rows)
+    Ok(keyed)
 }

@@ -14,59 +14,12 @@
 
 use thiserror::Error;
 
-use crate::data::Responses;
+use crate::matrix::Matrix;
 
-/// Candidates' scores, candidates by items; `None`: the item was not on
-/// the candidate's form.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ScoreMatrix {
-    pub item_ids: Vec<String>,
-    pub persons: usize,
-    cells: Vec<Option<f64>>,
-}
-
-impl ScoreMatrix {
-    /// `rows[i][j]`: person `i`'s score on item `j`.
-    pub fn new(item_ids: Vec<String>, rows: &[Vec<Option<f64>>]) -> Self {
-        let items = item_ids.len();
-        let mut cells = Vec::with_capacity(rows.len() * items);
-        for row in rows {
-            assert_eq!(row.len(), items, "every row has one cell per item");
-            cells.extend(row);
-        }
-        Self {
-            item_ids,
-            persons: rows.len(),
-            cells,
-        }
-    }
-
-    pub fn from_responses(r: &Responses) -> Self {
-        let items = r.items.len();
-        let mut cells = vec![None; r.candidates.len() * items];
-        for row in &r.rows {
-            cells[row.candidate * items + row.item] = Some(row.score);
-        }
-        Self {
-            item_ids: r.items.clone(),
-            persons: r.candidates.len(),
-            cells,
-        }
-    }
-
-    pub fn items(&self) -> usize {
-        self.item_ids.len()
-    }
-
-    pub fn get(&self, person: usize, item: usize) -> Option<f64> {
-        self.cells[person * self.items() + item]
-    }
-
-    /// One person's cells.
-    pub fn row(&self, person: usize) -> &[Option<f64>] {
-        &self.cells[person * self.items()..(person + 1) * self.items()]
-    }
-}
+/// Candidates' scores (0 to 1), candidates by items; `None`: the item was
+/// not on the candidate's form. `Matrix::of(responses, |r| Some(r.score))`
+/// makes one from a results file.
+pub type ScoreMatrix = Matrix<f64>;
 
 /// One item's 2PL parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]

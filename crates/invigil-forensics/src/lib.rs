@@ -24,6 +24,7 @@
 
 pub mod data;
 pub mod irt;
+pub mod matrix;
 pub mod nrm;
 pub mod null;
 pub mod personfit;

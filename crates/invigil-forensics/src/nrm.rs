@@ -17,19 +17,19 @@ use thiserror::Error;
 
 use crate::data::Responses;
 use crate::irt::{quadrature, MIN_PERSONS};
+use crate::matrix::Matrix;
 
 /// Most options an item may have (distinct responses seen).
 pub const MAX_OPTIONS: usize = 20;
 
-/// Candidates' chosen options, candidates by items, as option indices per
-/// item; `None`: not answered or not on the form.
+/// Candidates' chosen options: each item's options, and per candidate and
+/// item the index of the option chosen (`None`: not answered or not on
+/// the form).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChoiceMatrix {
-    pub item_ids: Vec<String>,
     /// Each item's options, in order of first appearance.
     pub options: Vec<Vec<String>>,
-    pub persons: usize,
-    cells: Vec<Option<u8>>,
+    pub choices: Matrix<u8>,
 }
 
 /// Why the options cannot be modelled.
@@ -44,17 +44,9 @@ pub enum NrmError {
 impl ChoiceMatrix {
     /// `rows[i][j]`: the option index person `i` chose on item `j`.
     pub fn new(item_ids: Vec<String>, options: Vec<Vec<String>>, rows: &[Vec<Option<u8>>]) -> Self {
-        let items = item_ids.len();
-        let mut cells = Vec::with_capacity(rows.len() * items);
-        for row in rows {
-            assert_eq!(row.len(), items, "one cell per item");
-            cells.extend(row);
-        }
         Self {
-            item_ids,
             options,
-            persons: rows.len(),
-            cells,
+            choices: Matrix::new(item_ids, rows),
         }
     }
 
@@ -62,48 +54,29 @@ impl ChoiceMatrix {
         let items = r.items.len();
         let mut options: Vec<Vec<String>> = vec![Vec::new(); items];
         let mut index: Vec<HashMap<String, u8>> = vec![HashMap::new(); items];
-        let mut cells = vec![None; r.candidates.len() * items];
         for row in &r.rows {
             let Some(choice) = &row.response else {
                 continue;
             };
+            if index[row.item].contains_key(choice) {
+                continue;
+            }
             let known = index[row.item].len();
-            let k = match index[row.item].get(choice) {
-                Some(&k) => k,
-                None => {
-                    if known >= MAX_OPTIONS {
-                        return Err(NrmError::Item {
-                            item: r.items[row.item].clone(),
-                            why: format!(
-                                "more than {MAX_OPTIONS} different responses: not a multiple-choice item"
-                            ),
-                        });
-                    }
-                    index[row.item].insert(choice.clone(), known as u8);
-                    options[row.item].push(choice.clone());
-                    known as u8
-                }
-            };
-            cells[row.candidate * items + row.item] = Some(k);
+            if known >= MAX_OPTIONS {
+                return Err(NrmError::Item {
+                    item: r.items[row.item].clone(),
+                    why: format!(
+                        "more than {MAX_OPTIONS} different responses: not a multiple-choice item"
+                    ),
+                });
+            }
+            index[row.item].insert(choice.clone(), known as u8);
+            options[row.item].push(choice.clone());
         }
-        Ok(Self {
-            item_ids: r.items.clone(),
-            options,
-            persons: r.candidates.len(),
-            cells,
-        })
-    }
-
-    pub fn items(&self) -> usize {
-        self.item_ids.len()
-    }
-
-    pub fn get(&self, person: usize, item: usize) -> Option<u8> {
-        self.cells[person * self.items() + item]
-    }
-
-    pub fn row(&self, person: usize) -> &[Option<u8>] {
-        &self.cells[person * self.items()..(person + 1) * self.items()]
+        let choices = Matrix::of(r, |row| {
+            row.response.as_ref().map(|choice| index[row.item][choice])
+        });
+        Ok(Self { options, choices })
     }
 }
 
@@ -161,13 +134,13 @@ pub fn fit_nrm(
     max_iterations: u32,
     tolerance: f64,
 ) -> Result<NrmCalibration, NrmError> {
-    if m.persons < MIN_PERSONS {
-        return Err(NrmError::TooFewPersons(m.persons));
+    if m.choices.persons < MIN_PERSONS {
+        return Err(NrmError::TooFewPersons(m.choices.persons));
     }
     for (j, opts) in m.options.iter().enumerate() {
         if opts.len() < 2 {
             return Err(NrmError::Item {
-                item: m.item_ids[j].clone(),
+                item: m.choices.item_ids[j].clone(),
                 why: format!(
                     "{} different responses: options cannot be compared",
                     opts.len()
@@ -182,28 +155,29 @@ pub fn fit_nrm(
     // a candidate chose the item's most popular option (usually the key),
     // standardized; an option's slope starts at its choosers' mean proxy
     // against the reference option's.
-    let popular: Vec<u8> = (0..m.items())
+    let popular: Vec<u8> = (0..m.choices.items())
         .map(|j| {
             let mut counts = vec![0usize; m.options[j].len()];
-            for i in 0..m.persons {
-                if let Some(k) = m.get(i, j) {
+            for i in 0..m.choices.persons {
+                if let Some(k) = m.choices.get(i, j) {
                     counts[k as usize] += 1;
                 }
             }
             (0..counts.len()).max_by_key(|&k| counts[k]).unwrap_or(0) as u8
         })
         .collect();
-    let proxy: Vec<f64> = (0..m.persons)
+    let proxy: Vec<f64> = (0..m.choices.persons)
         .map(|i| {
-            m.row(i)
+            m.choices
+                .row(i)
                 .iter()
                 .zip(&popular)
                 .filter(|(x, p)| **x == Some(**p))
                 .count() as f64
         })
         .collect();
-    let mean = proxy.iter().sum::<f64>() / m.persons as f64;
-    let sd = (proxy.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m.persons as f64)
+    let mean = proxy.iter().sum::<f64>() / m.choices.persons as f64;
+    let sd = (proxy.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m.choices.persons as f64)
         .sqrt()
         .max(1e-9);
     let proxy: Vec<f64> = proxy.iter().map(|v| (v - mean) / sd).collect();
@@ -215,7 +189,7 @@ pub fn fit_nrm(
             let mut counts = vec![0.5f64; opts.len()];
             let mut sums = vec![0.0f64; opts.len()];
             for (i, z) in proxy.iter().enumerate() {
-                if let Some(k) = m.get(i, j) {
+                if let Some(k) = m.choices.get(i, j) {
                     counts[k as usize] += 1.0;
                     sums[k as usize] += z;
                 }
@@ -253,8 +227,8 @@ pub fn fit_nrm(
         // E-step: expected choices per item, point and option.
         let mut r: Vec<Vec<f64>> = items.iter().map(|it| vec![0.0; q * it.a.len()]).collect();
         let mut ll = 0.0;
-        for i in 0..m.persons {
-            let row = m.row(i);
+        for i in 0..m.choices.persons {
+            let row = m.choices.row(i);
             for (k, w) in weights.iter().enumerate() {
                 post[k] = w.ln();
             }
@@ -531,7 +505,7 @@ pub(crate) mod tests {
         let err: f64 = thetas
             .iter()
             .enumerate()
-            .map(|(i, t)| (ability_eap(&fit.items, m.row(i)) - t).powi(2))
+            .map(|(i, t)| (ability_eap(&fit.items, m.choices.row(i)) - t).powi(2))
             .sum::<f64>()
             / thetas.len() as f64;
         assert!(err.sqrt() < 0.5, "ability RMSE {}", err.sqrt());

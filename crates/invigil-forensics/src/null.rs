@@ -125,16 +125,7 @@ pub fn wilson_99(hits: u64, n: u64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rt::{fit_rt, TimeMatrix};
-
-    fn items_2pl(n: usize) -> Vec<Item2pl> {
-        (0..n)
-            .map(|j| Item2pl {
-                a: 0.8 + 0.8 * ((j * 7) % 5) as f64 / 4.0,
-                b: -2.0 + 4.0 * j as f64 / (n - 1) as f64,
-            })
-            .collect()
-    }
+    use crate::rt::{fit_rt, log_times};
 
     /// The short pass CI runs: at 1e-3, 2·10^5 honest candidates. A
     /// measured property, not a wish: lz*'s nominal (normal) p-values are
@@ -143,7 +134,7 @@ mod tests {
     /// rest on them (docs/forensics.md).
     #[test]
     fn lz_star_nominal_p_values_are_liberal_in_the_tail() {
-        let rates = lz_star_rates(&items_2pl(60), 200_000, &[1e-2, 1e-3], 61);
+        let rates = lz_star_rates(&crate::sim::graded_2pl(60), 200_000, &[1e-2, 1e-3], 61);
         let defined = rates.draws - rates.undefined;
         for (level, n) in &rates.below {
             let (lo, hi) = wilson_99(*n, defined);
@@ -156,12 +147,7 @@ mod tests {
 
     #[test]
     fn rt_fit_is_nominal_under_the_model_and_not_under_heavy_tails() {
-        let items: Vec<ItemRt> = (0..40)
-            .map(|j| ItemRt {
-                beta: 3.0 + (j % 7) as f64 * 0.15,
-                alpha: 1.5 + (j % 5) as f64 * 0.2,
-            })
-            .collect();
+        let items = crate::sim::graded_rt(40);
         // Fit the model to data drawn from it, as the analysis would.
         let mut rng = Rng::new(71);
         let rows: Vec<Vec<Option<f64>>> = (0..1500)
@@ -174,7 +160,7 @@ mod tests {
             })
             .collect();
         let ids = (0..items.len()).map(|j| format!("q{j}")).collect();
-        let cal = fit_rt(&TimeMatrix::new(ids, &rows), 500, 1e-6).unwrap();
+        let cal = fit_rt(&log_times(ids, &rows), 500, 1e-6).unwrap();
         let model = rt_rates(&cal, Null::Model, 100_000, &[1e-3], 72);
         let (_, n) = model.below[0];
         let (lo, hi) = wilson_99(n, model.draws);

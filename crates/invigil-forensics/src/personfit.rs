@@ -106,17 +106,7 @@ fn erfc(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::irt::Item2pl;
     use crate::sim::Rng;
-
-    fn items(n: usize) -> Vec<Item2pl> {
-        (0..n)
-            .map(|j| Item2pl {
-                a: 0.8 + 0.8 * ((j * 7) % 5) as f64 / 4.0,
-                b: -2.0 + 4.0 * j as f64 / (n - 1) as f64,
-            })
-            .collect()
-    }
 
     #[test]
     fn the_normal_tail_is_accurate_far_out() {
@@ -136,7 +126,7 @@ mod tests {
 
     #[test]
     fn lz_star_is_near_standard_normal_for_honest_candidates() {
-        let items = items(40);
+        let items = crate::sim::graded_2pl(40);
         let mut rng = Rng::new(11);
         let mut values = Vec::new();
         for _ in 0..4000 {
@@ -170,7 +160,7 @@ mod tests {
     #[test]
     fn answers_known_in_advance_do_not_fit() {
         // A weak candidate who knew the 12 hardest items.
-        let items = items(40);
+        let items = crate::sim::graded_2pl(40);
         let mut rng = Rng::new(5);
         let mut flagged = 0;
         for _ in 0..100 {

@@ -140,19 +140,10 @@ mod tests {
     use super::*;
     use crate::sim::Rng;
 
-    fn items(n: usize) -> Vec<Item2pl> {
-        (0..n)
-            .map(|j| Item2pl {
-                a: 0.8 + 0.8 * ((j * 7) % 5) as f64 / 4.0,
-                b: -2.0 + 4.0 * ((j * 13) % n) as f64 / (n - 1) as f64,
-            })
-            .collect()
-    }
-
     #[test]
     fn known_answers_to_leaked_items_stand_out() {
         // 60 items, 10 of them leaked (spread over difficulty).
-        let items = items(60);
+        let items = crate::sim::graded_2pl(60);
         let leaked: Vec<bool> = (0..60).map(|j| j % 6 == 0).collect();
         let mut rng = Rng::new(81);
         let (mut honest_below, mut cheaters_below, n) = (0, 0, 4000);
@@ -193,12 +184,7 @@ mod tests {
 
     #[test]
     fn racing_through_leaked_items_stands_out() {
-        let items: Vec<ItemRt> = (0..60)
-            .map(|j| ItemRt {
-                beta: 3.0 + (j % 7) as f64 * 0.15,
-                alpha: 1.5 + (j % 5) as f64 * 0.2,
-            })
-            .collect();
+        let items = crate::sim::graded_rt(60);
         let leaked: Vec<bool> = (0..60).map(|j| j % 6 == 0).collect();
         let mut rng = Rng::new(82);
         let (mut honest, mut fast) = (0, 0);

@@ -20,6 +20,8 @@
 //! level on real data: the calibration has to use an empirical null
 //! (docs/forensics.md).
 
+use crate::matrix::Matrix;
+
 /// One item's response-time parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ItemRt {
@@ -39,55 +41,29 @@ pub struct RtCalibration {
     pub converged: bool,
 }
 
-/// Response times, candidates by items (seconds; `None`: not recorded or
-/// not taken). Times of 0 are treated as the shortest recordable time
-/// (0.1 s), as their logarithm would be infinite.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TimeMatrix {
-    pub item_ids: Vec<String>,
-    pub persons: usize,
-    cells: Vec<Option<f64>>,
-}
+/// Log seconds, candidates by items (`None`: not recorded or not taken).
+pub type TimeMatrix = Matrix<f64>;
 
-/// The shortest time the model takes (seconds).
+/// The shortest time the model takes (seconds): times of 0 count as this,
+/// as their logarithm would be infinite.
 pub const MIN_TIME_S: f64 = 0.1;
 
-impl TimeMatrix {
-    pub fn new(item_ids: Vec<String>, rows: &[Vec<Option<f64>>]) -> Self {
-        let items = item_ids.len();
-        let mut cells = Vec::with_capacity(rows.len() * items);
-        for row in rows {
-            assert_eq!(row.len(), items, "one cell per item");
-            cells.extend(row.iter().map(|t| t.map(|t| t.max(MIN_TIME_S).ln())));
-        }
-        Self {
-            item_ids,
-            persons: rows.len(),
-            cells,
-        }
-    }
+/// Log seconds from seconds, `rows[i][j]` person `i`'s time on item `j`.
+pub fn log_times(item_ids: Vec<String>, rows: &[Vec<Option<f64>>]) -> TimeMatrix {
+    let logs: Vec<Vec<Option<f64>>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|t| t.map(|t| t.max(MIN_TIME_S).ln()))
+                .collect()
+        })
+        .collect();
+    Matrix::new(item_ids, &logs)
+}
 
-    pub fn from_responses(r: &crate::data::Responses) -> Self {
-        let items = r.items.len();
-        let mut rows = vec![vec![None; items]; r.candidates.len()];
-        for row in &r.rows {
-            rows[row.candidate][row.item] = row.rt_s;
-        }
-        Self::new(r.items.clone(), &rows)
-    }
-
-    pub fn items(&self) -> usize {
-        self.item_ids.len()
-    }
-
-    /// Log seconds.
-    pub fn log_time(&self, person: usize, item: usize) -> Option<f64> {
-        self.cells[person * self.items() + item]
-    }
-
-    pub fn row(&self, person: usize) -> &[Option<f64>] {
-        &self.cells[person * self.items()..(person + 1) * self.items()]
-    }
+/// Log seconds of a results file's `rt_s`.
+pub fn log_times_of(r: &crate::data::Responses) -> TimeMatrix {
+    Matrix::of(r, |row| row.rt_s.map(|t| t.max(MIN_TIME_S).ln()))
 }
 
 /// A candidate's speed given the items: posterior mean and variance.
@@ -112,18 +88,14 @@ pub fn fit_rt(m: &TimeMatrix, max_iterations: u32, tolerance: f64) -> Option<RtC
     }
     let n_items = m.items();
     let counts: Vec<usize> = (0..n_items)
-        .map(|j| {
-            (0..m.persons)
-                .filter(|&i| m.log_time(i, j).is_some())
-                .count()
-        })
+        .map(|j| (0..m.persons).filter(|&i| m.get(i, j).is_some()).count())
         .collect();
     if counts.iter().any(|&n| n < 10) {
         return None;
     }
     let mut items: Vec<ItemRt> = (0..n_items)
         .map(|j| {
-            let v: Vec<f64> = (0..m.persons).filter_map(|i| m.log_time(i, j)).collect();
+            let v: Vec<f64> = (0..m.persons).filter_map(|i| m.get(i, j)).collect();
             let mean = v.iter().sum::<f64>() / v.len() as f64;
             let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
             ItemRt {
@@ -144,7 +116,7 @@ pub fn fit_rt(m: &TimeMatrix, max_iterations: u32, tolerance: f64) -> Option<RtC
         for (j, it) in items.iter_mut().enumerate() {
             let (mut sum, mut n) = (0.0, 0.0);
             for (i, (tau, _)) in speeds.iter().enumerate() {
-                if let Some(lt) = m.log_time(i, j) {
+                if let Some(lt) = m.get(i, j) {
                     sum += lt + tau;
                     n += 1.0;
                 }
@@ -152,7 +124,7 @@ pub fn fit_rt(m: &TimeMatrix, max_iterations: u32, tolerance: f64) -> Option<RtC
             let beta = sum / n;
             let mut ss = 0.0;
             for (i, (tau, v)) in speeds.iter().enumerate() {
-                if let Some(lt) = m.log_time(i, j) {
+                if let Some(lt) = m.get(i, j) {
                     ss += (lt - beta + tau).powi(2) + v;
                 }
             }
@@ -328,7 +300,7 @@ mod tests {
             })
             .collect();
         let ids = (0..items.len()).map(|j| format!("q{j}")).collect();
-        (TimeMatrix::new(ids, &rows), speeds)
+        (log_times(ids, &rows), speeds)
     }
 
     fn items(n: usize, seed: u64) -> Vec<ItemRt> {
@@ -390,7 +362,7 @@ mod tests {
         for t in row.iter_mut().take(10) {
             *t = t.map(|t| t * 0.1);
         }
-        let m1 = TimeMatrix::new(m.item_ids.clone(), &[row]);
+        let m1 = log_times(m.item_ids.clone(), &[row]);
         let fit = rt_fit(&cal, m1.row(0)).unwrap();
         assert!(fit.p < 1e-6, "{fit:?}");
         assert!(rt_fit(&cal, &[Some(1.0), None, Some(1.0)]).is_none());

@@ -50,6 +50,29 @@ impl Rng {
     }
 }
 
+/// A reference 2PL test for simulations: slopes 0.8 to 1.6 in a repeating
+/// pattern, difficulties evenly from -2 to 2 in item order.
+pub fn graded_2pl(n: usize) -> Vec<crate::irt::Item2pl> {
+    (0..n)
+        .map(|j| crate::irt::Item2pl {
+            a: 0.8 + 0.8 * ((j * 7) % 5) as f64 / 4.0,
+            b: -2.0 + 4.0 * j as f64 / (n.max(2) - 1) as f64,
+        })
+        .collect()
+}
+
+/// A reference response-time test for simulations: time intensities 3.0
+/// to 3.9 (about 20 to 50 s) and precisions 1.5 to 2.3, in repeating
+/// patterns.
+pub fn graded_rt(n: usize) -> Vec<crate::rt::ItemRt> {
+    (0..n)
+        .map(|j| crate::rt::ItemRt {
+            beta: 3.0 + (j % 7) as f64 * 0.15,
+            alpha: 1.5 + (j % 5) as f64 * 0.2,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,8 +67,8 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(items: &[ItemNrm], m: &ChoiceMatrix) -> Self {
-        let thetas: Vec<f64> = (0..m.persons)
-            .map(|i| ability_eap(items, m.row(i)))
+        let thetas: Vec<f64> = (0..m.choices.persons)
+            .map(|i| ability_eap(items, m.choices.row(i)))
             .collect();
         let probs = thetas
             .iter()
@@ -88,7 +88,7 @@ impl Prepared {
     ) -> usize {
         ps.clear();
         let mut matches = 0;
-        for (j, (xa, xb)) in m.row(a).iter().zip(m.row(b)).enumerate() {
+        for (j, (xa, xb)) in m.choices.row(a).iter().zip(m.choices.row(b)).enumerate() {
             let (Some(xa), Some(xb)) = (xa, xb) else {
                 continue;
             };
@@ -120,8 +120,8 @@ impl Prepared {
     pub fn scan(&self, index: Index, m: &ChoiceMatrix, level: f64) -> Vec<PairResult> {
         let mut out = Vec::new();
         let mut ps = Vec::new();
-        for a in 0..m.persons {
-            for b in 0..m.persons {
+        for a in 0..m.choices.persons {
+            for b in 0..m.choices.persons {
                 if a == b || (index == Index::Gbt && b < a) {
                     continue;
                 }
@@ -207,7 +207,9 @@ mod tests {
         let truth = items(40, 31);
         let (mut m, _) = simulate(&truth, 300, 32);
         // Candidate 0 copies 16 of 40 answers (40 %) from candidate 1.
-        let mut rows: Vec<Vec<Option<u8>>> = (0..m.persons).map(|i| m.row(i).to_vec()).collect();
+        let mut rows: Vec<Vec<Option<u8>>> = (0..m.choices.persons)
+            .map(|i| m.choices.row(i).to_vec())
+            .collect();
         let mut rng = Rng::new(33);
         for j in 0..40 {
             if j % 5 < 2 {
@@ -216,7 +218,7 @@ mod tests {
                 rows[0][j] = Some(choose(&truth[j], -0.5, &mut rng));
             }
         }
-        m = ChoiceMatrix::new(m.item_ids.clone(), m.options.clone(), &rows);
+        m = ChoiceMatrix::new(m.choices.item_ids.clone(), m.options.clone(), &rows);
         let fit = fit_nrm(&m, 500, 1e-4).unwrap();
         let prep = Prepared::new(&fit.items, &m);
         let level = 1e-3;

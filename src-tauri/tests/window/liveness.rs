@@ -4,6 +4,7 @@
 //! goes on to the exam, and the result reaches the server in
 //! `checkin_completed` with nothing for proctors to check.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -19,7 +20,6 @@ fn the_head_turn_check_in_the_real_window() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::start(&dir.path().join("server"));
     let requires = json!({"checkin": {"face": true, "id": false, "room": false, "liveness": true}});
-    let scenario = root().join("tests/scenarios/camera_lost.toml");
     let fixtures = root().join("tests/fixtures/checkin");
 
     // A print of the face photo's portrait held up and turned 35 degrees
@@ -37,19 +37,8 @@ fn the_head_turn_check_in_the_real_window() {
                 fixtures.join("photo_turned_right.jpg"),
             ],
         );
-        let app = launch(&[
-            ("INVIGIL_SOURCE", scenario.as_os_str()),
-            ("INVIGIL_CHECKIN_SOURCE", held.as_os_str()),
-            ("INVIGIL_SERVER", backend.base.as_ref()),
-            ("INVIGIL_DATA_DIR", dir.path().join("app1").as_os_str()),
-        ])
-        .unwrap();
+        let app = to_the_head_turn(&backend, &code, &held, &dir.path().join("app1"));
         let d = &app.driver;
-        start_and_check(d, &code);
-        d.click("#begin-checkin");
-        d.wait_for("#take-photo", Duration::from_secs(30));
-        d.take_photo("face photo");
-        d.wait_text("#screen-title", "Head-turn check", Duration::from_secs(10));
         d.wait_text(
             "#liveness-instruction",
             "turn your head",
@@ -90,18 +79,8 @@ fn the_head_turn_check_in_the_real_window() {
     ];
     let live = turns_fixture(dir.path(), "live.toml", &front, &turns);
     let code = backend.launch_code_with("exam-live", "cand-live", requires);
-    let app = launch(&[
-        ("INVIGIL_SOURCE", scenario.as_os_str()),
-        ("INVIGIL_CHECKIN_SOURCE", live.as_os_str()),
-        ("INVIGIL_SERVER", backend.base.as_ref()),
-        ("INVIGIL_DATA_DIR", dir.path().join("app2").as_os_str()),
-    ])
-    .unwrap();
+    let app = to_the_head_turn(&backend, &code, &live, &dir.path().join("app2"));
     let d = &app.driver;
-    start_and_check(d, &code);
-    d.click("#begin-checkin");
-    d.wait_for("#take-photo", Duration::from_secs(30));
-    d.take_photo("face photo");
     d.wait_text("#liveness-instruction", "Done", Duration::from_secs(60));
     assert_eq!(
         d.attr("#liveness-next", "aria-disabled").as_deref(),
@@ -139,4 +118,24 @@ fn the_head_turn_check_in_the_real_window() {
         !notes.iter().any(|n| n["kind"] == "liveness_unverified"),
         "{notes:?}"
     );
+}
+
+/// The app on `checkin` (the exam: a scenario that loses the camera at
+/// 10 s), started with `code`, its face photo taken: at the head-turn step.
+fn to_the_head_turn(backend: &Backend, code: &str, checkin: &Path, data: &Path) -> App {
+    let scenario = root().join("tests/scenarios/camera_lost.toml");
+    let app = launch(&[
+        ("INVIGIL_SOURCE", scenario.as_os_str()),
+        ("INVIGIL_CHECKIN_SOURCE", checkin.as_os_str()),
+        ("INVIGIL_SERVER", backend.base.as_ref()),
+        ("INVIGIL_DATA_DIR", data.as_os_str()),
+    ])
+    .unwrap();
+    let d = &app.driver;
+    start_and_check(d, code);
+    d.click("#begin-checkin");
+    d.wait_for("#take-photo", Duration::from_secs(30));
+    d.take_photo("face photo");
+    d.wait_text("#screen-title", "Head-turn check", Duration::from_secs(10));
+    app
 }
