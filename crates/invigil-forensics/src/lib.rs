@@ -22,7 +22,10 @@
 //!
 //! Pure computation, no I/O beyond reading the files it is given.
 
+pub mod analyze;
+pub mod conditional;
 pub mod data;
+pub mod fast;
 pub mod irt;
 pub mod matrix;
 pub mod nrm;

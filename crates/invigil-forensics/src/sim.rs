@@ -73,6 +73,100 @@ pub fn graded_rt(n: usize) -> Vec<crate::rt::ItemRt> {
         .collect()
 }
 
+/// How a simulated candidate cheats.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cheat {
+    /// Copies this candidate's option on this share of the items (a
+    /// random subset).
+    Copier { source: usize, share: f64 },
+    /// Knows the key of these items: right on them, in a quarter of the
+    /// usual time.
+    PreKnowledge { items: Vec<usize> },
+    /// Rapid-guesses the last this many items: a random option in 2 to 5
+    /// seconds.
+    Speeder { items: usize },
+}
+
+/// A simulated exam delivery: `n` candidates on [`graded_2pl`] and
+/// [`graded_rt`] items with four options `A`-`D` (the key `A`; a wrong
+/// answer picks a distractor with probabilities 0.5, 0.3, 0.2), ability and
+/// speed standard normal and normal with sd 0.4, correlated 0.3. The
+/// candidates of `cheats` cheat; candidates are `c0000`..., items `q00`...
+pub fn exam(n: usize, items: usize, cheats: &[(usize, Cheat)], seed: u64) -> crate::data::Responses {
+    use crate::data::{Response, Responses};
+    let mut rng = Rng::new(seed);
+    let irt = graded_2pl(items);
+    let rt = graded_rt(items);
+    let mut choice = vec![vec![0u8; items]; n];
+    let mut score = vec![vec![0.0; items]; n];
+    let mut seconds = vec![vec![0.0; items]; n];
+    let wrong = |rng: &mut Rng| -> u8 {
+        let u = rng.uniform();
+        if u < 0.5 {
+            1
+        } else if u < 0.8 {
+            2
+        } else {
+            3
+        }
+    };
+    for i in 0..n {
+        let theta = rng.normal();
+        let tau = 0.4 * (0.3 * theta + 0.953_939 * rng.normal());
+        for j in 0..items {
+            let right = rng.bernoulli(irt[j].p(theta));
+            choice[i][j] = if right { 0 } else { wrong(&mut rng) };
+            seconds[i][j] = (rt[j].beta - tau + rng.normal() / rt[j].alpha).exp();
+        }
+    }
+    // Sources first, so a copier copies what the source finally answered.
+    let mut ordered: Vec<&(usize, Cheat)> = cheats.iter().collect();
+    ordered.sort_by_key(|(_, c)| matches!(c, Cheat::Copier { .. }));
+    for (i, cheat) in ordered {
+        match cheat {
+            Cheat::Copier { source, share } => {
+                for j in 0..items {
+                    if rng.uniform() < *share {
+                        choice[*i][j] = choice[*source][j];
+                    }
+                }
+            }
+            Cheat::PreKnowledge { items: known } => {
+                for &j in known {
+                    choice[*i][j] = 0;
+                    seconds[*i][j] *= 0.25;
+                }
+            }
+            Cheat::Speeder { items: k } => {
+                for j in items.saturating_sub(*k)..items {
+                    choice[*i][j] = (rng.uniform() * 4.0).min(3.0) as u8;
+                    seconds[*i][j] = 2.0 + 3.0 * rng.uniform();
+                }
+            }
+        }
+    }
+    let mut rows = Vec::with_capacity(n * items);
+    for i in 0..n {
+        for j in 0..items {
+            score[i][j] = if choice[i][j] == 0 { 1.0 } else { 0.0 };
+            rows.push(Response {
+                candidate: i,
+                item: j,
+                response: Some(["A", "B", "C", "D"][choice[i][j] as usize].to_string()),
+                score: score[i][j],
+                rt_s: Some((seconds[i][j] * 10.0).round() / 10.0),
+                position: Some(j as u32 + 1),
+                changes: None,
+            });
+        }
+    }
+    Responses {
+        candidates: (0..n).map(|i| format!("c{i:04}")).collect(),
+        items: (0..items).map(|j| format!("q{j:02}")).collect(),
+        rows,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
