@@ -53,6 +53,12 @@ pub enum Command {
     /// Whether two photographs show the same person (on-device face
     /// embedding): exit 0 the same, 1 different, 2 unreadable or no face.
     Identify(IdentifyArgs),
+    /// Data forensics on an exam's item-level results: answer similarity,
+    /// person fit, pre-knowledge, aberrant speed (docs/forensics.md).
+    Forensics {
+        #[command(subcommand)]
+        command: ForensicsCommand,
+    },
     /// List, export and delete the sessions a server's database holds
     /// (retention, a candidate's request for or erasure of their data).
     Sessions {
@@ -258,6 +264,41 @@ pub struct CheckinArgs {
     /// One JSON object per photo per line.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ForensicsCommand {
+    /// Analyze one exam delivery's results: a report (JSON and HTML) in
+    /// --out; exit 0, or 3 when any result meets the invalidation
+    /// conditions (a person still decides).
+    Analyze(ForensicsAnalyzeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ForensicsAnalyzeArgs {
+    /// The results: one row per candidate and item (long) or per candidate
+    /// (wide), CSV (docs/forensics.md, "Input").
+    #[arg(long, value_name = "FILE")]
+    pub responses: PathBuf,
+    /// Items: key, options, and which are known to be compromised.
+    #[arg(long, value_name = "FILE")]
+    pub items: Option<PathBuf>,
+    /// Candidates: test centre (pairs are compared within centres above
+    /// 5,000 candidates) and attempt.
+    #[arg(long, value_name = "FILE")]
+    pub candidates: Option<PathBuf>,
+    /// Directory for report.json and report.html (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// The false-invalidation budget per candidate.
+    #[arg(long, value_name = "P", default_value_t = 1e-6)]
+    pub budget: f64,
+    /// The review level per candidate and index.
+    #[arg(long, value_name = "P", default_value_t = 1e-3)]
+    pub review: f64,
 }
 
 #[derive(Subcommand, Debug)]

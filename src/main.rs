@@ -5,6 +5,7 @@ mod checkin;
 mod demo;
 mod detect;
 mod exams;
+mod forensics;
 mod identify;
 mod qa;
 mod report;
@@ -17,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command, ProctorCommand, QaCommand, SessionsCommand, UplinkCommand};
+use args::{Cli, Command, ForensicsCommand, ProctorCommand, QaCommand, SessionsCommand, UplinkCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -55,6 +56,9 @@ fn main() -> ExitCode {
         Command::Checkin(a) => checkin::run(&a),
         Command::Identify(a) => identify::run(&a),
         Command::Exams { server, command } => exams::run(&server, &command),
+        Command::Forensics {
+            command: ForensicsCommand::Analyze(a),
+        } => forensics::analyze(&a),
         Command::Sessions {
             command: SessionsCommand::List(a),
         } => sessions::list(&a),

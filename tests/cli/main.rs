@@ -5,6 +5,7 @@
 //! - qa: every bundled scenario, JUnit output, failing expectations
 //! - cameras: no camera on the test machine is a clean non-zero exit
 //! - docs: the architecture doc's crate graph and layering hold
+//! - forensics: analyze on simulated results, exit 3 on invalidation, bad files
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -61,6 +62,7 @@ mod console;
 mod demo;
 mod detect;
 mod docs;
+mod forensics;
 mod identify;
 mod qa;
 mod stream;

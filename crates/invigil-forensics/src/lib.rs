@@ -26,6 +26,7 @@ pub mod analyze;
 pub mod conditional;
 pub mod data;
 pub mod fast;
+pub mod html;
 pub mod irt;
 pub mod matrix;
 pub mod nrm;
