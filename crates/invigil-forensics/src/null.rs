@@ -95,6 +95,55 @@ pub fn lz_exact_rates(items: &[Item2pl], draws: u64, levels: &[f64], seed: u64) 
     rates
 }
 
+/// GBT between pairs of honest candidates working independently, each
+/// drawn from the nominal response model `items` (abilities standard
+/// normal, then estimated as the analysis does).
+pub fn gbt_rates(items: &[crate::nrm::ItemNrm], draws: u64, levels: &[f64], seed: u64) -> Rates {
+    let mut rng = Rng::new(seed);
+    let mut rates = Rates::new(levels);
+    let mut probs = Vec::new();
+    let mut draw = |rng: &mut Rng| -> Vec<Option<u8>> {
+        let theta = rng.normal();
+        items
+            .iter()
+            .map(|it| {
+                it.probabilities_into(theta, &mut probs);
+                let u = rng.uniform();
+                let mut acc = 0.0;
+                let mut k = probs.len() - 1;
+                for (o, p) in probs.iter().enumerate() {
+                    acc += p;
+                    if u < acc {
+                        k = o;
+                        break;
+                    }
+                }
+                Some(k as u8)
+            })
+            .collect()
+    };
+    let mut ps = Vec::with_capacity(items.len());
+    for _ in 0..draws {
+        let (a, b) = (draw(&mut rng), draw(&mut rng));
+        let (ta, tb) = (crate::nrm::ability_eap(items, &a), crate::nrm::ability_eap(items, &b));
+        ps.clear();
+        let mut matches = 0;
+        for ((it, xa), xb) in items.iter().zip(&a).zip(&b) {
+            let (pa, pb) = (it.probabilities(ta), it.probabilities(tb));
+            let p: f64 = pa.iter().zip(&pb).map(|(x, y)| x * y).sum::<f64>().clamp(0.0, 1.0);
+            ps.push(p);
+            matches += usize::from(xa == xb);
+        }
+        // As the scan: pairs the screen passes over have p >= 1/2.
+        if crate::similarity::surely_above_half(&ps, matches) {
+            rates.add(Some(1.0));
+        } else {
+            rates.add(Some(crate::tail::upper_tail(&ps, matches).expect("clamped")));
+        }
+    }
+    rates
+}
+
 /// One honest candidate's log times under `null`.
 fn draw_times(cal: &RtCalibration, null: Null, rng: &mut Rng, times: &mut [Option<f64>]) {
     let sd = cal.speed_var.sqrt();
