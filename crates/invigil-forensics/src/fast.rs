@@ -46,6 +46,11 @@ use crate::tail;
 /// fewest times an item needs for each.
 pub const QUANTILES: [(f64, usize); 2] = [(0.05, 20), (0.01, 200)];
 
+/// Purification: candidates below this p-value are left out of the
+/// thresholds, for at most this many rounds.
+const PURIFY_BELOW: f64 = 1e-3;
+const PURIFY_ROUNDS: usize = 3;
+
 /// The share of weight cut from each end for the pace: up to 40 % of the
 /// items may be rushed without moving it much.
 const TRIM: f64 = 0.4;
@@ -231,13 +236,43 @@ impl FastNull {
         if m.persons < 50 {
             return None;
         }
-        let mut columns: Vec<Vec<f64>> = vec![Vec::new(); m.items()];
-        for i in 0..m.persons {
-            if let Some((_, z)) = residuals(&cal.items, m.row(i)) {
-                for (col, z) in columns.iter_mut().zip(z) {
-                    if let Some(z) = z {
-                        col.push(z);
-                    }
+        let all: Vec<Vec<Option<f64>>> = (0..m.persons)
+            .filter_map(|i| residuals(&cal.items, m.row(i)).map(|(_, z)| z))
+            .collect();
+        // Purification: candidates who are far out are left out of the
+        // thresholds and the spread, and both are fitted again, until no
+        // more leave. Without it, a group who rushed or knew the same items
+        // (more than the quantile's share of the exam) becomes the items'
+        // fast tail, and the rates no longer describe honest candidates.
+        let mut kept: Vec<bool> = vec![true; all.len()];
+        let mut null = Self::fit_on(cal, &all, &kept, quantiles);
+        for _ in 0..PURIFY_ROUNDS {
+            let next: Vec<bool> = all
+                .iter()
+                .map(|z| null.test_residuals(0.0, z).is_none_or(|f| f.p >= PURIFY_BELOW))
+                .collect();
+            if next == kept {
+                break;
+            }
+            kept = next;
+            null = Self::fit_on(cal, &all, &kept, quantiles);
+        }
+        Some(null)
+    }
+
+    fn fit_on(
+        cal: &RtCalibration,
+        all: &[Vec<Option<f64>>],
+        kept: &[bool],
+        quantiles: &[(f64, usize)],
+    ) -> Self {
+        let used: Vec<&Vec<Option<f64>>> =
+            all.iter().zip(kept).filter(|(_, k)| **k).map(|(z, _)| z).collect();
+        let mut columns: Vec<Vec<f64>> = vec![Vec::new(); cal.items.len()];
+        for z in &used {
+            for (col, z) in columns.iter_mut().zip(z.iter()) {
+                if let Some(z) = z {
+                    col.push(*z);
                 }
             }
         }
@@ -272,26 +307,28 @@ impl FastNull {
         // count): the low counts are where honest candidates are, so a few
         // who rushed or knew items cannot move it (a fit to the variance
         // was dominated by them).
-        let residuals: Vec<Vec<Option<f64>>> = (0..m.persons)
-            .filter_map(|i| residuals(&cal.items, m.row(i)).map(|(_, z)| z))
-            .collect();
+        let used: Vec<Vec<Option<f64>>> = used.into_iter().cloned().collect();
         for level in &mut levels {
-            level.spread = fit_spread(level, &residuals);
+            level.spread = fit_spread(level, &used);
         }
-        Some(Self {
+        Self {
             items: cal.items.clone(),
             levels,
-        })
+        }
     }
 
     /// The test of one candidate's log times.
     pub fn test(&self, log_times: &[Option<f64>]) -> Option<FastItems> {
         let (pace, z) = residuals(&self.items, log_times)?;
+        self.test_residuals(pace, &z)
+    }
+
+    fn test_residuals(&self, pace: f64, z: &[Option<f64>]) -> Option<FastItems> {
         let mut best: Option<FastItems> = None;
         let mut counted = 0.0;
         let mut ps = Vec::new();
         for level in &self.levels {
-            let fast = count(level, &z, &mut ps);
+            let fast = count(level, z, &mut ps);
             if ps.len() < 5 {
                 continue;
             }
