@@ -7,19 +7,7 @@ use super::*;
 use invigil_forensics::sim::{exam, Cheat};
 
 fn write_long(r: &invigil_forensics::Responses, path: &Path) {
-    let mut text = String::from("candidate_id,item_id,response,score,rt_s,position\n");
-    for row in &r.rows {
-        text.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            r.candidates[row.candidate],
-            r.items[row.item],
-            row.response.as_deref().unwrap_or(""),
-            row.score,
-            row.rt_s.map(|t| t.to_string()).unwrap_or_default(),
-            row.position.map(|p| p.to_string()).unwrap_or_default(),
-        ));
-    }
-    std::fs::write(path, text).unwrap();
+    std::fs::write(path, invigil_forensics::data::to_long_csv(r)).unwrap();
 }
 
 #[test]

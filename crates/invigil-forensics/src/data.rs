@@ -193,6 +193,27 @@ pub fn parse_items(path: &Path, text: &str) -> Result<Vec<Item>, DataError> {
         .collect()
 }
 
+/// Writes results in the long layout (with `position` and `changes`),
+/// quoting what needs it: what `invigil forensics analyze` reads back.
+pub fn to_long_csv(r: &Responses) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = ["candidate_id", "item_id", "response", "score", "rt_s", "position", "changes"];
+    w.write_record(header).expect("writing to memory");
+    for row in &r.rows {
+        w.write_record([
+            r.candidates[row.candidate].clone(),
+            r.items[row.item].clone(),
+            row.response.clone().unwrap_or_default(),
+            row.score.to_string(),
+            row.rt_s.map(|t| t.to_string()).unwrap_or_default(),
+            row.position.map(|p| p.to_string()).unwrap_or_default(),
+            row.changes.map(|c| c.to_string()).unwrap_or_default(),
+        ])
+        .expect("writing to memory");
+    }
+    String::from_utf8(w.into_inner().expect("in memory")).expect("CSV of UTF-8 text")
+}
+
 /// Reads a candidate file: `candidate_id`, and optionally `centre`,
 /// `attempt`.
 pub fn read_candidates(path: &Path) -> Result<Vec<Candidate>, DataError> {

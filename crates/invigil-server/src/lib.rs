@@ -23,6 +23,7 @@ mod error;
 mod exam_rules;
 pub mod exams;
 pub mod export;
+pub mod forensics;
 mod ingest;
 mod json;
 mod launch;
@@ -159,6 +160,9 @@ pub struct Inner {
     pub(crate) spot: spot::Spot,
     /// Signs batch receipts (docs/receipts.md).
     pub(crate) signer: signing::Signer,
+    /// Data-forensics analyses running: one at a time (each takes a core
+    /// for seconds to minutes).
+    pub(crate) analyses: tokio::sync::Semaphore,
 }
 
 /// Shared state of all handlers.
@@ -214,6 +218,7 @@ impl AppState {
             password_checks_peak: Default::default(),
             spot: Default::default(),
             signer,
+            analyses: tokio::sync::Semaphore::new(1),
             config,
         }))
     }

@@ -11,6 +11,8 @@
 //!              exam's, a break or a check-in the exam does not allow, a
 //!              spot check that disagrees with the client (`FINDINGS`)
 //!     + 0.5  × client restarts (session_resumed)
+//!     + 5    × data-forensics flags on the candidate (docs/forensics.md),
+//!       + 10 more for each meeting the invalidation conditions
 //! priority = 100 × (1 − e^(−raw / 8))        (0-100, one decimal)
 //! ```
 //!
@@ -87,6 +89,19 @@ fn clears(e: &EventFacts) -> Option<&'static str> {
 /// The review of a session from its events (in seq order), the decision in
 /// force on each event (`seq` → action) and the rejected batches.
 pub fn assess(events: &[EventFacts], decided: &HashMap<u64, String>, rejected: i64) -> Review {
+    assess_with(events, decided, rejected, (0, 0))
+}
+
+/// [`assess`] with the session's data-forensics flags `(flags, flags
+/// meeting the invalidation conditions)`: each flag adds
+/// [`crate::forensics::REVIEW_WEIGHT`] to the raw score, each meeting the
+/// conditions twice that again.
+pub fn assess_with(
+    events: &[EventFacts],
+    decided: &HashMap<u64, String>,
+    rejected: i64,
+    forensic: (i64, i64),
+) -> Review {
     let end_ms = events.last().map_or(0, |e| e.t_ms);
     // Violation seq → duration, filled as episodes clear.
     let mut open: HashMap<&str, (u64, u64)> = HashMap::new();
@@ -139,6 +154,7 @@ pub fn assess(events: &[EventFacts], decided: &HashMap<u64, String>, rejected: i
     }
     raw += 0.25 * (warnings - violations_after_warning).max(0) as f64;
     raw += 5.0 * rejected as f64;
+    raw += crate::forensics::REVIEW_WEIGHT * (forensic.0 + 2 * forensic.1) as f64;
     let priority = 100.0 * (1.0 - (-raw / 8.0).exp());
     Review {
         priority: (priority * 10.0).round() / 10.0,
@@ -214,7 +230,13 @@ pub async fn refresh(state: &AppState, session_id: &str) -> ApiResult<Review> {
     .bind(session_id)
     .fetch_one(&state.db.pool)
     .await?;
-    let review = assess(&events, &decided(state, session_id).await?, rejected);
+    let forensic = crate::forensics::counts(state, session_id).await?;
+    let review = assess_with(
+        &events,
+        &decided(state, session_id).await?,
+        rejected,
+        forensic,
+    );
     sqlx::query("UPDATE sessions SET priority = $1, open_alerts = $2 WHERE id = $3")
         .bind(review.priority)
         .bind(review.open_alerts)

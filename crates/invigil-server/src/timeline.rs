@@ -186,6 +186,7 @@ struct DecisionRow {
     note: String,
     proctor: String,
     at_ms: i64,
+    cites: String,
 }
 
 impl DecisionRow {
@@ -204,6 +205,7 @@ impl DecisionRow {
             note: self.note,
             proctor: self.proctor,
             at_ms: self.at_ms,
+            cites: Vec::new(),
         })
     }
 }
@@ -211,12 +213,21 @@ impl DecisionRow {
 /// A session's decisions, oldest first (the audit trail).
 pub(crate) async fn load_decisions(state: &AppState, id: &str) -> ApiResult<Vec<Decision>> {
     let rows: Vec<DecisionRow> = sqlx::query_as(
-        "SELECT id, session_id, event_seq, action, note, proctor, at_ms FROM decisions WHERE session_id = $1 ORDER BY at_ms, id",
+        "SELECT id, session_id, event_seq, action, note, proctor, at_ms, cites FROM decisions WHERE session_id = $1 ORDER BY at_ms, id",
     )
     .bind(id)
     .fetch_all(&state.db.pool)
     .await?;
-    rows.into_iter().map(DecisionRow::into_decision).collect()
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let cited: Vec<String> = serde_json::from_str(&row.cites).unwrap_or_default();
+        let mut decision = row.into_decision()?;
+        if !cited.is_empty() {
+            decision.cites = crate::forensics::by_ids(state, &cited).await?;
+        }
+        out.push(decision);
+    }
+    Ok(out)
 }
 
 /// A session's summary, events after `after_seq` (at most `limit`), media,
@@ -255,6 +266,7 @@ pub(crate) async fn timeline_of(
         notes: load_notes(state, id).await?,
         decisions: load_decisions(state, id).await?,
         spot_checks: load_spot_checks(state, id).await?,
+        forensics: crate::forensics::of_session(state, id).await?,
     })
 }
 

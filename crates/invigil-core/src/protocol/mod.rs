@@ -5,6 +5,7 @@
 //! fails to compile on every side.
 
 mod exams;
+mod forensics;
 mod review;
 mod sessions;
 mod ticket;
@@ -17,6 +18,7 @@ pub use exams::{
     IssuedCode, LaunchCode, NewEnrolment, NewExam, Reissue, RosterUpload, LAUNCH_CODE_ALPHABET,
     LAUNCH_CODE_SYMBOLS,
 };
+pub use forensics::{ForensicFlag, ForensicsReport, ResponsesUpload};
 pub use review::{
     Alert, Decided, Decision, DecisionAction, Lagged, NewDecision, NoteAlert, SpotCheck,
     StoredEvent, Timeline, TimelineNote,

@@ -73,6 +73,9 @@ pub struct NewDecision {
     pub event_seq: Option<u64>,
     #[serde(default)]
     pub note: String,
+    /// Forensic flags (ids) the decision rests on, for `invalidate`.
+    #[serde(default)]
+    pub cites: Vec<String>,
 }
 
 /// A decision in the audit trail (never changed or deleted).
@@ -87,6 +90,9 @@ pub struct Decision {
     pub note: String,
     pub proctor: String,
     pub at_ms: i64,
+    /// Forensic flags the decision cites.
+    #[serde(default)]
+    pub cites: Vec<super::ForensicFlag>,
 }
 
 /// A decision taken, with the session as it is now; also pushed on the
@@ -148,6 +154,10 @@ pub struct Timeline {
     /// (docs/spot-checks.md).
     #[serde(default)]
     pub spot_checks: Vec<SpotCheck>,
+    /// The data-forensics flags on the session's candidate from the
+    /// exam's latest analysis (docs/forensics.md).
+    #[serde(default)]
+    pub forensics: Vec<super::ForensicFlag>,
 }
 
 /// One spot check: the server's request, the client's snapshot and claim,

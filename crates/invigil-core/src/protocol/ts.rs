@@ -66,6 +66,9 @@ pub fn typescript() -> String {
         Accommodations::decl(&cfg),
         ExamBrief::decl(&cfg),
         NoteAlert::decl(&cfg),
+        ResponsesUpload::decl(&cfg),
+        ForensicFlag::decl(&cfg),
+        ForensicsReport::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by `invigil_core::protocol::typescript` (ts-rs).\n// Do not edit: run `INVIGIL_UPDATE_BINDINGS=1 cargo test -p invigil-server --test bindings`.\n\n",

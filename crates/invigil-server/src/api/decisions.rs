@@ -68,8 +68,37 @@ pub(super) async fn decide(
             "say in `note` why the session is invalidated",
         ));
     }
+    if body.cites.len() > 100 {
+        return Err(ApiError::invalid_field("cites", "cite at most 100 flags"));
+    }
+    if !body.cites.is_empty() {
+        if action != DecisionAction::Invalidate {
+            return Err(ApiError::invalid_field(
+                "cites",
+                "only an `invalidate` decision cites forensic flags",
+            ));
+        }
+        // Forensic evidence is weighed by an admin.
+        caller.admin()?;
+    }
     let _guard = state.lock_session(&id).await;
     let session = load_summary(&state, &id).await?;
+    let own = crate::forensics::of_session(&state, &id).await?;
+    let mut cites = Vec::with_capacity(body.cites.len());
+    for flag in &body.cites {
+        match own.iter().find(|f| f.id == *flag) {
+            Some(f) if !cites.iter().any(|c: &invigil_core::protocol::ForensicFlag| c.id == f.id) => {
+                cites.push(f.clone());
+            }
+            Some(_) => {}
+            None => {
+                return Err(ApiError::invalid_field(
+                    "cites",
+                    format!("`{flag}` is not a forensic flag on session {id} (from its exam's latest analysis)"),
+                ))
+            }
+        }
+    }
     if let Some(seq) = body.event_seq {
         let (severity,): (String,) =
             sqlx::query_as("SELECT severity FROM events WHERE session_id = $1 AND seq = $2")
@@ -112,10 +141,12 @@ pub(super) async fn decide(
         note,
         proctor,
         at_ms: now_ms(),
+        cites,
     };
+    let cited: Vec<&str> = decision.cites.iter().map(|f| f.id.as_str()).collect();
     sqlx::query(
-        "INSERT INTO decisions (id, session_id, event_seq, action, note, proctor, at_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO decisions (id, session_id, event_seq, action, note, proctor, at_ms, cites) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&decision.id)
     .bind(&id)
@@ -124,6 +155,7 @@ pub(super) async fn decide(
     .bind(&decision.note)
     .bind(&decision.proctor)
     .bind(decision.at_ms)
+    .bind(serde_json::to_string(&cited).map_err(ApiError::internal)?)
     .execute(&state.db.pool)
     .await?;
     review::refresh(&state, &id).await?;

@@ -8,6 +8,7 @@ mod auth;
 mod console;
 mod decisions;
 mod exams;
+mod forensics;
 mod media;
 mod sessions;
 
@@ -52,6 +53,11 @@ pub fn router(state: AppState) -> Router {
         .merge(
             media::router(max_media).layer(middleware::from_fn(move |req, next| {
                 crate::serve::declared_length(max_media, req, next)
+            })),
+        )
+        .merge(
+            forensics::router().layer(middleware::from_fn(|req, next| {
+                crate::serve::declared_length(forensics::MAX_RESULTS_BYTES, req, next)
             })),
         )
         .fallback(not_found)
@@ -134,6 +140,8 @@ async fn server_key(State(state): State<AppState>) -> Json<ServerKey> {
         exams::list_enrolments,
         exams::set_accommodations,
         exams::reissue_codes,
+        forensics::upload_responses,
+        forensics::get_forensics,
     ),
     components(schemas(
         invigil_core::protocol::Alert,

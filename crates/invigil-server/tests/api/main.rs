@@ -9,6 +9,7 @@ mod access;
 mod connections;
 mod described;
 mod exams;
+mod forensics;
 mod hostile;
 mod ingest;
 mod media;
