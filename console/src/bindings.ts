@@ -265,9 +265,17 @@ export type NewDecision = {
 /**
  * acknowledge, dismiss, confirm (with `event_seq`); end, invalidate.
  */
-action: string, event_seq: number | null, note: string, };
+action: string, event_seq: number | null, note: string, 
+/**
+ * Forensic flags (ids) the decision rests on, for `invalidate`.
+ */
+cites: Array<string>, };
 
-export type Decision = { id: string, session_id: string, event_seq: number | null, action: DecisionAction, note: string, proctor: string, at_ms: number, };
+export type Decision = { id: string, session_id: string, event_seq: number | null, action: DecisionAction, note: string, proctor: string, at_ms: number, 
+/**
+ * Forensic flags the decision cites.
+ */
+cites: Array<ForensicFlag>, };
 
 export type Decided = { decision: Decision, session: SessionSummary, };
 
@@ -349,7 +357,12 @@ next_after_seq?: number, media: Array<MediaItem>, notes: Array<TimelineNote>, de
  * The spot checks the server asked for, oldest first
  * (docs/spot-checks.md).
  */
-spot_checks: Array<SpotCheck>, };
+spot_checks: Array<SpotCheck>, 
+/**
+ * The data-forensics flags on the session's candidate from the
+ * exam's latest analysis (docs/forensics.md).
+ */
+forensics: Array<ForensicFlag>, };
 
 export type Alert = { session_id: string, exam_id: string, candidate_id: string, 
 /**
@@ -495,6 +508,77 @@ export type ExamBrief = { id: string, title: string, opens_ms: number, closes_ms
 accommodations: Record<string, unknown>, };
 
 export type NoteAlert = { session_id: string, exam_id: string, candidate_id: string, note: TimelineNote, };
+
+export type ResponsesUpload = { 
+/**
+ * The results, long or wide layout.
+ */
+responses: string, 
+/**
+ * The item file (key, options, compromised).
+ */
+items?: string, 
+/**
+ * The candidate file (centre, attempt).
+ */
+candidates?: string, };
+
+export type ForensicFlag = { id: string, exam_id: string, candidate_id: string, 
+/**
+ * The candidate's session of the exam, when enrolled and started.
+ */
+session_id: string | null, 
+/**
+ * The other member of a pair.
+ */
+partner_id: string | null, partner_session_id: string | null, 
+/**
+ * `gbt`, `person_fit_exact`, `preknowledge_exact`, `fast_items`,
+ * `preknowledge_speed`, `speed_given_ability`.
+ */
+index: string, statistic: number, p: number, 
+/**
+ * The p-value at or below which the index is the first piece of
+ * evidence for invalidation (none: review only).
+ */
+invalidation_level: number | null, 
+/**
+ * Whether the invalidation conditions are met (a person still
+ * decides).
+ */
+invalidation: boolean, 
+/**
+ * `answers` or `times`.
+ */
+source: string, detail: string, 
+/**
+ * The second, independent piece of evidence: another index on the
+ * other kind of data, or the proctoring violations of the session.
+ */
+corroboration: string | null, };
+
+export type ForensicsReport = { exam_id: string, run_id: string, at_ms: number, 
+/**
+ * The admin who uploaded the results.
+ */
+by: string, candidates: number, items: number, 
+/**
+ * Flags meeting the invalidation conditions.
+ */
+invalidations: number, 
+/**
+ * Every flag, the invalidation conditions' first, then by p-value.
+ */
+flags: Array<ForensicFlag>, 
+/**
+ * What the analysis could not do, and candidates of the results who
+ * are not enrolled in the exam.
+ */
+notes: Array<string>, 
+/**
+ * The budget and levels applied (docs/forensics.md).
+ */
+budget: number, review_level: number, };
 
 /** How proctors read each event kind. */
 export const EVENT_LABELS: Partial<Record<EventKind, string>> = {

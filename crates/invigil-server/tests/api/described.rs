@@ -38,6 +38,8 @@ async fn openapi_describes_every_route() {
         ("/api/v1/exams/{id}/roster", "post"),
         ("/api/v1/exams/{id}/enrolments/{candidate}", "put"),
         ("/api/v1/exams/{id}/codes", "post"),
+        ("/api/v1/exams/{id}/responses", "post"),
+        ("/api/v1/exams/{id}/forensics", "get"),
     ];
     // Nothing documented that is not a route.
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
