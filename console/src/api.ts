@@ -11,16 +11,18 @@ import type {
   ErrorBody,
   Exam,
   ExamList,
+  ForensicsReport,
   Issued,
   Me,
   NewEnrolment,
   NewExam,
+  ResponsesUpload,
   SessionList,
   SignedIn,
   Timeline,
 } from "./bindings";
 
-export type { Alert, Decided, Decision, DecisionAction, Enrolment, Exam, Issued, NewExam, NoteAlert, SessionSummary, StoredEvent, Timeline } from "./bindings";
+export type { Alert, Decided, Decision, DecisionAction, Enrolment, Exam, ForensicFlag, ForensicsReport, Issued, NewExam, NoteAlert, SessionSummary, StoredEvent, Timeline } from "./bindings";
 
 /** An API error with the server's message (and field, when it names one). */
 export class ApiError extends Error {
@@ -80,11 +82,13 @@ export const api = {
     first.next_after_seq = undefined;
     return first;
   },
-  decide: (id: string, action: DecisionAction, eventSeq: number | null, note: string) =>
+  /** A decision; an invalidation may cite forensic flags by id. */
+  decide: (id: string, action: DecisionAction, eventSeq: number | null, note: string, cites: string[] = []) =>
     call<Decided>("POST", `/api/v1/sessions/${encodeURIComponent(id)}/decisions`, {
       action,
       ...(eventSeq === null ? {} : { event_seq: eventSeq }),
       note,
+      cites,
     }),
   exams: () => call<ExamList>("GET", "/api/v1/exams"),
   exam: (id: string) => call<Exam>("GET", `/api/v1/exams/${encodeURIComponent(id)}`),
@@ -98,5 +102,10 @@ export const api = {
     call<Issued>("POST", `/api/v1/exams/${encodeURIComponent(id)}/codes`, candidates ? { candidates } : {}),
   accommodate: (id: string, candidate: string, body: Accommodations) =>
     call<Enrolment>("PUT", `/api/v1/exams/${encodeURIComponent(id)}/enrolments/${encodeURIComponent(candidate)}`, body),
+  /** The latest data-forensics analysis of an exam (404: none yet). */
+  forensics: (id: string) => call<ForensicsReport>("GET", `/api/v1/exams/${encodeURIComponent(id)}/forensics`),
+  /** Uploads an exam's results (CSV texts) and analyses them. */
+  uploadResponses: (id: string, files: ResponsesUpload) =>
+    call<ForensicsReport>("POST", `/api/v1/exams/${encodeURIComponent(id)}/responses`, files),
   mediaUrl: (id: string, sha: string) => `/api/v1/sessions/${encodeURIComponent(id)}/media/${sha}`,
 };

@@ -453,7 +453,12 @@ enrolled: number,
 /**
  * Sessions started (the exam can no longer be changed once one has).
  */
-started: number, };
+started: number, 
+/**
+ * When its results were last analysed (`GET .../forensics` has the
+ * report); none: never uploaded.
+ */
+results_analysed_ms: number | null, };
 
 export type ExamList = { exams: Array<Exam>, };
 

@@ -347,6 +347,75 @@ test("an admin creates an exam, enrols a roster and downloads its codes; proctor
   await c2.close();
 });
 
+test("an admin uploads an exam's results; flags show on the exam and the session, and an invalidation cites them", async () => {
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("console", (m) => m.type() === "error" && !/status of (401|400|404)/.test(m.text()) && errors.push(m.text()));
+  await signIn(page);
+  const fixtures = join(root, "tests/fixtures/forensics");
+  // The exam and its 200 candidates, through the API as the console calls it.
+  const api = (method, path, body) =>
+    page.evaluate(
+      async ([method, path, body]) => {
+        const r = await fetch(path, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+        return { status: r.status, json: await r.json() };
+      },
+      [method, path, body],
+    );
+  const now = Date.now();
+  let r = await api("POST", "/api/v1/exams", { id: "console-stats", title: "Statistics (console)", opens_ms: now - 60_000, closes_ms: now + 3_600_000, policy: {}, checkin: { face: false, id: false, room: false }, aids: {} });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const roster = readFileSync(join(fixtures, "candidates.csv"), "utf8")
+    .split("\n")
+    .slice(1)
+    .filter(Boolean)
+    .map((l) => `${l.split(",")[0]},Candidate ${l.split(",")[0]},`)
+    .join("\n");
+  r = await api("POST", "/api/v1/exams/console-stats/roster", { csv: roster });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const code = r.json.codes.find((c) => c.candidate_id === "c0024").code;
+  const started = await fetch(`${base}/api/v1/sessions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ launch_code: code }) });
+  assert.equal(started.status, 201, await started.clone().text());
+  const sid = (await started.json()).session_id;
+
+  await page.goto(`${base}/#/exam/console-stats`);
+  await page.waitForSelector("#forensics-none");
+  // A malformed file is named with its line.
+  const bad = join(work, "bad-results.csv");
+  writeFileSync(bad, "candidate_id,item_id,response,score,rt_s\nc0000,q00,A,1,3\nc0000,q01,B,lots,3\n");
+  await page.setInputFiles("#responses-file", bad);
+  await page.click("#responses-upload");
+  await page.waitForFunction(() => /line 3/.test(document.querySelector("#responses-error")?.textContent ?? ""));
+  await page.setInputFiles("#responses-file", join(fixtures, "responses.csv"));
+  await page.setInputFiles("#items-file", join(fixtures, "items.csv"));
+  await page.setInputFiles("#candidates-file", join(fixtures, "candidates.csv"));
+  await page.click("#responses-upload");
+  await page.waitForSelector("#forensics-table");
+  assert.match(await page.textContent("#forensics-summary"), /200 candidates, 40 items.*1 meeting the invalidation conditions/);
+  const invalid = page.locator("#forensics-table tr.invalidation");
+  assert.equal(await invalid.count(), 1);
+  assert.match(await invalid.textContent(), /c0024.*Better on the compromised items.*Invalidation conditions met/s);
+  // The copier pair: on both members' rows, with each other as partner.
+  assert.equal(await page.locator("#forensics-table tr[data-index='gbt']").count(), 2);
+  await shot(page, "forensics-1-exam");
+
+  // The candidate's session: the flags beside the timeline; an admin
+  // invalidates citing the ticked one.
+  await page.click(`#forensics-table tr.invalidation a[href='#/session/${sid}']`);
+  await page.waitForSelector("#forensics-flags");
+  assert.match(await page.textContent("#forensics-standing"), /meeting the invalidation conditions/);
+  const ticked = await page.$$eval("#forensics input[data-cite]:checked", (b) => b.map((x) => x.dataset.cite));
+  assert.equal(ticked.length, 1);
+  await page.fill("#session-note", "Pre-knowledge of the leaked items; see the forensics flag.");
+  await page.click("#invalidate");
+  await page.waitForSelector("#verdict");
+  assert.match(await page.textContent("#audit"), /citing Better on the compromised items \(p [0-9.e-]+\)/);
+  await shot(page, "forensics-2-session");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("console data and media need a proctor; candidates and signed-out proctors are refused", async () => {
   // A session with a clip, streamed without the browser.
   const journal = join(work, "journal-auth");

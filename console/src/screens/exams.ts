@@ -3,7 +3,8 @@
 // one at a time), issue new codes and set accommodations.
 
 import { api, ApiError, type Enrolment, type Exam, type Issued, type NewExam } from "../api";
-import type { BreakClock, IssuedCode } from "../bindings";
+import type { BreakClock, ForensicsReport, IssuedCode } from "../bindings";
+import { flagHead, flagRow } from "../forensics";
 import { announce, el, message, show } from "../dom";
 import { handle } from "../router";
 import { state } from "../state";
@@ -179,8 +180,10 @@ function examForm(exam?: Exam): HTMLElement {
 export async function examScreen(examId: string, issued?: Issued): Promise<void> {
   let exam: Exam;
   let enrolments: Enrolment[];
+  let report: ForensicsReport | null = null;
   try {
     [exam, enrolments] = await Promise.all([api.exam(examId), api.enrolments(examId).then((l) => l.enrolments)]);
+    if (exam.results_analysed_ms !== null) report = await api.forensics(examId);
   } catch (e) {
     return handle(e);
   }
@@ -224,6 +227,7 @@ export async function examScreen(examId: string, issued?: Issued): Promise<void>
   const parts: Node[] = [el("p", {}, el("a", { href: "#/exams" }, "All exams")), facts];
   if (issued) parts.push(codesBlock(issued));
   parts.push(el("h2", {}, "Roster"), el("table", { id: "roster-table" }, el("thead", {}, head), el("tbody", {}, ...rows)));
+  parts.push(forensicsSection(exam, report));
   if (state.admin) {
     parts.push(rosterForm(exam), enrolOneForm(exam));
     if (enrolments.some((e) => !e.session_id)) parts.push(reissueButton(exam));
@@ -231,6 +235,73 @@ export async function examScreen(examId: string, issued?: Issued): Promise<void>
   }
   show(`${exam.title} (${exam.id})`, ...parts);
   (document.getElementById(issued ? "issued-title" : "page-title") as HTMLElement).focus();
+}
+
+/** The latest analysis of the exam's results, and for admins the upload. */
+function forensicsSection(exam: Exam, report: ForensicsReport | null): HTMLElement {
+  const section = el("section", { id: "forensics", "aria-labelledby": "forensics-title" }, el("h2", { id: "forensics-title" }, "Data forensics"));
+  if (!report) section.append(el("p", { class: "muted", id: "forensics-none" }, "No results uploaded yet."));
+  else {
+    section.append(
+      el(
+        "p",
+        { id: "forensics-summary" },
+        `${report.candidates} candidates, ${report.items} items, analysed ${when(report.at_ms)} (uploaded by ${report.by}): ${report.flags.length} flag${report.flags.length === 1 ? "" : "s"} for review, ${report.invalidations} meeting the invalidation conditions. A flag is evidence for a person to weigh, never a verdict.`,
+      ),
+      ...report.notes.map((n) => el("p", { class: "notice forensics-note" }, n)),
+    );
+    if (report.flags.length) section.append(el("table", { id: "forensics-table" }, el("thead", {}, flagHead(true)), el("tbody", {}, ...report.flags.map((f) => flagRow(f, true)))));
+  }
+  if (!state.admin) return section;
+  const file = (id: string, required: boolean) => el("input", { id, type: "file", accept: ".csv,text/csv", ...(required ? { required: "" } : {}) });
+  const responses = file("responses-file", true);
+  const items = file("items-file", false);
+  const candidates = file("candidates-file", false);
+  const error = el("p", { class: "error", id: "responses-error", role: "alert" });
+  const button = el("button", { type: "submit", id: "responses-upload" }, "Upload and analyse");
+  const form = el(
+    "form",
+    { id: "responses-form", class: "stack" },
+    el("h3", {}, "Upload the results"),
+    el("p", { class: "muted" }, "Item-level results as CSV: candidate_id, item_id, response, score, rt_s (see the forensics guide). Optional: an item file (key, options, compromised) and a candidate file (centre, attempt)."),
+    el("label", { for: "responses-file" }, "Results"),
+    responses,
+    el("label", { for: "items-file" }, "Items (optional)"),
+    items,
+    el("label", { for: "candidates-file" }, "Candidates (optional)"),
+    candidates,
+    error,
+    button,
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    error.textContent = "";
+    const r = responses.files?.[0];
+    if (!r) {
+      error.textContent = "Choose the results file.";
+      return;
+    }
+    button.disabled = true;
+    button.textContent = "Analysing…";
+    try {
+      const it = items.files?.[0];
+      const ca = candidates.files?.[0];
+      const done = await api.uploadResponses(exam.id, {
+        responses: await r.text(),
+        ...(it ? { items: await it.text() } : {}),
+        ...(ca ? { candidates: await ca.text() } : {}),
+      });
+      announce(`Results analysed: ${done.flags.length} flags, ${done.invalidations} meeting the invalidation conditions`);
+      await examScreen(exam.id);
+      document.getElementById("forensics-title")?.scrollIntoView();
+    } catch (e) {
+      error.textContent = formError(e);
+      button.disabled = false;
+      button.textContent = "Upload and analyse";
+    }
+  });
+  section.append(form);
+  return section;
 }
 
 function rosterForm(exam: Exam): HTMLElement {

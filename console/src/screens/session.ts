@@ -5,6 +5,8 @@ import { api, type Decision, type DecisionAction, type StoredEvent, type Timelin
 import { announce, clock, connection, DECIDED, el, label, main, message, openBadge, priorityBadge, show } from "../dom";
 import { handle } from "../router";
 import { FINDING_TEXT } from "../alerts";
+import { flagHead, flagRow, INDEX_TEXT, pText } from "../forensics";
+import { state } from "../state";
 
 type Clip = { event: StoredEvent; seqs: number[]; start: number; end: number; sha: string };
 
@@ -174,6 +176,32 @@ function spotSection(t: Timeline): HTMLElement | null {
   );
 }
 
+/** The data-forensics flags on the candidate (docs/forensics.md), beside
+ * the proctoring record; admins choose which an invalidation cites. */
+function forensicsSection(t: Timeline): HTMLElement | null {
+  if (!t.forensics.length) return null;
+  const met = t.forensics.filter((f) => f.invalidation).length;
+  const rows = t.forensics.map((f) => {
+    const row = flagRow(f, false);
+    if (state.admin) {
+      const box = el("input", { type: "checkbox", "data-cite": f.id, "aria-label": `Cite ${INDEX_TEXT[f.index] ?? f.index} in an invalidation` });
+      box.checked = f.invalidation;
+      row.prepend(el("td", {}, box));
+    }
+    return row;
+  });
+  const head = flagHead(false);
+  if (state.admin) head.prepend(el("th", { scope: "col" }, "Cite"));
+  return el(
+    "section",
+    { id: "forensics", "aria-labelledby": "forensics-title" },
+    el("h2", { id: "forensics-title" }, "Data forensics"),
+    el("p", { class: met ? "badge violation" : "muted", id: "forensics-standing" }, `${t.forensics.length} flag${t.forensics.length === 1 ? "" : "s"} from the exam's results, ${met} meeting the invalidation conditions. Weigh them with the timeline: a flag is not a verdict.`),
+    el("table", { id: "forensics-flags" }, el("thead", {}, head), el("tbody", {}, ...rows)),
+    ...(state.admin ? [el("p", { class: "muted" }, "Ticked flags are cited if you invalidate the session.")] : []),
+  );
+}
+
 function strip(t: Timeline, zoom: number, visible: (e: StoredEvent) => boolean, select: (seq: number) => void): HTMLElement {
   // A little room after the last event, so its mark stays inside the strip.
   const last = Math.max(0, ...t.events.map((e) => e.t_ms));
@@ -276,7 +304,8 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
       return;
     }
     try {
-      await api.decide(id, action, null, sessionNote.value);
+      const cites = action === "invalidate" ? [...document.querySelectorAll<HTMLInputElement>("#forensics input[data-cite]:checked")].map((b) => b.dataset.cite ?? "") : [];
+      await api.decide(id, action, null, sessionNote.value, cites);
       announce(action === "end" ? "Session ended." : "Session invalidated.");
       await sessionScreen(id);
     } catch (e) {
@@ -402,7 +431,12 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
 
   // The audit trail: every decision and server note, in time order.
   const audit = [
-    ...t.decisions.map((d) => ({ at: d.at_ms, who: d.proctor, what: `${DECIDED[d.action] ?? d.action}${d.event_seq !== null ? ` — event ${d.event_seq} (${label(bySeq.get(d.event_seq)?.kind ?? "")})` : ""}`, note: d.note })),
+    ...t.decisions.map((d) => ({
+      at: d.at_ms,
+      who: d.proctor,
+      what: `${DECIDED[d.action] ?? d.action}${d.event_seq !== null ? ` — event ${d.event_seq} (${label(bySeq.get(d.event_seq)?.kind ?? "")})` : ""}${d.cites.length ? ` — citing ${d.cites.map((f) => `${INDEX_TEXT[f.index] ?? f.index} (p ${pText(f.p)}${f.partner_id ? ` with ${f.partner_id}` : ""})`).join("; ")}` : ""}`,
+      note: d.note,
+    })),
     ...t.notes.map((n) => ({ at: n.at_ms, who: n.actor, what: n.kind.replace(/_/g, " "), note: String(n.detail.message ?? n.detail.reason ?? "") })),
   ].sort((a, b) => a.at - b.at);
   const auditList = el("ol", { id: "audit" });
@@ -411,6 +445,7 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
 
   const photos = photosSection(t);
   const spots = spotSection(t);
+  const forensics = forensicsSection(t);
   show(
     `${s.candidate_id} — ${s.exam_id}`,
     el("p", {}, el("a", { href: "#/live" }, "← Live sessions")),
@@ -428,7 +463,7 @@ export async function sessionScreen(id: string, focusSeq?: number): Promise<void
         filters,
         table,
       ),
-      el("div", {}, actions, ...(photos ? [photos] : []), ...(spots ? [spots] : []), clipSection, el("section", { "aria-labelledby": "audit-title" }, el("h2", { id: "audit-title" }, "Audit trail"), auditList)),
+      el("div", {}, ...(forensics ? [forensics] : []), actions, ...(photos ? [photos] : []), ...(spots ? [spots] : []), clipSection, el("section", { "aria-labelledby": "audit-title" }, el("h2", { id: "audit-title" }, "Audit trail"), auditList)),
     ),
   );
   if (focusSeq !== undefined) selectRow(focusSeq);

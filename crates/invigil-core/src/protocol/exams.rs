@@ -254,6 +254,10 @@ pub struct Exam {
     pub enrolled: i64,
     /// Sessions started (the exam can no longer be changed once one has).
     pub started: i64,
+    /// When its results were last analysed (`GET .../forensics` has the
+    /// report); none: never uploaded.
+    #[serde(default)]
+    pub results_analysed_ms: Option<i64>,
 }
 
 /// `GET /api/v1/exams`.

@@ -587,6 +587,11 @@ async fn with_counts(state: &AppState, row: ExamRow) -> ApiResult<Exam> {
         .bind(&row.id)
         .fetch_one(&state.db.pool)
         .await?;
+    let (results_analysed_ms,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(at_ms) FROM forensics_runs WHERE exam_id = $1")
+            .bind(&row.id)
+            .fetch_one(&state.db.pool)
+            .await?;
     Ok(Exam {
         policy: row.policy(),
         checkin: row.checkin(),
@@ -600,6 +605,7 @@ async fn with_counts(state: &AppState, row: ExamRow) -> ApiResult<Exam> {
         updated_ms: row.updated_ms,
         enrolled,
         started,
+        results_analysed_ms,
     })
 }
 
