@@ -323,6 +323,13 @@ mod tests {
             let (lo, _) = check(name, &fast_rates(&cal, null, 2000, 200_000, &[1e-3], seed));
             assert!(lo <= 1e-3, "{name}: {lo}");
         }
+        // GBT between honest pairs, the nominal response model fitted to a
+        // simulated exam as the analysis fits it.
+        let r = crate::sim::exam(1000, 40, &[], 86);
+        let m = crate::nrm::ChoiceMatrix::from_responses(&r).unwrap();
+        let nrm = crate::nrm::fit_nrm(&m, 500, 1e-4).unwrap();
+        let (lo, _) = check("gbt pairs", &gbt_rates(&nrm.items, 50_000, &[1e-3], 87));
+        assert!(lo <= 1e-3, "gbt: {lo}");
         check(
             "fast items, spread sd 0.25",
             &fast_rates(&cal, Null::PersonSpread(0.25), 2000, 100_000, &[1e-3], 85),
