@@ -25,7 +25,11 @@ pub fn analyze(args: &ForensicsAnalyzeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let responses = read_responses(&args.responses)?;
     let items = args.items.as_deref().map(read_items).transpose()?;
-    let candidates = args.candidates.as_deref().map(read_candidates).transpose()?;
+    let candidates = args
+        .candidates
+        .as_deref()
+        .map(read_candidates)
+        .transpose()?;
     eprintln!(
         "invigil: {} candidates, {} items; fitting the models and comparing {} pairs...",
         responses.candidates.len(),
@@ -37,8 +41,13 @@ pub fn analyze(args: &ForensicsAnalyzeArgs) -> anyhow::Result<ExitCode> {
         review: args.review,
         ..Options::default()
     };
-    let report = run_analysis(&responses, items.as_deref(), candidates.as_deref(), &options)
-        .with_context(|| format!("{}", args.responses.display()))?;
+    let report = run_analysis(
+        &responses,
+        items.as_deref(),
+        candidates.as_deref(),
+        &options,
+    )
+    .with_context(|| format!("{}", args.responses.display()))?;
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -96,7 +105,12 @@ pub fn analyze(args: &ForensicsAnalyzeArgs) -> anyhow::Result<ExitCode> {
         for note in &report.notes {
             writeln!(out, "note: {note}")?;
         }
-        writeln!(out, "report: {} and {}", html_path.display(), json_path.display())?;
+        writeln!(
+            out,
+            "report: {} and {}",
+            html_path.display(),
+            json_path.display()
+        )?;
     }
     Ok(if report.invalidations > 0 {
         ExitCode::from(INVALIDATION)

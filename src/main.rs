@@ -18,7 +18,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command, ForensicsCommand, ProctorCommand, QaCommand, SessionsCommand, UplinkCommand};
+use args::{
+    Cli, Command, ForensicsCommand, ProctorCommand, QaCommand, SessionsCommand, UplinkCommand,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

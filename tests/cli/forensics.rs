@@ -14,7 +14,17 @@ fn write_long(r: &invigil_forensics::Responses, path: &Path) {
 fn a_cheater_meets_the_invalidation_conditions_and_honest_results_do_not() {
     let dir = tempfile::tempdir().unwrap();
     let known: Vec<usize> = (0..60).filter(|j| j % 3 == 2).collect();
-    let cheated = exam(300, 60, &[(7, Cheat::PreKnowledge { items: known.clone() })], 21);
+    let cheated = exam(
+        300,
+        60,
+        &[(
+            7,
+            Cheat::PreKnowledge {
+                items: known.clone(),
+            },
+        )],
+        21,
+    );
     let responses = dir.path().join("responses.csv");
     write_long(&cheated, &responses);
     let mut items = String::from("item_id,key,options,compromised\n");
@@ -36,7 +46,11 @@ fn a_cheater_meets_the_invalidation_conditions_and_honest_results_do_not() {
         "--json",
     ]);
     assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
-    assert!(stderr(&o).contains("300 candidates, 60 items"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("300 candidates, 60 items"),
+        "{}",
+        stderr(&o)
+    );
     let v: Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON object");
     assert_eq!(v["candidates"], 300);
     let flags = v["flags"].as_array().unwrap();
@@ -64,7 +78,11 @@ fn a_cheater_meets_the_invalidation_conditions_and_honest_results_do_not() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("0 meeting the invalidation conditions"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("0 meeting the invalidation conditions"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -91,11 +109,18 @@ fn malformed_files_are_refused_naming_line_and_column() {
     let o = run(args(&responses));
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("bad.csv") && err.contains("line 3") && err.contains("`score`"), "{err}");
+    assert!(
+        err.contains("bad.csv") && err.contains("line 3") && err.contains("`score`"),
+        "{err}"
+    );
     assert!(!out.exists(), "no report for a file that cannot be read");
 
     // Too few candidates to calibrate: said, exit 2.
-    std::fs::write(&responses, "candidate_id,item_id,response,score,rt_s\nc1,q1,A,1,12.5\n").unwrap();
+    std::fs::write(
+        &responses,
+        "candidate_id,item_id,response,score,rt_s\nc1,q1,A,1,12.5\n",
+    )
+    .unwrap();
     let o = run(args(&responses));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("too few"), "{}", stderr(&o));

@@ -52,7 +52,11 @@ fn main() {
     let started = std::time::Instant::now();
     let done = |what: &str| eprintln!("{what} done in {:.0?}", started.elapsed());
     if wanted("lz_star") {
-        row("lz*", "2PL model", &lz_star_rates(&items, draws, &LEVELS, 2));
+        row(
+            "lz*",
+            "2PL model",
+            &lz_star_rates(&items, draws, &LEVELS, 2),
+        );
         done("lz*");
     }
     if wanted("person_fit_exact") {
@@ -73,7 +77,11 @@ fn main() {
     ];
     if wanted("rt_fit") {
         for (name, null, seed) in &nulls[..3] {
-            row("RT fit", name, &rt_rates(&cal, *null, draws, &LEVELS, *seed));
+            row(
+                "RT fit",
+                name,
+                &rt_rates(&cal, *null, draws, &LEVELS, *seed),
+            );
             done(&format!("RT fit, {name}"));
         }
     }

@@ -21,23 +21,62 @@ use invigil_forensics::data::Item;
 use invigil_forensics::sim::{exam, Cheat, Rng};
 
 const ITEMS: usize = 60;
+
+/// A name, how a cheater of it is drawn (rng, cheater, exam size), and
+/// whether the analysis gets the list of compromised items.
+type Scenario = (&'static str, fn(&mut Rng, usize, usize) -> Cheat, bool);
 const CHEATERS: usize = 10;
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let exams: u64 = args.next().map(|a| a.parse().expect("EXAMS")).unwrap_or(10);
-    let n: usize = args.next().map(|a| a.parse().expect("CANDIDATES")).unwrap_or(500);
+    let n: usize = args
+        .next()
+        .map(|a| a.parse().expect("CANDIDATES"))
+        .unwrap_or(500);
     println!("| scenario | cheaters | review | statistical (1e-6 share) | invalidation | honest flagged | honest invalidated |");
     println!("|---|---|---|---|---|---|---|");
-    let scenarios: [(&str, fn(&mut Rng, usize, usize) -> Cheat, bool); 8] = [
-        ("copies 10 % from a neighbour", |r, i, n| copier(r, i, n, 0.1), false),
-        ("copies 20 % from a neighbour", |r, i, n| copier(r, i, n, 0.2), false),
-        ("copies 40 % from a neighbour", |r, i, n| copier(r, i, n, 0.4), false),
-        ("knows 10 of 60 items, list given", |r, _, _| known(r, 10), true),
-        ("knows 10 of 60 items, no list", |r, _, _| known(r, 10), false),
-        ("knows 20 of 60 items, list given", |r, _, _| known(r, 20), true),
-        ("rapid-guesses the last 10 items", |_, _, _| Cheat::Speeder { items: 10 }, false),
-        ("rapid-guesses the last 20 items", |_, _, _| Cheat::Speeder { items: 20 }, false),
+    let scenarios: [Scenario; 8] = [
+        (
+            "copies 10 % from a neighbour",
+            |r, i, n| copier(r, i, n, 0.1),
+            false,
+        ),
+        (
+            "copies 20 % from a neighbour",
+            |r, i, n| copier(r, i, n, 0.2),
+            false,
+        ),
+        (
+            "copies 40 % from a neighbour",
+            |r, i, n| copier(r, i, n, 0.4),
+            false,
+        ),
+        (
+            "knows 10 of 60 items, list given",
+            |r, _, _| known(r, 10),
+            true,
+        ),
+        (
+            "knows 10 of 60 items, no list",
+            |r, _, _| known(r, 10),
+            false,
+        ),
+        (
+            "knows 20 of 60 items, list given",
+            |r, _, _| known(r, 20),
+            true,
+        ),
+        (
+            "rapid-guesses the last 10 items",
+            |_, _, _| Cheat::Speeder { items: 10 },
+            false,
+        ),
+        (
+            "rapid-guesses the last 20 items",
+            |_, _, _| Cheat::Speeder { items: 20 },
+            false,
+        ),
     ];
     let started = std::time::Instant::now();
     for (s, (name, make, list)) in scenarios.iter().enumerate() {
@@ -47,8 +86,10 @@ fn main() {
         // Every exam leaks the same items (the first of a shuffled list).
         for e in 0..exams {
             let cheaters: Vec<usize> = (0..CHEATERS).map(|k| k * (n / CHEATERS)).collect();
-            let cheats: Vec<(usize, Cheat)> =
-                cheaters.iter().map(|&i| (i, make(&mut rng, i, n))).collect();
+            let cheats: Vec<(usize, Cheat)> = cheaters
+                .iter()
+                .map(|&i| (i, make(&mut rng, i, n)))
+                .collect();
             let leaked: HashSet<usize> = cheats
                 .iter()
                 .flat_map(|(_, c)| match c {
@@ -70,12 +111,17 @@ fn main() {
             let id = |i: usize| r.candidates[i].clone();
             let cheater_ids: HashSet<String> = cheaters.iter().map(|&i| id(i)).collect();
             for c in &cheater_ids {
-                let mine: Vec<_> = report.flags.iter().filter(|f| f.candidates.contains(c)).collect();
+                let mine: Vec<_> = report
+                    .flags
+                    .iter()
+                    .filter(|f| f.candidates.contains(c))
+                    .collect();
                 total += 1;
                 review += usize::from(!mine.is_empty());
-                statistical += usize::from(mine.iter().any(|f| {
-                    f.invalidation_level.is_some_and(|level| f.p <= level)
-                }));
+                statistical += usize::from(
+                    mine.iter()
+                        .any(|f| f.invalidation_level.is_some_and(|level| f.p <= level)),
+                );
                 invalid += usize::from(mine.iter().any(|f| f.invalidation));
             }
             for c in &r.candidates {

@@ -30,15 +30,32 @@ fn main() {
     // predicts anyway, and so are a strong candidate's right answers on
     // leaked items).
     let mut by_score: Vec<usize> = (0..N).collect();
-    by_score.sort_by_key(|&i| honest.rows.iter().filter(|r| r.candidate == i && r.score == 1.0).count());
+    by_score.sort_by_key(|&i| {
+        honest
+            .rows
+            .iter()
+            .filter(|r| r.candidate == i && r.score == 1.0)
+            .count()
+    });
     let (knew, weakest) = (by_score[0], by_score[1]);
     let known: Vec<usize> = (0..ITEMS).filter(|j| j % 2 == 1).collect();
     let r = exam(
         N,
         ITEMS,
         &[
-            (knew, Cheat::PreKnowledge { items: known.clone() }),
-            (20, Cheat::Copier { source: weakest, share: 0.9 }),
+            (
+                knew,
+                Cheat::PreKnowledge {
+                    items: known.clone(),
+                },
+            ),
+            (
+                20,
+                Cheat::Copier {
+                    source: weakest,
+                    share: 0.9,
+                },
+            ),
             (31, Cheat::Speeder { items: 16 }),
         ],
         SEED,
@@ -52,5 +69,7 @@ fn main() {
         .chain((0..N).map(|i| format!("c{i:04},{},1\n", ["north", "south"][i % 2])))
         .collect();
     std::fs::write(out.join("candidates.csv"), candidates).expect("writing candidates.csv");
-    println!("c{knew:04} knew the odd items; c0020 copied from c{weakest:04}; c0031 rapid-guessed 16");
+    println!(
+        "c{knew:04} knew the odd items; c0020 copied from c{weakest:04}; c0031 rapid-guessed 16"
+    );
 }

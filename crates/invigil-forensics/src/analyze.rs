@@ -303,7 +303,13 @@ pub fn analyze(
     for i in 0..n {
         *group_sizes.entry(group_of(i)).or_default() += 1;
     }
-    let partners = group_sizes.values().max().copied().unwrap_or(1).saturating_sub(1).max(1);
+    let partners = group_sizes
+        .values()
+        .max()
+        .copied()
+        .unwrap_or(1)
+        .saturating_sub(1)
+        .max(1);
     let levels = Levels {
         budget: options.budget,
         review: options.review,
@@ -341,12 +347,13 @@ pub fn analyze(
     };
 
     // Person indices on scores.
-    let mut abilities: Vec<Option<f64>> = vec![None; n];
+    let abilities: Vec<Option<f64>> = (0..n)
+        .map(|i| crate::irt::ability_ml(&cal.items, scores.row(i)))
+        .collect();
     let mut fit_test = Conditional::person_fit(&cal.items);
     let mut pk_test = any_compromised.then(|| Conditional::preknowledge(&cal.items, &compromised));
     for i in 0..n {
         let row = scores.row(i);
-        abilities[i] = crate::irt::ability_ml(&cal.items, row);
         if let Some(e) = fit_test.test(row) {
             person_flag(
                 &mut flags,
@@ -446,9 +453,7 @@ pub fn analyze(
                         p,
                         false,
                         Source::Times,
-                        format!(
-                            "speed {tau:.2}, {z:.1} sd above what ability {theta:.2} predicts"
-                        ),
+                        format!("speed {tau:.2}, {z:.1} sd above what ability {theta:.2} predicts"),
                     );
                 }
             }
@@ -600,7 +605,11 @@ mod tests {
         let honest = exam(300, 60, &[], 11);
         let source = (0..300)
             .min_by_key(|&i| {
-                honest.rows.iter().filter(|r| r.candidate == i && r.score == 1.0).count()
+                honest
+                    .rows
+                    .iter()
+                    .filter(|r| r.candidate == i && r.score == 1.0)
+                    .count()
             })
             .unwrap();
         let source_id = format!("c{source:04}");
@@ -608,7 +617,12 @@ mod tests {
             // Copies 80 % from the source: answers only.
             (0, Cheat::Copier { source, share: 0.8 }),
             // Knows 20 items: right and fast on them.
-            (2, Cheat::PreKnowledge { items: known.clone() }),
+            (
+                2,
+                Cheat::PreKnowledge {
+                    items: known.clone(),
+                },
+            ),
             // Rapid-guesses the last 12.
             (3, Cheat::Speeder { items: 12 }),
         ];
@@ -623,7 +637,10 @@ mod tests {
             .collect();
         let report = analyze(&r, Some(&items), None, &Options::default()).unwrap();
         for f in &report.flags {
-            println!("{:?} {} {:.2e} {} {}", f.candidates, f.index, f.p, f.invalidation, f.detail);
+            println!(
+                "{:?} {} {:.2e} {} {}",
+                f.candidates, f.index, f.p, f.invalidation, f.detail
+            );
         }
         let has = |who: &[&str], index: &str| {
             report.flags.iter().find(|f| {
@@ -640,7 +657,10 @@ mod tests {
             .iter()
             .find(|f| f.candidates == ["c0002"] && f.invalidation)
             .expect("pre-knowledge invalidated");
-        assert!(pk.corroboration.as_deref().unwrap().contains("c0002"), "{pk:?}");
+        assert!(
+            pk.corroboration.as_deref().unwrap().contains("c0002"),
+            "{pk:?}"
+        );
         let fast = has(&["c0003"], "fast_items").expect("the speeder");
         assert!(fast.p < 1e-6, "{fast:?}");
         // Honest candidates: few review flags, no invalidation.
@@ -656,7 +676,11 @@ mod tests {
         assert!(honest.iter().all(|f| !f.invalidation), "{honest:?}");
         assert!(honest.len() <= 8, "{} honest flags", honest.len());
         assert_eq!(report.candidates, 300);
-        assert!(report.models.iter().all(|m| m.converged), "{:?}", report.models);
+        assert!(
+            report.models.iter().all(|m| m.converged),
+            "{:?}",
+            report.models
+        );
         assert_eq!(report.item_summaries.len(), 60);
     }
 

@@ -181,9 +181,21 @@ impl Conditional {
             return None;
         }
         let right = |j: usize| scores[j] == Some(1.0);
-        let r: usize = used.iter().filter(|&&j| right(j)).map(|&j| self.a_units(j)).sum();
-        let s: i64 = used.iter().filter(|&&j| right(j)).map(|&j| self.w_units(j)).sum();
-        let statistic: f64 = used.iter().filter(|&&j| right(j)).map(|&j| self.weights[j]).sum();
+        let r: usize = used
+            .iter()
+            .filter(|&&j| right(j))
+            .map(|&j| self.a_units(j))
+            .sum();
+        let s: i64 = used
+            .iter()
+            .filter(|&&j| right(j))
+            .map(|&j| self.w_units(j))
+            .sum();
+        let statistic: f64 = used
+            .iter()
+            .filter(|&&j| right(j))
+            .map(|&j| self.weights[j])
+            .sum();
         if !self.joints.contains_key(&used) {
             let joint = self.build(&used);
             self.joints.insert(used.clone(), joint);
@@ -194,7 +206,7 @@ impl Conditional {
         let total: f64 = row.iter().sum();
         let at = (s - joint.s_min) as usize;
         // The observed pattern's own probability must not be all the row.
-        if !(total > 0.0) || row[at] >= total * (1.0 - 1e-12) {
+        if total.is_nan() || total <= 0.0 || row[at] >= total * (1.0 - 1e-12) {
             return None;
         }
         let upper: f64 = row[at..].iter().rev().sum();
@@ -251,7 +263,11 @@ mod tests {
                 .map(|((j, it), x)| {
                     let slope = test.a_units(j) as f64 * test.a_unit;
                     let p = logistic(slope * 0.7 - it.a * it.b);
-                    if *x == 1.0 { p } else { 1.0 - p }
+                    if *x == 1.0 {
+                        p
+                    } else {
+                        1.0 - p
+                    }
                 })
                 .product();
             den += pr;
@@ -346,9 +362,22 @@ mod tests {
         let mut test = Conditional::person_fit(&items);
         assert!(test.test(&[Some(1.0); 10]).is_none());
         assert!(test.test(&[Some(0.0); 10]).is_none());
-        assert!(test.test(&[Some(1.0), Some(0.0), None, None, None, None, None, None, None, None]).is_none());
+        assert!(test
+            .test(&[
+                Some(1.0),
+                Some(0.0),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None
+            ])
+            .is_none());
         // Partial credit is left out, not rounded.
-        let mut scores = vec![Some(1.0), Some(0.0)].repeat(5);
+        let mut scores = [Some(1.0), Some(0.0)].repeat(5);
         scores[0] = Some(0.5);
         assert_eq!(test.test(&scores).map(|e| e.items), Some(9));
     }

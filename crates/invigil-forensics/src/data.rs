@@ -197,7 +197,15 @@ pub fn parse_items(path: &Path, text: &str) -> Result<Vec<Item>, DataError> {
 /// quoting what needs it: what `invigil forensics analyze` reads back.
 pub fn to_long_csv(r: &Responses) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let header = ["candidate_id", "item_id", "response", "score", "rt_s", "position", "changes"];
+    let header = [
+        "candidate_id",
+        "item_id",
+        "response",
+        "score",
+        "rt_s",
+        "position",
+        "changes",
+    ];
     w.write_record(header).expect("writing to memory");
     for row in &r.rows {
         w.write_record([

@@ -117,7 +117,11 @@ fn fit_spread(level: &Level, residuals: &[Vec<Option<f64>>]) -> f64 {
             .zip(&level.thresholds)
             .map(|(z, t)| z.is_some() && t.is_some())
             .collect();
-        groups.entry(key).or_insert_with(|| (ps.clone(), Vec::new())).1.push(k);
+        groups
+            .entry(key)
+            .or_insert_with(|| (ps.clone(), Vec::new()))
+            .1
+            .push(k);
     }
     let n: usize = groups.values().map(|g| g.1.len()).sum();
     if n == 0 {
@@ -249,7 +253,10 @@ impl FastNull {
         for _ in 0..PURIFY_ROUNDS {
             let next: Vec<bool> = all
                 .iter()
-                .map(|z| null.test_residuals(0.0, z).is_none_or(|f| f.p >= PURIFY_BELOW))
+                .map(|z| {
+                    null.test_residuals(0.0, z)
+                        .is_none_or(|f| f.p >= PURIFY_BELOW)
+                })
                 .collect();
             if next == kept {
                 break;
@@ -266,8 +273,12 @@ impl FastNull {
         kept: &[bool],
         quantiles: &[(f64, usize)],
     ) -> Self {
-        let used: Vec<&Vec<Option<f64>>> =
-            all.iter().zip(kept).filter(|(_, k)| **k).map(|(z, _)| z).collect();
+        let used: Vec<&Vec<Option<f64>>> = all
+            .iter()
+            .zip(kept)
+            .filter(|(_, k)| **k)
+            .map(|(z, _)| z)
+            .collect();
         let mut columns: Vec<Vec<f64>> = vec![Vec::new(); cal.items.len()];
         for z in &used {
             for (col, z) in columns.iter_mut().zip(z.iter()) {
@@ -389,7 +400,10 @@ mod tests {
         let m = log_times(ids, &rows);
         let cal = fit_rt(&m, 500, 1e-6).unwrap();
         let null = FastNull::fit(&cal, &m, &QUANTILES).unwrap();
-        println!("spreads {:?}", null.levels.iter().map(|l| l.spread).collect::<Vec<_>>());
+        println!(
+            "spreads {:?}",
+            null.levels.iter().map(|l| l.spread).collect::<Vec<_>>()
+        );
         for level in &null.levels {
             let q = level.quantile;
             assert!(
@@ -400,7 +414,10 @@ mod tests {
         }
         for i in [0, 1] {
             let f = null.test(m.row(i)).unwrap();
-            assert!(f.quantile == 0.01 && f.fast >= 8 && f.p < 1e-6, "{i}: {f:?}");
+            assert!(
+                f.quantile == 0.01 && f.fast >= 8 && f.p < 1e-6,
+                "{i}: {f:?}"
+            );
         }
         let honest = (3..m.persons)
             .filter(|&i| null.test(m.row(i)).unwrap().p < 0.01)

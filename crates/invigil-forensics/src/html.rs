@@ -53,7 +53,11 @@ pub fn render(report: &Report, title: &str) -> String {
         l.budget,
         l.pair_invalidation,
         l.partners,
-        if l.within_centres { ", within test centres" } else { "" },
+        if l.within_centres {
+            ", within test centres"
+        } else {
+            ""
+        },
         escape(&l.person_indices.join(", ")),
         l.person_invalidation,
         l.review,
@@ -72,7 +76,11 @@ pub fn render(report: &Report, title: &str) -> String {
             .map(|m| format!(
                 "<li>{}: {} in {} iterations</li>",
                 escape(&m.model),
-                if m.converged { "converged" } else { "<b>not converged</b>" },
+                if m.converged {
+                    "converged"
+                } else {
+                    "<b>not converged</b>"
+                },
                 m.iterations
             ))
             .collect::<String>()
@@ -90,10 +98,18 @@ pub fn render(report: &Report, title: &str) -> String {
             let _ = write!(
                 h,
                 "<tr{}><td>{}<td>{}{}<td>{:.3}<td>{:.2e}<td>{}<td>{}<td>{}</tr>",
-                if f.invalidation { " class=invalidation" } else { "" },
+                if f.invalidation {
+                    " class=invalidation"
+                } else {
+                    ""
+                },
                 escape(&f.candidates.join(" · ")),
                 escape(&f.index),
-                if f.calibrated { "" } else { " <small>(nominal)</small>" },
+                if f.calibrated {
+                    ""
+                } else {
+                    " <small>(nominal)</small>"
+                },
                 f.statistic,
                 f.p,
                 if f.invalidation { "<b>yes</b>" } else { "no" },
@@ -169,7 +185,11 @@ fn scatter(h: &mut String, report: &Report) {
 
 /// Flagged pairs as a graph: candidates on a circle, an edge per pair.
 fn pairs(h: &mut String, report: &Report) {
-    let edges: Vec<_> = report.flags.iter().filter(|f| f.candidates.len() == 2).collect();
+    let edges: Vec<_> = report
+        .flags
+        .iter()
+        .filter(|f| f.candidates.len() == 2)
+        .collect();
     if edges.is_empty() {
         h.push_str("<p>None.</p>");
         return;
@@ -188,7 +208,10 @@ fn pairs(h: &mut String, report: &Report) {
         (size / 2.0 + r * a.cos(), size / 2.0 + r * a.sin())
     };
     let at = |id: &str| pos(nodes.iter().position(|n| *n == id).unwrap_or(0));
-    let _ = write!(h, "<svg width={size} height={size} role=img aria-label='flagged pairs'>");
+    let _ = write!(
+        h,
+        "<svg width={size} height={size} role=img aria-label='flagged pairs'>"
+    );
     for f in &edges {
         let ((x1, y1), (x2, y2)) = (at(&f.candidates[0]), at(&f.candidates[1]));
         let width = (-f.p.max(1e-300).log10() / 3.0).clamp(1.0, 8.0);
@@ -226,8 +249,18 @@ fn boxes(h: &mut String, report: &Report) {
         h.push_str("<p>No times recorded.</p>");
         return;
     }
-    let lo = items.iter().map(|(_, s)| s[0]).fold(f64::MAX, f64::min).max(0.1).ln();
-    let hi = items.iter().map(|(_, s)| s[4]).fold(0.1, f64::max).ln().max(lo + 1e-3);
+    let lo = items
+        .iter()
+        .map(|(_, s)| s[0])
+        .fold(f64::MAX, f64::min)
+        .max(0.1)
+        .ln();
+    let hi = items
+        .iter()
+        .map(|(_, s)| s[4])
+        .fold(0.1, f64::max)
+        .ln()
+        .max(lo + 1e-3);
     let (row, left, w) = (14.0, 90.0, 700.0);
     let ht = row * items.len() as f64 + 30.0;
     let x = |s: f64| left + (s.max(0.1).ln() - lo) / (hi - lo) * (w - left - 20.0);
@@ -285,6 +318,9 @@ mod tests {
         assert!(!page.contains("<script>"));
         assert!(page.contains("<h1>Exam &lt;1&gt;</h1>"));
         assert!(page.contains("fast_items"), "the speeder's flag");
-        assert_eq!(page.matches("<svg").count(), 2 + usize::from(report.flags.iter().any(|f| f.candidates.len() == 2)));
+        assert_eq!(
+            page.matches("<svg").count(),
+            2 + usize::from(report.flags.iter().any(|f| f.candidates.len() == 2))
+        );
     }
 }

@@ -125,12 +125,20 @@ pub fn gbt_rates(items: &[crate::nrm::ItemNrm], draws: u64, levels: &[f64], seed
     let mut ps = Vec::with_capacity(items.len());
     for _ in 0..draws {
         let (a, b) = (draw(&mut rng), draw(&mut rng));
-        let (ta, tb) = (crate::nrm::ability_eap(items, &a), crate::nrm::ability_eap(items, &b));
+        let (ta, tb) = (
+            crate::nrm::ability_eap(items, &a),
+            crate::nrm::ability_eap(items, &b),
+        );
         ps.clear();
         let mut matches = 0;
         for ((it, xa), xb) in items.iter().zip(&a).zip(&b) {
             let (pa, pb) = (it.probabilities(ta), it.probabilities(tb));
-            let p: f64 = pa.iter().zip(&pb).map(|(x, y)| x * y).sum::<f64>().clamp(0.0, 1.0);
+            let p: f64 = pa
+                .iter()
+                .zip(&pb)
+                .map(|(x, y)| x * y)
+                .sum::<f64>()
+                .clamp(0.0, 1.0);
             ps.push(p);
             matches += usize::from(xa == xb);
         }
@@ -138,7 +146,9 @@ pub fn gbt_rates(items: &[crate::nrm::ItemNrm], draws: u64, levels: &[f64], seed
         if crate::similarity::surely_above_half(&ps, matches) {
             rates.add(Some(1.0));
         } else {
-            rates.add(Some(crate::tail::upper_tail(&ps, matches).expect("clamped")));
+            rates.add(Some(
+                crate::tail::upper_tail(&ps, matches).expect("clamped"),
+            ));
         }
     }
     rates
@@ -300,7 +310,10 @@ mod tests {
             println!("{name}: {n} of {defined} below 1e-3 ({lo:.2e} to {hi:.2e})");
             (lo, hi)
         };
-        let (lo, hi) = check("lz exact", &lz_exact_rates(&crate::sim::graded_2pl(60), 200_000, &[1e-3], 81));
+        let (lo, hi) = check(
+            "lz exact",
+            &lz_exact_rates(&crate::sim::graded_2pl(60), 200_000, &[1e-3], 81),
+        );
         assert!(lo <= 1e-3 && hi >= 0.3e-3, "{lo} {hi}");
 
         let items = crate::sim::graded_rt(60);

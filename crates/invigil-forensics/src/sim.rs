@@ -92,7 +92,12 @@ pub enum Cheat {
 /// answer picks a distractor with probabilities 0.5, 0.3, 0.2), ability and
 /// speed standard normal and normal with sd 0.4, correlated 0.3. The
 /// candidates of `cheats` cheat; candidates are `c0000`..., items `q00`...
-pub fn exam(n: usize, items: usize, cheats: &[(usize, Cheat)], seed: u64) -> crate::data::Responses {
+pub fn exam(
+    n: usize,
+    items: usize,
+    cheats: &[(usize, Cheat)],
+    seed: u64,
+) -> crate::data::Responses {
     use crate::data::{Response, Responses};
     let mut rng = Rng::new(seed);
     let irt = graded_2pl(items);
@@ -125,9 +130,10 @@ pub fn exam(n: usize, items: usize, cheats: &[(usize, Cheat)], seed: u64) -> cra
     for (i, cheat) in ordered {
         match cheat {
             Cheat::Copier { source, share } => {
-                for j in 0..items {
+                let from = choice[*source].clone();
+                for (mine, theirs) in choice[*i].iter_mut().zip(from) {
                     if rng.uniform() < *share {
-                        choice[*i][j] = choice[*source][j];
+                        *mine = theirs;
                     }
                 }
             }

@@ -194,7 +194,9 @@ mod tests {
         for _ in 0..2000 {
             let n = 1 + (rng.uniform() * 60.0) as usize;
             let skew = rng.uniform();
-            let ps: Vec<f64> = (0..n).map(|_| rng.uniform().powf(4.0 * skew + 0.2)).collect();
+            let ps: Vec<f64> = (0..n)
+                .map(|_| rng.uniform().powf(4.0 * skew + 0.2))
+                .collect();
             for x in 0..=n {
                 if surely_above_half(&ps, x) {
                     passed += 1;

@@ -211,6 +211,7 @@ fn item_and_candidate_files() {
 fn results_written_long_read_back_the_same() {
     let r = invigil_forensics::sim::exam(60, 8, &[], 5);
     let text = invigil_forensics::data::to_long_csv(&r);
-    let back = invigil_forensics::data::parse_responses(std::path::Path::new("r.csv"), &text).unwrap();
+    let back =
+        invigil_forensics::data::parse_responses(std::path::Path::new("r.csv"), &text).unwrap();
     assert_eq!(back, r);
 }

@@ -39,7 +39,8 @@ struct FlagRow {
     corroboration: Option<String>,
 }
 
-const FLAG_COLUMNS: &str = "id, exam_id, candidate_id, session_id, partner_id, partner_session_id, \
+const FLAG_COLUMNS: &str =
+    "id, exam_id, candidate_id, session_id, partner_id, partner_session_id, \
      idx, statistic, p, invalidation_level, invalidation, source, detail, corroboration";
 
 impl From<FlagRow> for ForensicFlag {
@@ -149,9 +150,11 @@ pub async fn store(
             }
         }
     }
-    report
-        .flags
-        .sort_by(|x, y| y.invalidation.cmp(&x.invalidation).then(x.p.total_cmp(&y.p)));
+    report.flags.sort_by(|x, y| {
+        y.invalidation
+            .cmp(&x.invalidation)
+            .then(x.p.total_cmp(&y.p))
+    });
 
     let run_id = auth::new_id();
     let at_ms = now_ms();
@@ -176,7 +179,10 @@ pub async fn store(
     let mut ord = 0i64;
     for f in &report.flags {
         for (k, c) in f.candidates.iter().enumerate() {
-            let partner = f.candidates.get(1 - k.min(1)).filter(|_| f.candidates.len() == 2);
+            let partner = f
+                .candidates
+                .get(1 - k.min(1))
+                .filter(|_| f.candidates.len() == 2);
             sqlx::query(&format!(
                 "INSERT INTO forensics_flags ({FLAG_COLUMNS}, run_id, ord) VALUES \
                  ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
@@ -234,9 +240,13 @@ fn source_name(f: &Flag) -> &'static str {
     }
 }
 
+/// A run as `latest` reads it: id, at_ms, actor, candidates, items,
+/// invalidations, budget, review level, notes.
+type RunRow = (String, i64, String, i64, i64, i64, f64, f64, String);
+
 /// The latest run of an exam, or none.
 pub async fn latest(state: &AppState, exam_id: &str) -> ApiResult<Option<ForensicsReport>> {
-    let run: Option<(String, i64, String, i64, i64, i64, f64, f64, String)> = sqlx::query_as(
+    let run: Option<RunRow> = sqlx::query_as(
         "SELECT id, at_ms, actor, candidates, items, invalidations, budget, review_level, notes \
          FROM forensics_runs WHERE exam_id = $1 ORDER BY at_ms DESC, id LIMIT 1",
     )

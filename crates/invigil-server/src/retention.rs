@@ -149,10 +149,12 @@ async fn purge_one(
             .fetch_all(&mut *tx)
             .await?;
     let mut events = 0;
-    sqlx::query("UPDATE forensics_flags SET partner_session_id = NULL WHERE partner_session_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE forensics_flags SET partner_session_id = NULL WHERE partner_session_id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     for table in [
         "forensics_flags",
         "decisions",

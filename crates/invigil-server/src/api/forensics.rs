@@ -23,10 +23,7 @@ pub const MAX_RESULTS_BYTES: usize = 64 << 20;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/api/v1/exams/{id}/responses",
-            post(upload_responses),
-        )
+        .route("/api/v1/exams/{id}/responses", post(upload_responses))
         .route(
             "/api/v1/exams/{id}/forensics",
             axum::routing::get(get_forensics),
@@ -121,8 +118,13 @@ pub(super) async fn upload_responses(
             .map(|t| parse_candidates(p("candidates"), t))
             .transpose()
             .map_err(file_error)?;
-        analyze(&responses, items.as_deref(), candidates.as_deref(), &Options::default())
-            .map_err(|e| ApiError::invalid_field("responses", e.to_string()))
+        analyze(
+            &responses,
+            items.as_deref(),
+            candidates.as_deref(),
+            &Options::default(),
+        )
+        .map_err(|e| ApiError::invalid_field("responses", e.to_string()))
     })
     .await
     .map_err(ApiError::internal)??;

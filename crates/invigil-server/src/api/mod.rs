@@ -55,11 +55,9 @@ pub fn router(state: AppState) -> Router {
                 crate::serve::declared_length(max_media, req, next)
             })),
         )
-        .merge(
-            forensics::router().layer(middleware::from_fn(|req, next| {
-                crate::serve::declared_length(forensics::MAX_RESULTS_BYTES, req, next)
-            })),
-        )
+        .merge(forensics::router().layer(middleware::from_fn(|req, next| {
+            crate::serve::declared_length(forensics::MAX_RESULTS_BYTES, req, next)
+        })))
         .fallback(not_found)
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             body_timeout,

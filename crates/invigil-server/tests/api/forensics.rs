@@ -74,7 +74,9 @@ async fn flow(s: TestServer) {
     )
     .await;
     assert_eq!(status, 201, "{v}");
-    let roster: String = (0..300).map(|i| format!("c{i:04},Candidate {i},\n")).collect();
+    let roster: String = (0..300)
+        .map(|i| format!("c{i:04},Candidate {i},\n"))
+        .collect();
     let r = s
         .http
         .post(s.url(&format!("/api/v1/exams/{exam_id}/roster")))
@@ -91,15 +93,32 @@ async fn flow(s: TestServer) {
     // them); c0020 copied 90 % of the answers of the weakest candidate.
     let honest = exam(300, 60, &[], 31);
     let weakest = (0..300)
-        .min_by_key(|&i| honest.rows.iter().filter(|r| r.candidate == i && r.score == 1.0).count())
+        .min_by_key(|&i| {
+            honest
+                .rows
+                .iter()
+                .filter(|r| r.candidate == i && r.score == 1.0)
+                .count()
+        })
         .unwrap();
     let known: Vec<usize> = (0..60).filter(|j| j % 2 == 1).collect();
     let results = exam(
         300,
         60,
         &[
-            (7, Cheat::PreKnowledge { items: known.clone() }),
-            (20, Cheat::Copier { source: weakest, share: 0.9 }),
+            (
+                7,
+                Cheat::PreKnowledge {
+                    items: known.clone(),
+                },
+            ),
+            (
+                20,
+                Cheat::Copier {
+                    source: weakest,
+                    share: 0.9,
+                },
+            ),
         ],
         31,
     );
@@ -132,26 +151,51 @@ async fn flow(s: TestServer) {
     assert_eq!(status, 400, "{v}");
     assert_eq!(v["error"]["field"], "responses", "{v}");
     let message = v["error"]["message"].as_str().unwrap();
-    assert!(message.contains("line 3") && message.contains("`score`"), "{message}");
-    let (status, v) = send(&s, &path, &admin, json!({"responses": csv, "items": "item_id,compromised\nnope,1\n"})).await;
+    assert!(
+        message.contains("line 3") && message.contains("`score`"),
+        "{message}"
+    );
+    let (status, v) = send(
+        &s,
+        &path,
+        &admin,
+        json!({"responses": csv, "items": "item_id,compromised\nnope,1\n"}),
+    )
+    .await;
     assert_eq!(status, 400, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("`nope`"), "{v}");
-    let (status, _) = send(&s, "/api/v1/exams/no-such-exam/responses", &admin, json!({"responses": "x"})).await;
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("`nope`"),
+        "{v}"
+    );
+    let (status, _) = send(
+        &s,
+        "/api/v1/exams/no-such-exam/responses",
+        &admin,
+        json!({"responses": "x"}),
+    )
+    .await;
     assert_eq!(status, 404);
-    let (status, v) = s.get(&format!("/api/v1/exams/{exam_id}/forensics"), Some(&proctor)).await;
+    let (status, v) = s
+        .get(
+            &format!("/api/v1/exams/{exam_id}/forensics"),
+            Some(&proctor),
+        )
+        .await;
     assert_eq!(status, 404, "{v}");
 
-    let (status, report) =
-        send(&s, &path, &admin, json!({"responses": csv, "items": items})).await;
+    let (status, report) = send(&s, &path, &admin, json!({"responses": csv, "items": items})).await;
     assert_eq!(status, 201, "{report}");
     assert_eq!(report["candidates"], 300);
     let flags = report["flags"].as_array().unwrap();
-    let on = |who: &str| -> Vec<&Value> {
-        flags.iter().filter(|f| f["candidate_id"] == who).collect()
-    };
+    let on =
+        |who: &str| -> Vec<&Value> { flags.iter().filter(|f| f["candidate_id"] == who).collect() };
     // Pre-knowledge: answers and times, invalidation from the data.
     let pk = on("c0007");
-    assert!(pk.iter().any(|f| f["invalidation"] == true && f["session_id"] == json!(s7)), "{pk:?}");
+    assert!(
+        pk.iter()
+            .any(|f| f["invalidation"] == true && f["session_id"] == json!(s7)),
+        "{pk:?}"
+    );
     // The copier: answers alone, but a proctoring violation in the session.
     let copy = on("c0020")
         .into_iter()
@@ -160,17 +204,30 @@ async fn flow(s: TestServer) {
         .clone();
     assert_eq!(copy["partner_id"], format!("c{weakest:04}"));
     assert_eq!(copy["invalidation"], true, "{copy}");
-    assert!(copy["corroboration"].as_str().unwrap().contains("proctoring violation"), "{copy}");
+    assert!(
+        copy["corroboration"]
+            .as_str()
+            .unwrap()
+            .contains("proctoring violation"),
+        "{copy}"
+    );
     // The source carries the pair too.
-    assert!(on(&format!("c{weakest:04}")).iter().any(|f| f["index"] == "gbt"));
+    assert!(on(&format!("c{weakest:04}"))
+        .iter()
+        .any(|f| f["index"] == "gbt"));
     // Honest candidates: nothing meets the conditions.
     for f in flags {
         let who = f["candidate_id"].as_str().unwrap();
-        if ![ "c0007", "c0020"].contains(&who) && f["partner_id"] != "c0020" {
+        if !["c0007", "c0020"].contains(&who) && f["partner_id"] != "c0020" {
             assert_eq!(f["invalidation"], false, "{f}");
         }
     }
-    let (status, latest) = s.get(&format!("/api/v1/exams/{exam_id}/forensics"), Some(&proctor)).await;
+    let (status, latest) = s
+        .get(
+            &format!("/api/v1/exams/{exam_id}/forensics"),
+            Some(&proctor),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(latest["flags"], report["flags"]);
 
@@ -178,8 +235,15 @@ async fn flow(s: TestServer) {
     // rises.
     let tl = s.timeline(&s7, &proctor).await;
     let shown = tl["forensics"].as_array().unwrap();
-    assert!(!shown.is_empty() && shown.iter().all(|f| f["candidate_id"] == "c0007"), "{tl}");
-    assert!(tl["session"]["priority"].as_f64().unwrap() > before + 10.0, "{}", tl["session"]);
+    assert!(
+        !shown.is_empty() && shown.iter().all(|f| f["candidate_id"] == "c0007"),
+        "{tl}"
+    );
+    assert!(
+        tl["session"]["priority"].as_f64().unwrap() > before + 10.0,
+        "{}",
+        tl["session"]
+    );
 
     // An invalidation cites the flags: admins only, flags of this session.
     let flag_id = shown.iter().find(|f| f["invalidation"] == true).unwrap()["id"].clone();
@@ -187,9 +251,25 @@ async fn flow(s: TestServer) {
     let body = json!({"action": "invalidate", "note": "pre-knowledge", "cites": [flag_id]});
     let (status, _) = send(&s, &decide, &proctor, body.clone()).await;
     assert_eq!(status, 403);
-    let (status, v) = send(&s, &decide, &admin, json!({"action": "invalidate", "note": "x", "cites": [copy["id"]]})).await;
-    assert_eq!((status, v["error"]["field"].as_str()), (400, Some("cites")), "{v}");
-    let (status, v) = send(&s, &decide, &admin, json!({"action": "end", "cites": [flag_id]})).await;
+    let (status, v) = send(
+        &s,
+        &decide,
+        &admin,
+        json!({"action": "invalidate", "note": "x", "cites": [copy["id"]]}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (400, Some("cites")),
+        "{v}"
+    );
+    let (status, v) = send(
+        &s,
+        &decide,
+        &admin,
+        json!({"action": "end", "cites": [flag_id]}),
+    )
+    .await;
     assert_eq!(status, 400, "{v}");
     let (status, v) = send(&s, &decide, &admin, body).await;
     assert_eq!(status, 201, "{v}");
@@ -199,9 +279,18 @@ async fn flow(s: TestServer) {
     assert_eq!(tl["session"]["verdict"], "invalidated");
 
     // Results for nobody enrolled: refused.
-    let (status, v) = send(&s, &path, &admin, json!({"responses": to_long_csv(&exam(60, 10, &[], 2)).replace("c0", "x0")})).await;
+    let (status, v) = send(
+        &s,
+        &path,
+        &admin,
+        json!({"responses": to_long_csv(&exam(60, 10, &[], 2)).replace("c0", "x0")}),
+    )
+    .await;
     assert_eq!(status, 400, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("enrolled"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("enrolled"),
+        "{v}"
+    );
     // The CSV alone, as text/csv, works too.
     let r = s
         .http
