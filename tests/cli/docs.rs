@@ -74,11 +74,16 @@ fn crate_graph_in_the_architecture_doc_is_current() {
         "docs/ARCHITECTURE.md's crate graph is stale: rerun with INVIGIL_UPDATE_DOCS=1"
     );
     // The layering the doc promises: the core depends on no other crate,
-    // nothing depends on the app or the CLI, the server only on the core
-    // and the vision crate (its own face detector for spot checks), never
-    // on capture, the uplink or the session.
+    // nothing depends on the app or the CLI, the server only on the core,
+    // the vision crate (its own face detector for spot checks) and the
+    // forensics crate (analysing uploaded results), never on capture, the
+    // uplink or the session; the forensics crate on nothing of ours.
     assert!(graph["invigil-core"].is_empty());
-    assert_eq!(graph["invigil-server"], ["invigil-core", "invigil-vision"]);
+    assert!(graph["invigil-forensics"].is_empty());
+    assert_eq!(
+        graph["invigil-server"],
+        ["invigil-core", "invigil-forensics", "invigil-vision"]
+    );
     for deps in graph.values() {
         assert!(!deps.iter().any(|d| d == "invigil-app" || d == "invigil"));
     }
