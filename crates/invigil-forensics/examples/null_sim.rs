@@ -32,15 +32,7 @@ fn main() {
     let items = graded_2pl(60);
     let rt_items = graded_rt(60);
     let mut rng = Rng::new(1);
-    let rows: Vec<Vec<Option<f64>>> = (0..2000)
-        .map(|_| {
-            let tau = 0.4 * rng.normal();
-            rt_items
-                .iter()
-                .map(|it| Some((it.beta - tau + rng.normal() / it.alpha).exp()))
-                .collect()
-        })
-        .collect();
+    let rows = invigil_forensics::sim::lognormal_rows(&rt_items, 2000, 0.4, &mut rng);
     let ids = (0..60).map(|j| format!("q{j}")).collect();
     let cal = fit_rt(&log_times(ids, &rows), 500, 1e-6).expect("fits");
 

@@ -29,14 +29,7 @@ fn main() {
     // copied from (a strong candidate's right answers are what chance
     // predicts anyway, and so are a strong candidate's right answers on
     // leaked items).
-    let mut by_score: Vec<usize> = (0..N).collect();
-    by_score.sort_by_key(|&i| {
-        honest
-            .rows
-            .iter()
-            .filter(|r| r.candidate == i && r.score == 1.0)
-            .count()
-    });
+    let by_score = invigil_forensics::sim::by_score(&honest);
     let (knew, weakest) = (by_score[0], by_score[1]);
     let known: Vec<usize> = (0..ITEMS).filter(|j| j % 2 == 1).collect();
     let r = exam(

@@ -603,15 +603,7 @@ mod tests {
         // candidate is the source (copying a strong one's right answers is
         // what chance predicts anyway).
         let honest = exam(300, 60, &[], 11);
-        let source = (0..300)
-            .min_by_key(|&i| {
-                honest
-                    .rows
-                    .iter()
-                    .filter(|r| r.candidate == i && r.score == 1.0)
-                    .count()
-            })
-            .unwrap();
+        let source = crate::sim::by_score(&honest)[0];
         let source_id = format!("c{source:04}");
         let cheats = [
             // Copies 80 % from the source: answers only.

@@ -373,15 +373,7 @@ mod tests {
     fn rushed_items_stand_out_and_honest_ones_do_not() {
         let items = graded_rt(60);
         let mut rng = Rng::new(17);
-        let mut rows: Vec<Vec<Option<f64>>> = (0..1500)
-            .map(|_| {
-                let tau = 0.4 * rng.normal();
-                items
-                    .iter()
-                    .map(|it| Some((it.beta - tau + rng.normal() / it.alpha).exp()))
-                    .collect()
-            })
-            .collect();
+        let mut rows = crate::sim::lognormal_rows(&items, 1500, 0.4, &mut rng);
         // Candidate 0 answered 12 items in 3 seconds (rapid guesses);
         // candidate 1 is the same but slow everywhere else; candidate 2
         // is honest but half again as unsteady as the rest.

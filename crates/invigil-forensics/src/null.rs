@@ -270,15 +270,7 @@ mod tests {
         let items = crate::sim::graded_rt(40);
         // Fit the model to data drawn from it, as the analysis would.
         let mut rng = Rng::new(71);
-        let rows: Vec<Vec<Option<f64>>> = (0..1500)
-            .map(|_| {
-                let tau = 0.4 * rng.normal();
-                items
-                    .iter()
-                    .map(|it| Some((it.beta - tau + rng.normal() / it.alpha).exp()))
-                    .collect()
-            })
-            .collect();
+        let rows = crate::sim::lognormal_rows(&items, 1500, 0.4, &mut rng);
         let ids = (0..items.len()).map(|j| format!("q{j}")).collect();
         let cal = fit_rt(&log_times(ids, &rows), 500, 1e-6).unwrap();
         let model = rt_rates(&cal, Null::Model, 100_000, &[1e-3], 72);
@@ -318,15 +310,7 @@ mod tests {
 
         let items = crate::sim::graded_rt(60);
         let mut rng = Rng::new(82);
-        let rows: Vec<Vec<Option<f64>>> = (0..1500)
-            .map(|_| {
-                let tau = 0.4 * rng.normal();
-                items
-                    .iter()
-                    .map(|it| Some((it.beta - tau + rng.normal() / it.alpha).exp()))
-                    .collect()
-            })
-            .collect();
+        let rows = crate::sim::lognormal_rows(&items, 1500, 0.4, &mut rng);
         let ids = (0..items.len()).map(|j| format!("q{j}")).collect();
         let cal = fit_rt(&log_times(ids, &rows), 500, 1e-6).unwrap();
         for (name, null, seed) in [

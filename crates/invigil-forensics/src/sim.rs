@@ -73,6 +73,36 @@ pub fn graded_rt(n: usize) -> Vec<crate::rt::ItemRt> {
         .collect()
 }
 
+/// Seconds of `persons` candidates on `items` under the lognormal model,
+/// speeds normal with sd `speed_sd`: `rows[i][j]`, drawn from `rng`.
+pub fn lognormal_rows(
+    items: &[crate::rt::ItemRt],
+    persons: usize,
+    speed_sd: f64,
+    rng: &mut Rng,
+) -> Vec<Vec<Option<f64>>> {
+    (0..persons)
+        .map(|_| {
+            let tau = speed_sd * rng.normal();
+            items
+                .iter()
+                .map(|it| Some((it.beta - tau + rng.normal() / it.alpha).exp()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Candidates of `r` from the fewest full-credit answers to the most.
+pub fn by_score(r: &crate::data::Responses) -> Vec<usize> {
+    let mut right = vec![0usize; r.candidates.len()];
+    for row in r.rows.iter().filter(|row| row.score == 1.0) {
+        right[row.candidate] += 1;
+    }
+    let mut order: Vec<usize> = (0..r.candidates.len()).collect();
+    order.sort_by_key(|&i| right[i]);
+    order
+}
+
 /// How a simulated candidate cheats.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cheat {

@@ -92,15 +92,7 @@ async fn flow(s: TestServer) {
     // The results: c0007 knew half of the items (right and fast on
     // them); c0020 copied 90 % of the answers of the weakest candidate.
     let honest = exam(300, 60, &[], 31);
-    let weakest = (0..300)
-        .min_by_key(|&i| {
-            honest
-                .rows
-                .iter()
-                .filter(|r| r.candidate == i && r.score == 1.0)
-                .count()
-        })
-        .unwrap();
+    let weakest = invigil_forensics::sim::by_score(&honest)[0];
     let known: Vec<usize> = (0..60).filter(|j| j % 2 == 1).collect();
     let results = exam(
         300,
