@@ -11,6 +11,10 @@ import { cryptosuite } from '@digitalcredentials/eddsa-rdfc-2022-cryptosuite';
 import jsigs from '@digitalcredentials/jsonld-signatures';
 import { securityLoader } from '@digitalcredentials/security-document-loader';
 
+// The verifier logs (its online schema check fails offline) to stdout;
+// keep stdout for the result.
+console.log = (...args) => console.error(...args);
+
 const [cmd, file, seedHex, created] = process.argv.slice(2);
 const doc = JSON.parse(fs.readFileSync(file, 'utf8'));
 
