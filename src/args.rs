@@ -59,6 +59,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ForensicsCommand,
     },
+    /// Verifiable badges (docs/badges.md): verify one as an employer would,
+    /// or manage the issuer's signing keys.
+    Badge {
+        #[command(subcommand)]
+        command: BadgeCommand,
+    },
     /// List, export and delete the sessions a server's database holds
     /// (retention, a candidate's request for or erasure of their data).
     Sessions {
@@ -267,6 +273,49 @@ pub struct CheckinArgs {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum BadgeCommand {
+    /// Verify a badge: a credential (JSON) or a baked badge (PNG), from a
+    /// file or a URL (a badge page's URL works too). Checks the signature
+    /// with the issuer's key (did:key, or did:web fetched), the dates, the
+    /// recipient (--email) and, online, the revocation and suspension
+    /// lists. Exit 0 valid; 1 invalid, revoked, suspended, expired, or the
+    /// email does not match; 2 unreadable.
+    Verify(BadgeVerifyArgs),
+    /// The issuer's signing keys in a server's data directory; --rotate
+    /// adds a key that signs from then on (old keys stay published, so the
+    /// badges they signed still verify). Restart the server afterwards.
+    Keys(BadgeKeysArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BadgeVerifyArgs {
+    /// A credential .json or baked .png file, or an http(s) URL of one (or
+    /// of the badge's page).
+    #[arg(value_name = "FILE|URL")]
+    pub source: String,
+    /// The holder's email: check that the badge was issued to it.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: Option<String>,
+    /// Print the verification as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Fetch nothing: a did:web issuer cannot be checked and the status
+    /// lists are skipped (reported as not checked).
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BadgeKeysArgs {
+    /// The server's data directory.
+    #[arg(long, value_name = "DIR", default_value = "invigil-data")]
+    pub data: PathBuf,
+    /// Add a new signing key.
+    #[arg(long)]
+    pub rotate: bool,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ForensicsCommand {
     /// Analyze one exam delivery's results: a report (JSON and HTML) in
     /// --out; exit 0, or 3 when any result meets the invalidation
@@ -455,6 +504,19 @@ pub struct ServeArgs {
     /// --exam --candidate`): for trials and tests, never for a real exam.
     #[arg(long)]
     pub open_enrolment: bool,
+    /// The address candidates and badge verifiers reach this server at
+    /// (e.g. https://exams.example.edu): badge links and the did:web
+    /// issuer are made from it. Default: http:// and --listen.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// The issuer's name on badges (the institution).
+    #[arg(long, value_name = "NAME", default_value = "invigil")]
+    pub badge_issuer_name: String,
+    /// How badges name their issuer: `web` (did:web of --public-url, keys
+    /// published at /.well-known/did.json) or `key` (did:key, verifiable
+    /// with no server). Default: web for an https:// public URL, else key.
+    #[arg(long, value_name = "web|key", value_parser = ["web", "key"])]
+    pub badge_did: Option<String>,
 }
 
 #[derive(Args, Debug)]

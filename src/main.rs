@@ -5,6 +5,7 @@ mod checkin;
 mod demo;
 mod detect;
 mod exams;
+mod badge;
 mod forensics;
 mod identify;
 mod qa;
@@ -19,7 +20,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use args::{
-    Cli, Command, ForensicsCommand, ProctorCommand, QaCommand, SessionsCommand, UplinkCommand,
+    BadgeCommand, Cli, Command, ForensicsCommand, ProctorCommand, QaCommand, SessionsCommand, UplinkCommand,
 };
 
 fn main() -> ExitCode {
@@ -61,6 +62,12 @@ fn main() -> ExitCode {
         Command::Forensics {
             command: ForensicsCommand::Analyze(a),
         } => forensics::analyze(&a),
+        Command::Badge {
+            command: BadgeCommand::Verify(a),
+        } => Ok(badge::verify(&a)),
+        Command::Badge {
+            command: BadgeCommand::Keys(a),
+        } => badge::keys(&a),
         Command::Sessions {
             command: SessionsCommand::List(a),
         } => sessions::list(&a),

@@ -33,6 +33,21 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     config.media_quota_bytes = args.media_quota_bytes;
     config.connections.max_connections = args.max_connections as usize;
     config.open_enrolment = args.open_enrolment;
+    if let Some(url) = &args.public_url {
+        let url = url.trim_end_matches('/');
+        anyhow::ensure!(
+            (url.starts_with("https://") || url.starts_with("http://"))
+                && url.split_once("://").is_some_and(|(_, rest)| !rest.is_empty() && !rest.contains(['?', '#', ' '])),
+            "--public-url {url:?}: give the server's address as https://host[:port][/path]"
+        );
+        config.public_url = Some(url.to_owned());
+    }
+    anyhow::ensure!(
+        !args.badge_issuer_name.trim().is_empty() && args.badge_issuer_name.chars().count() <= 200,
+        "--badge-issuer-name must have 1-200 characters"
+    );
+    config.badge_issuer_name = args.badge_issuer_name.trim().to_owned();
+    config.badge_did = args.badge_did.as_deref().and_then(invigil_server::badges::DidMethod::parse);
     if let Some(dir) = &args.console {
         anyhow::ensure!(
             dir.join("index.html").is_file(),
@@ -54,6 +69,16 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             }
             None => eprintln!("  retention: none (sessions are kept; see --retention-days)"),
         }
+        let issuing = server.state().config.issuing();
+        eprintln!(
+            "  badges:   issued as {} ({}), pages at {}/badges/...",
+            issuing.issuer_name,
+            match issuing.did {
+                invigil_server::badges::DidMethod::Web => issuing.web_did(),
+                invigil_server::badges::DidMethod::Key => "did:key".to_owned(),
+            },
+            issuing.public_url
+        );
         if args.open_enrolment {
             eprintln!("  enrolment: OPEN (sessions start without a launch code, with the client's policy)");
         } else {

@@ -585,6 +585,83 @@ notes: Array<string>,
  */
 budget: number, review_level: number, };
 
+export type NewAchievement = { 
+/**
+ * 1-200 characters.
+ */
+name: string, 
+/**
+ * Up to 2,000 characters.
+ */
+description: string, 
+/**
+ * How the badge is earned, in words; up to 2,000 characters.
+ */
+criteria: string, 
+/**
+ * The badge image: a PNG, base64, at most 256 KiB (square, 200-1,000
+ * pixels, is what badge displays expect). Absent: keep the current
+ * image (the server's plain medal if none was given).
+ */
+image_png_base64?: string, 
+/**
+ * Months a badge stays valid after it is issued (`validUntil`);
+ * absent: no expiry.
+ */
+valid_months?: number, };
+
+export type Achievement = { exam_id: string, name: string, description: string, criteria: string, 
+/**
+ * Whether an image was uploaded (else the server's plain medal).
+ */
+has_image: boolean, valid_months: number | null, 
+/**
+ * The achievement's public URL (its id in the credentials).
+ */
+url: string, };
+
+export type Passes = { candidate_ids: Array<string>, };
+
+export type PassesCsv = { csv: string, };
+
+export type BadgeStatus = "valid" | "suspended" | "revoked";
+
+export type Badge = { 
+/**
+ * The uuid of the credential's `urn:uuid:` id.
+ */
+id: string, exam_id: string, candidate_id: string, session_id: string, status: BadgeStatus, status_reason: string | null, status_ms: number | null, issued_ms: number, issued_by: string, valid_until_ms: number | null, 
+/**
+ * The public badge page, to give the candidate.
+ */
+url: string, 
+/**
+ * The credential (JSON) and the baked PNG.
+ */
+credential_url: string, png_url: string, };
+
+export type PassesRecorded = { 
+/**
+ * Badges issued now.
+ */
+issued: Array<Badge>, 
+/**
+ * Candidates who already had a badge for the session (unchanged).
+ */
+already: Array<Badge>, 
+/**
+ * Rows of a CSV marked as not passed (no badge).
+ */
+not_passed: number, };
+
+export type BadgeList = { achievement: Achievement | null, badges: Array<Badge>, };
+
+export type NewBadgeStatus = { status: BadgeStatus, 
+/**
+ * Required; up to 500 characters. Shown on the public badge page.
+ */
+reason: string, };
+
 /** How proctors read each event kind. */
 export const EVENT_LABELS: Partial<Record<EventKind, string>> = {
   session_started: "Session started",

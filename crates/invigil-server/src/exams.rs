@@ -178,7 +178,7 @@ pub fn parse_roster(text: &str) -> Result<Vec<NewEnrolment>, ApiError> {
 }
 
 /// CSV records with the line each starts on.
-fn csv_rows(text: &str) -> Result<Vec<(usize, Vec<String>)>, ApiError> {
+pub(crate) fn csv_rows(text: &str) -> Result<Vec<(usize, Vec<String>)>, ApiError> {
     let mut rows = Vec::new();
     let mut fields = Vec::new();
     let mut field = String::new();

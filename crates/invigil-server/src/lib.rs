@@ -18,6 +18,8 @@
 
 mod api;
 pub mod auth;
+mod badge_page;
+pub mod badges;
 pub mod db;
 mod error;
 mod exam_rules;
@@ -101,6 +103,15 @@ pub struct Config {
     /// and candidate the client names, with the client's policy (demos,
     /// tests, a trial). Off by default.
     pub open_enrolment: bool,
+    /// The address candidates and verifiers reach the server at
+    /// (`https://exams.example.edu`): badge URLs and the `did:web` issuer
+    /// are made from it. Default: `http://` + `listen`.
+    pub public_url: Option<String>,
+    /// The issuer's name on badges.
+    pub badge_issuer_name: String,
+    /// How badges name their issuer; default `did:web` when the public URL
+    /// is `https://`, else `did:key` (docs/badges.md).
+    pub badge_did: Option<badges::DidMethod>,
 }
 
 impl Config {
@@ -120,6 +131,9 @@ impl Config {
             media_quota_bytes: DEFAULT_MEDIA_QUOTA_BYTES,
             connections: serve::ConnectionLimits::default(),
             open_enrolment: false,
+            public_url: None,
+            badge_issuer_name: "invigil".into(),
+            badge_did: None,
         }
     }
 
@@ -127,6 +141,26 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| db::sqlite_url(&self.data_dir))
+    }
+
+    /// The public URL (no trailing slash), issuer name and DID method.
+    pub fn issuing(&self) -> badges::Issuing {
+        let public_url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned();
+        let did = self.badge_did.unwrap_or(if public_url.starts_with("https://") {
+            badges::DidMethod::Web
+        } else {
+            badges::DidMethod::Key
+        });
+        badges::Issuing {
+            public_url,
+            issuer_name: self.badge_issuer_name.clone(),
+            did,
+        }
     }
 }
 
@@ -163,6 +197,12 @@ pub struct Inner {
     /// Data-forensics analyses running: one at a time (each takes a core
     /// for seconds to minutes).
     pub(crate) analyses: tokio::sync::Semaphore,
+    /// The badge issuer's keys (`<data>/badge-keys/`), its public URL and
+    /// DID, one issuance at a time, and the signed status lists.
+    pub(crate) badge_keys: badges::BadgeKeys,
+    pub(crate) issuing: badges::Issuing,
+    pub(crate) badge_issuing: tokio::sync::Mutex<()>,
+    pub(crate) badge_lists: badges::ListCache,
 }
 
 /// Shared state of all handlers.
@@ -187,7 +227,8 @@ impl AppState {
         let store = FsStore::new(&media_dir)
             .with_context(|| format!("cannot create media store {}", media_dir.display()))?;
         let signer = signing::Signer::load_or_create(&config.data_dir)?;
-        Ok(Self::with_parts(config, db, Arc::new(store), signer))
+        let badge_keys = badges::BadgeKeys::load_or_create(&config.data_dir)?;
+        Ok(Self::with_parts(config, db, Arc::new(store), signer, badge_keys))
     }
 
     pub fn with_parts(
@@ -195,6 +236,7 @@ impl AppState {
         db: Db,
         store: Arc<dyn MediaStore>,
         signer: signing::Signer,
+        badge_keys: badges::BadgeKeys,
     ) -> Self {
         // A stalled reader pins at most this many alerts (each event at most
         // MAX_JSON_FIELD_BYTES of data), then reads `lagged`.
@@ -219,6 +261,10 @@ impl AppState {
             spot: Default::default(),
             signer,
             analyses: tokio::sync::Semaphore::new(1),
+            badge_keys,
+            issuing: config.issuing(),
+            badge_issuing: tokio::sync::Mutex::new(()),
+            badge_lists: Default::default(),
             config,
         }))
     }
@@ -326,12 +372,14 @@ pub struct Server {
 impl Server {
     /// Opens the state, binds the address and starts serving on the current
     /// tokio runtime.
-    pub async fn start(config: Config) -> anyhow::Result<Self> {
+    pub async fn start(mut config: Config) -> anyhow::Result<Self> {
         let listen = config.listen;
-        let state = AppState::open(config).await?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
+        // Badge links name the address actually bound (port 0 included).
+        config.listen = listener.local_addr()?;
+        let state = AppState::open(config).await?;
         Self::start_on(listener, state)
     }
 

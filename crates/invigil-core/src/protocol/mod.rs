@@ -4,6 +4,7 @@
 //! is the server's OpenAPI document (feature `openapi`). A renamed field
 //! fails to compile on every side.
 
+mod badges;
 mod exams;
 mod forensics;
 mod review;
@@ -12,6 +13,10 @@ mod ticket;
 #[cfg(feature = "ts")]
 mod ts;
 
+pub use badges::{
+    Achievement, Badge, BadgeList, BadgeStatus, NewAchievement, NewBadgeStatus, Passes, PassesCsv,
+    PassesRecorded,
+};
 pub use exams::{
     effective_policy, policy_differences, wait_words, Accommodations, Aids, BreakClock, Breaks,
     CheckinRequirements, Enrol, Enrolment, EnrolmentList, Exam, ExamBrief, ExamList, Issued,

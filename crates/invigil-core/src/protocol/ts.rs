@@ -69,6 +69,15 @@ pub fn typescript() -> String {
         ResponsesUpload::decl(&cfg),
         ForensicFlag::decl(&cfg),
         ForensicsReport::decl(&cfg),
+        NewAchievement::decl(&cfg),
+        Achievement::decl(&cfg),
+        Passes::decl(&cfg),
+        PassesCsv::decl(&cfg),
+        BadgeStatus::decl(&cfg),
+        Badge::decl(&cfg),
+        PassesRecorded::decl(&cfg),
+        BadgeList::decl(&cfg),
+        NewBadgeStatus::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by `invigil_core::protocol::typescript` (ts-rs).\n// Do not edit: run `INVIGIL_UPDATE_BINDINGS=1 cargo test -p invigil-server --test bindings`.\n\n",

@@ -128,10 +128,6 @@ pub(super) async fn decide(
                 format!("session {id} is already invalidated"),
             ));
         }
-        sqlx::query("UPDATE sessions SET verdict = 'invalidated' WHERE id = $1")
-            .bind(&id)
-            .execute(&state.db.pool)
-            .await?;
     }
     let decision = Decision {
         id: auth::new_id(),
@@ -144,6 +140,18 @@ pub(super) async fn decide(
         cites,
     };
     let cited: Vec<&str> = decision.cites.iter().map(|f| f.id.as_str()).collect();
+    // The verdict, the decision and the revocation of the session's badge
+    // (docs/badges.md) land together or not at all.
+    let mut tx = state.db.pool.begin().await?;
+    if action == DecisionAction::Invalidate {
+        sqlx::query("UPDATE sessions SET verdict = 'invalidated' WHERE id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        if crate::badges::revoke_for_session(&mut tx, &id, &actor, decision.at_ms).await? {
+            tracing::info!(session = %id, "badge revoked: the session was invalidated");
+        }
+    }
     sqlx::query(
         "INSERT INTO decisions (id, session_id, event_seq, action, note, proctor, at_ms, cites) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -156,8 +164,9 @@ pub(super) async fn decide(
     .bind(&decision.proctor)
     .bind(decision.at_ms)
     .bind(serde_json::to_string(&cited).map_err(ApiError::internal)?)
-    .execute(&state.db.pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     review::refresh(&state, &id).await?;
     tracing::info!(session = %id, proctor = %decision.proctor, "decision: {} {:?}", action.as_str(), body.event_seq);
     let decided = Decided {

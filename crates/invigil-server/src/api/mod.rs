@@ -5,6 +5,7 @@
 
 mod alerts;
 mod auth;
+mod badges;
 mod console;
 mod decisions;
 mod exams;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(decisions::router())
         .merge(alerts::router())
         .merge(exams::router())
+        .merge(badges::router())
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(move |req, next| {
             crate::serve::declared_length(max_body, req, next)
@@ -140,6 +142,11 @@ async fn server_key(State(state): State<AppState>) -> Json<ServerKey> {
         exams::reissue_codes,
         forensics::upload_responses,
         forensics::get_forensics,
+        badges::set_achievement,
+        badges::record_passes,
+        badges::list_badges,
+        badges::set_status,
+        badges::session_badge,
     ),
     components(schemas(
         invigil_core::protocol::Alert,
@@ -147,6 +154,7 @@ async fn server_key(State(state): State<AppState>) -> Json<ServerKey> {
         invigil_core::protocol::Lagged,
         invigil_core::protocol::NoteAlert,
         invigil_core::protocol::DeliveryStatus,
+        invigil_core::protocol::PassesCsv,
     )),
     modifiers(&SecuritySchemes)
 )]

@@ -6,6 +6,7 @@
 mod common;
 
 mod access;
+mod badges;
 mod connections;
 mod described;
 mod exams;
