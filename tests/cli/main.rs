@@ -57,6 +57,7 @@ fn assert_well_formed(events: &[Value]) {
     assert_eq!(events.last().unwrap()["kind"], "session_ended");
 }
 
+mod badges;
 mod checkin;
 mod console;
 mod demo;
