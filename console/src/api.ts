@@ -4,6 +4,12 @@
 
 import type {
   Accommodations,
+  Achievement,
+  Badge,
+  BadgeList,
+  NewAchievement,
+  NewBadgeStatus,
+  PassesRecorded,
   Decided,
   DecisionAction,
   Enrolment,
@@ -22,7 +28,7 @@ import type {
   Timeline,
 } from "./bindings";
 
-export type { Alert, Decided, Decision, DecisionAction, Enrolment, Exam, ForensicFlag, ForensicsReport, Issued, NewExam, NoteAlert, SessionSummary, StoredEvent, Timeline } from "./bindings";
+export type { Achievement, Badge, BadgeList, Alert, Decided, Decision, DecisionAction, Enrolment, Exam, ForensicFlag, ForensicsReport, Issued, NewExam, NoteAlert, SessionSummary, StoredEvent, Timeline } from "./bindings";
 
 /** An API error with the server's message (and field, when it names one). */
 export class ApiError extends Error {
@@ -107,5 +113,12 @@ export const api = {
   /** Uploads an exam's results (CSV texts) and analyses them. */
   uploadResponses: (id: string, files: ResponsesUpload) =>
     call<ForensicsReport>("POST", `/api/v1/exams/${encodeURIComponent(id)}/responses`, files),
+  /** The exam's achievement and the badges issued (docs/badges.md). */
+  badges: (id: string) => call<BadgeList>("GET", `/api/v1/exams/${encodeURIComponent(id)}/badges`),
+  setAchievement: (id: string, body: NewAchievement) => call<Achievement>("PUT", `/api/v1/exams/${encodeURIComponent(id)}/achievement`, body),
+  /** Records passes and issues their badges: candidate ids, or a results CSV's text. */
+  recordPasses: (id: string, passes: { candidate_ids: string[] } | { csv: string }) =>
+    call<PassesRecorded>("POST", `/api/v1/exams/${encodeURIComponent(id)}/passes`, passes),
+  setBadgeStatus: (id: string, body: NewBadgeStatus) => call<Badge>("POST", `/api/v1/badges/${encodeURIComponent(id)}/status`, body),
   mediaUrl: (id: string, sha: string) => `/api/v1/sessions/${encodeURIComponent(id)}/media/${sha}`,
 };

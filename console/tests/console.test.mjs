@@ -416,6 +416,68 @@ test("an admin uploads an exam's results; flags show on the exam and the session
   await context.close();
 });
 
+test("an admin gives an exam a badge, records a pass and suspends the badge; its public page shows it", async () => {
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("console", (m) => m.type() === "error" && !/status of (401|400|404)/.test(m.text()) && errors.push(m.text()));
+  await signIn(page);
+  const api = (method, path, body) =>
+    page.evaluate(
+      async ([method, path, body]) => {
+        const r = await fetch(path, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+        return { status: r.status, json: await r.json() };
+      },
+      [method, path, body],
+    );
+  const now = Date.now();
+  let r = await api("POST", "/api/v1/exams", { id: "console-badge", title: "Networking (console)", opens_ms: now - 60_000, closes_ms: now + 3_600_000, policy: {}, checkin: { face: false, id: false, room: false }, aids: {} });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  r = await api("POST", "/api/v1/exams/console-badge/roster", { csv: "b1,Ada Lovelace,ada@example.org\nb2,Alan Turing,\n" });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  for (const who of ["b1", "b2"]) {
+    const code = r.json.codes.find((c) => c.candidate_id === who).code;
+    const started = await fetch(`${base}/api/v1/sessions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ launch_code: code }) });
+    assert.equal(started.status, 201);
+    const s = await started.json();
+    const ended = await fetch(`${base}/api/v1/sessions/${s.session_id}/end`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${s.token}` }, body: "{}" });
+    assert.equal(ended.status, 200);
+  }
+
+  await page.goto(`${base}/#/exam/console-badge`);
+  await page.waitForSelector("#badges-none");
+  await page.fill("#achievement-name", "Networking Fundamentals");
+  await page.fill("#achievement-criteria", "Score 70% or more in the proctored exam.");
+  await page.fill("#achievement-months", "36");
+  await page.click("#achievement-save");
+  await page.waitForSelector("#achievement");
+  assert.match(await page.textContent("#achievement"), /Networking Fundamentals.*Valid for 36 months/s);
+  // b2 has no email: refused, with the reason.
+  await page.click("#pass-table button[data-pass='b2']");
+  await page.waitForFunction(() => /no email/.test(document.querySelector("#pass-error")?.textContent ?? ""));
+  await page.click("#pass-table button[data-pass='b1']");
+  await page.waitForSelector("#badges-table tr[data-candidate='b1']");
+  const row = page.locator("#badges-table tr[data-candidate='b1']");
+  assert.match(await row.textContent(), /Valid/);
+  const pageUrl = await row.locator("a", { hasText: "Badge page" }).getAttribute("href");
+  await shot(page, "badges-1-issued");
+  await row.locator("button[data-badge-action='suspended']").click();
+  await page.fill("#badges-table input[id^='reason-']", "Under appeal");
+  await page.click("#badges-table button[data-badge-confirm='suspended']");
+  await page.waitForFunction(() => /Suspended/.test(document.querySelector("#badges-table tr[data-candidate='b1'] .badge-status")?.textContent ?? ""));
+  assert.match(await page.textContent("#badges-table tr[data-candidate='b1']"), /Under appeal/);
+  await shot(page, "badges-2-suspended");
+  // The public page, signed out: suspended, nothing about the candidate.
+  const visitor = await browser.newContext({ viewport: VIEWPORT });
+  const pub = await visitor.newPage();
+  await pub.goto(pageUrl);
+  assert.equal((await pub.textContent("#status")).trim(), "Suspended by its issuer");
+  assert.ok(!/Lovelace|b1|Under appeal/.test(await pub.textContent("body")));
+  await visitor.close();
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("console data and media need a proctor; candidates and signed-out proctors are refused", async () => {
   // A session with a clip, streamed without the browser.
   const journal = join(work, "journal-auth");

@@ -2,8 +2,9 @@
 // admins the forms that create an exam, enrol candidates (a CSV roster or
 // one at a time), issue new codes and set accommodations.
 
-import { api, ApiError, type Enrolment, type Exam, type Issued, type NewExam } from "../api";
+import { api, ApiError, type BadgeList, type Enrolment, type Exam, type Issued, type NewExam } from "../api";
 import type { BreakClock, ForensicsReport, IssuedCode } from "../bindings";
+import { badgesSection } from "../badges";
 import { flagHead, flagRow } from "../forensics";
 import { announce, el, message, show } from "../dom";
 import { handle } from "../router";
@@ -181,8 +182,9 @@ export async function examScreen(examId: string, issued?: Issued): Promise<void>
   let exam: Exam;
   let enrolments: Enrolment[];
   let report: ForensicsReport | null = null;
+  let badges: BadgeList;
   try {
-    [exam, enrolments] = await Promise.all([api.exam(examId), api.enrolments(examId).then((l) => l.enrolments)]);
+    [exam, enrolments, badges] = await Promise.all([api.exam(examId), api.enrolments(examId).then((l) => l.enrolments), api.badges(examId)]);
     if (exam.results_analysed_ms !== null) report = await api.forensics(examId);
   } catch (e) {
     return handle(e);
@@ -228,6 +230,12 @@ export async function examScreen(examId: string, issued?: Issued): Promise<void>
   if (issued) parts.push(codesBlock(issued));
   parts.push(el("h2", {}, "Roster"), el("table", { id: "roster-table" }, el("thead", {}, head), el("tbody", {}, ...rows)));
   parts.push(forensicsSection(exam, report));
+  parts.push(
+    badgesSection(exam, enrolments, badges, async () => {
+      await examScreen(exam.id);
+      document.getElementById("badges-title")?.scrollIntoView();
+    }),
+  );
   if (state.admin) {
     parts.push(rosterForm(exam), enrolOneForm(exam));
     if (enrolments.some((e) => !e.session_id)) parts.push(reissueButton(exam));
