@@ -75,14 +75,16 @@ fn crate_graph_in_the_architecture_doc_is_current() {
     );
     // The layering the doc promises: the core depends on no other crate,
     // nothing depends on the app or the CLI, the server only on the core,
-    // the vision crate (its own face detector for spot checks) and the
-    // forensics crate (analysing uploaded results), never on capture, the
-    // uplink or the session; the forensics crate on nothing of ours.
+    // the vision crate (its own face detector for spot checks), the
+    // forensics crate (analysing uploaded results) and the badges crate
+    // (signing and checking credentials), never on capture, the uplink or
+    // the session; the forensics and badges crates on nothing of ours.
     assert!(graph["invigil-core"].is_empty());
     assert!(graph["invigil-forensics"].is_empty());
+    assert!(graph["invigil-badges"].is_empty());
     assert_eq!(
         graph["invigil-server"],
-        ["invigil-core", "invigil-forensics", "invigil-vision"]
+        ["invigil-badges", "invigil-core", "invigil-forensics", "invigil-vision"]
     );
     for deps in graph.values() {
         assert!(!deps.iter().any(|d| d == "invigil-app" || d == "invigil"));
