@@ -158,8 +158,40 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             serde_json::to_vec(&serde_json::json!({ "events": chained("fuzz-session-0001", 1) })).expect("JSON"),
             br#"{"events":[]}"#.to_vec(),
         ],
+        "badge" => {
+            let signed = badge_seed();
+            let png = invigil_badges::bake::bake(&invigil_badges::bake::default_image(16, [1, 2, 3]), &signed)
+                .expect("bakes");
+            vec![signed.into_bytes(), png]
+        }
         _ => Vec::new(),
     }
+}
+
+/// A signed badge with the fixed test key.
+fn badge_seed() -> String {
+    use invigil_badges::credential::{identity_hash, Achievement, BadgeContent, Issuer};
+    use invigil_badges::status::{Purpose, StatusEntry};
+    let key = invigil_badges::key::SigningKey::from_seed([7; 32]);
+    let content = BadgeContent {
+        id: "urn:uuid:00000000-0000-4000-8000-000000000001".into(),
+        issuer: Issuer { id: key.public().did_key(), name: "Fuzz University".into(), url: None },
+        achievement: Achievement {
+            id: "https://fuzz.example/badges/achievements/a".into(),
+            name: "Fuzzing".into(),
+            description: "d".into(),
+            criteria: "c".into(),
+            image: None,
+        },
+        identity_hash: identity_hash("ada@example.org", "s"),
+        salt: "s".into(),
+        valid_from_ms: 1_700_000_000_000,
+        valid_until_ms: Some(1_900_000_000_000),
+        status: vec![StatusEntry { list_url: "https://fuzz.example/badges/status/1/revocation".into(), index: 3, purpose: Purpose::Revocation }],
+    };
+    invigil_badges::proof::sign(&content.to_json(), &key, &key.public().did_key_method(), "2023-11-14T22:13:20Z")
+        .expect("signs")
+        .to_string()
 }
 
 const SCENARIOS: &[&str] = &[
