@@ -4,8 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use invigil_badges::verify::{self, Lookup, Options, Verdict};
 use invigil_badges::bake;
+use invigil_badges::verify::{self, Lookup, Options, Verdict};
 use serde_json::{json, Value};
 
 use crate::args::{BadgeKeysArgs, BadgeVerifyArgs};
@@ -25,7 +25,10 @@ fn client() -> Result<reqwest::blocking::Client, String> {
 }
 
 fn fetch(client: &reqwest::blocking::Client, url: &str) -> Result<(Vec<u8>, String), String> {
-    let res = client.get(url).send().map_err(|e| format!("cannot fetch {url}: {e}"))?;
+    let res = client
+        .get(url)
+        .send()
+        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
     let status = res.status();
     if !status.is_success() {
         return Err(format!("{url} answered {status}"));
@@ -68,7 +71,11 @@ fn loopback(url: &str) -> bool {
 
 impl Lookup for Http {
     fn did_document(&mut self, _did: &str, url: &str) -> Result<Value, String> {
-        let url = if loopback(url) { url.replacen("https://", "http://", 1) } else { url.to_owned() };
+        let url = if loopback(url) {
+            url.replacen("https://", "http://", 1)
+        } else {
+            url.to_owned()
+        };
         let (body, _) = fetch(&self.client, &url)?;
         json_of(&body, &url)
     }
@@ -86,14 +93,20 @@ fn credential_in(bytes: &[u8], what: &str) -> Result<Value, String> {
     if bytes.starts_with(b"\x89PNG") {
         let text = bake::unbake(bytes)
             .map_err(|e| format!("{what}: {e}"))?
-            .ok_or_else(|| format!("{what} is a PNG with no badge baked in (no openbadgecredential chunk)"))?;
+            .ok_or_else(|| {
+                format!("{what} is a PNG with no badge baked in (no openbadgecredential chunk)")
+            })?;
         return json_of(text.as_bytes(), &format!("the credential baked in {what}"));
     }
-    let trimmed = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).trim_start().to_owned();
+    let trimmed = String::from_utf8_lossy(&bytes[..bytes.len().min(64)])
+        .trim_start()
+        .to_owned();
     if trimmed.starts_with('{') {
         return json_of(bytes, what);
     }
-    Err(format!("{what} is neither a credential (JSON) nor a baked badge (PNG)"))
+    Err(format!(
+        "{what} is neither a credential (JSON) nor a baked badge (PNG)"
+    ))
 }
 
 fn read_source(source: &str, offline: bool) -> Result<Value, String> {
@@ -134,7 +147,11 @@ pub fn verify(args: &BadgeVerifyArgs) -> ExitCode {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    let options = Options { email: args.email.clone(), now_ms, skip_status: args.offline };
+    let options = Options {
+        email: args.email.clone(),
+        now_ms,
+        skip_status: args.offline,
+    };
     let v = if args.offline {
         verify::verify(&doc, &options, &mut verify::Offline)
     } else {
@@ -150,12 +167,28 @@ pub fn verify(args: &BadgeVerifyArgs) -> ExitCode {
         println!("{}", serde_json::to_string(&v).unwrap_or_default());
     } else {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}: {}", v.verdict.as_str().to_uppercase(), v.achievement.as_deref().unwrap_or("(no achievement)"));
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            v.verdict.as_str().to_uppercase(),
+            v.achievement.as_deref().unwrap_or("(no achievement)")
+        );
         if let Some(issuer) = &v.issuer {
-            let _ = writeln!(out, "  issuer:  {} ({issuer})", v.issuer_name.as_deref().unwrap_or("unnamed"));
+            let _ = writeln!(
+                out,
+                "  issuer:  {} ({issuer})",
+                v.issuer_name.as_deref().unwrap_or("unnamed")
+            );
         }
         if let Some(from) = &v.valid_from {
-            let _ = writeln!(out, "  issued:  {from}{}", v.valid_until.as_ref().map(|u| format!(", valid until {u}")).unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "  issued:  {from}{}",
+                v.valid_until
+                    .as_ref()
+                    .map(|u| format!(", valid until {u}"))
+                    .unwrap_or_default()
+            );
         }
         for c in &v.checks {
             let mark = match c.ok {
@@ -189,7 +222,11 @@ pub fn keys(args: &BadgeKeysArgs) -> anyhow::Result<ExitCode> {
     }
     let current = keys.current().0.to_owned();
     for (id, key) in keys.all() {
-        let mark = if *id == current { "  (signs new badges)" } else { "" };
+        let mark = if *id == current {
+            "  (signs new badges)"
+        } else {
+            ""
+        };
         println!("{id}  {}{mark}", key.public().did_key());
     }
     Ok(ExitCode::SUCCESS)

@@ -1,11 +1,11 @@
 //! `invigil`: on-device online proctoring from the command line.
 
 mod args;
+mod badge;
 mod checkin;
 mod demo;
 mod detect;
 mod exams;
-mod badge;
 mod forensics;
 mod identify;
 mod qa;
@@ -20,7 +20,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use args::{
-    BadgeCommand, Cli, Command, ForensicsCommand, ProctorCommand, QaCommand, SessionsCommand, UplinkCommand,
+    BadgeCommand, Cli, Command, ForensicsCommand, ProctorCommand, QaCommand, SessionsCommand,
+    UplinkCommand,
 };
 
 fn main() -> ExitCode {

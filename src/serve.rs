@@ -37,7 +37,9 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let url = url.trim_end_matches('/');
         anyhow::ensure!(
             (url.starts_with("https://") || url.starts_with("http://"))
-                && url.split_once("://").is_some_and(|(_, rest)| !rest.is_empty() && !rest.contains(['?', '#', ' '])),
+                && url
+                    .split_once("://")
+                    .is_some_and(|(_, rest)| !rest.is_empty() && !rest.contains(['?', '#', ' '])),
             "--public-url {url:?}: give the server's address as https://host[:port][/path]"
         );
         config.public_url = Some(url.to_owned());
@@ -47,7 +49,10 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         "--badge-issuer-name must have 1-200 characters"
     );
     config.badge_issuer_name = args.badge_issuer_name.trim().to_owned();
-    config.badge_did = args.badge_did.as_deref().and_then(invigil_server::badges::DidMethod::parse);
+    config.badge_did = args
+        .badge_did
+        .as_deref()
+        .and_then(invigil_server::badges::DidMethod::parse);
     if let Some(dir) = &args.console {
         anyhow::ensure!(
             dir.join("index.html").is_file(),

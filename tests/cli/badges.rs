@@ -29,7 +29,11 @@ impl Drop for Server {
 }
 
 fn serve(data: &Path) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut add = Command::new(env!("CARGO_BIN_EXE_invigil"))
         .args(["proctor", "add", "registrar", "--password-stdin", "--data"])
         .arg(data)
@@ -40,7 +44,12 @@ fn serve(data: &Path) -> Server {
     writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     assert!(add.wait_with_output().unwrap().status.success());
     let child = Command::new(env!("CARGO_BIN_EXE_invigil"))
-        .args(["serve", "--badge-issuer-name", "Example University", "--data"])
+        .args([
+            "serve",
+            "--badge-issuer-name",
+            "Example University",
+            "--data",
+        ])
         .arg(data)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
@@ -71,20 +80,27 @@ fn api(base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> 
 /// An exam with an achievement, one candidate who sat it, and their badge.
 fn issue(base: &str) -> (Value, String) {
     let post = reqwest::Method::POST;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let (status, v) = api(
         base,
         post.clone(),
         "/api/v1/exams",
-        Some(json!({"id": "net101", "title": "Networking", "opens_ms": now - 60_000, "closes_ms": now + 3_600_000,
-                    "policy": {}, "checkin": {"face": false, "id": false, "room": false}, "aids": {}})),
+        Some(
+            json!({"id": "net101", "title": "Networking", "opens_ms": now - 60_000, "closes_ms": now + 3_600_000,
+                    "policy": {}, "checkin": {"face": false, "id": false, "room": false}, "aids": {}}),
+        ),
     );
     assert_eq!(status, 201, "{v}");
     let (status, issued) = api(
         base,
         post.clone(),
         "/api/v1/exams/net101/enrolments",
-        Some(json!({"candidates": [{"candidate_id": "c1", "name": "Ada Lovelace", "email": "ada@example.org"}]})),
+        Some(
+            json!({"candidates": [{"candidate_id": "c1", "name": "Ada Lovelace", "email": "ada@example.org"}]}),
+        ),
     );
     assert_eq!(status, 201, "{issued}");
     let code = issued["codes"][0]["code"].as_str().unwrap();
@@ -105,11 +121,18 @@ fn issue(base: &str) -> (Value, String) {
         base,
         reqwest::Method::PUT,
         "/api/v1/exams/net101/achievement",
-        Some(json!({"name": "Networking Fundamentals", "description": "Passed the proctored exam.",
-                    "criteria": "Score 70% or more."})),
+        Some(
+            json!({"name": "Networking Fundamentals", "description": "Passed the proctored exam.",
+                    "criteria": "Score 70% or more."}),
+        ),
     );
     assert_eq!(status, 200, "{v}");
-    let (status, v) = api(base, post, "/api/v1/exams/net101/passes", Some(json!({"candidate_ids": ["c1"]})));
+    let (status, v) = api(
+        base,
+        post,
+        "/api/v1/exams/net101/passes",
+        Some(json!({"candidate_ids": ["c1"]})),
+    );
     assert_eq!(status, 201, "{v}");
     (v["issued"][0].clone(), "sess-badge-1".into())
 }
@@ -122,24 +145,49 @@ fn verify(args: &[&str]) -> (Option<i32>, String) {
 /// The badge tools in tests/badges (npm), or `None` without Node.js.
 fn badge_tools() -> Option<std::path::PathBuf> {
     let dir = root().join("tests/badges");
-    let node_ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !node_ok {
-        assert!(std::env::var_os("INVIGIL_REQUIRE_CHROMIUM").is_none(), "INVIGIL_REQUIRE_CHROMIUM is set but Node.js is missing");
+        assert!(
+            std::env::var_os("INVIGIL_REQUIRE_CHROMIUM").is_none(),
+            "INVIGIL_REQUIRE_CHROMIUM is set but Node.js is missing"
+        );
         eprintln!("SKIPPED: independent verifier and badge page in Chromium (need node)");
         return None;
     }
-    if !dir.join("node_modules/playwright-core").is_dir() || !dir.join("node_modules/@digitalcredentials/verifier-core").is_dir() {
-        let status = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).status();
-        assert!(status.is_ok_and(|s| s.success()), "npm ci in tests/badges failed");
+    if !dir.join("node_modules/playwright-core").is_dir()
+        || !dir
+            .join("node_modules/@digitalcredentials/verifier-core")
+            .is_dir()
+    {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "npm ci in tests/badges failed"
+        );
     }
     Some(dir)
 }
 
 fn node(dir: &Path, args: &[&str]) -> Value {
-    let out = Command::new("node").args(args).current_dir(dir).output().expect("run node");
+    let out = Command::new("node")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run node");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "node {args:?}: {text}{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("node {args:?} printed {text}: {e}"))
+    assert!(
+        out.status.success(),
+        "node {args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("node {args:?} printed {text}: {e}"))
 }
 
 fn log_valid(result: &Value, id: &str) -> Option<bool> {
@@ -157,20 +205,32 @@ fn a_badge_is_issued_verified_and_revoked() {
     // By the page's URL, online (status lists fetched).
     let (code, out) = verify(&[page, "--email", "Ada@Example.org"]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("VALID: Networking Fundamentals") && out.contains("Example University"), "{out}");
-    assert!(out.contains("[ok  ] status    not revoked") && out.contains("not suspended"), "{out}");
+    assert!(
+        out.contains("VALID: Networking Fundamentals") && out.contains("Example University"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[ok  ] status    not revoked") && out.contains("not suspended"),
+        "{out}"
+    );
     let (code, out) = verify(&[page, "--email", "eve@example.org", "--json"]);
     assert_eq!(code, Some(1), "{out}");
     let v: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(v["verdict"], "invalid");
 
     // The baked PNG and the JSON, as files.
-    let png = reqwest::blocking::get(badge["png_url"].as_str().unwrap()).unwrap().bytes().unwrap();
+    let png = reqwest::blocking::get(badge["png_url"].as_str().unwrap())
+        .unwrap()
+        .bytes()
+        .unwrap();
     let png_path = files.path().join("badge.png");
     std::fs::write(&png_path, &png).unwrap();
     let (code, out) = verify(&[png_path.to_str().unwrap(), "--email", "ada@example.org"]);
     assert_eq!(code, Some(0), "{out}");
-    let json_text = reqwest::blocking::get(badge["credential_url"].as_str().unwrap()).unwrap().text().unwrap();
+    let json_text = reqwest::blocking::get(badge["credential_url"].as_str().unwrap())
+        .unwrap()
+        .text()
+        .unwrap();
     let json_path = files.path().join("badge.json");
     std::fs::write(&json_path, &json_text).unwrap();
     let (code, out) = verify(&[json_path.to_str().unwrap(), "--offline"]);
@@ -179,10 +239,17 @@ fn a_badge_is_issued_verified_and_revoked() {
 
     // Tampered, unreadable, missing.
     let tampered = files.path().join("tampered.json");
-    std::fs::write(&tampered, json_text.replace("Networking Fundamentals", "Brain Surgery")).unwrap();
+    std::fs::write(
+        &tampered,
+        json_text.replace("Networking Fundamentals", "Brain Surgery"),
+    )
+    .unwrap();
     let (code, out) = verify(&[tampered.to_str().unwrap(), "--email", "ada@example.org"]);
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("INVALID") && out.contains("invalid signature"), "{out}");
+    assert!(
+        out.contains("INVALID") && out.contains("invalid signature"),
+        "{out}"
+    );
     let garbage = files.path().join("garbage.png");
     std::fs::write(&garbage, b"\x89PNG\r\n\x1a\nnot really").unwrap();
     let (code, out) = verify(&[garbage.to_str().unwrap()]);
@@ -190,7 +257,10 @@ fn a_badge_is_issued_verified_and_revoked() {
     assert!(out.contains("garbage.png"), "{out}");
     let (code, out) = verify(&["/no/such/badge.json"]);
     assert_eq!(code, Some(2), "{out}");
-    let (code, out) = verify(&[&format!("{}/badges/00000000-0000-4000-8000-000000000000", server.base)]);
+    let (code, out) = verify(&[&format!(
+        "{}/badges/00000000-0000-4000-8000-000000000000",
+        server.base
+    )]);
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("404"), "{out}");
 
@@ -212,7 +282,10 @@ fn a_badge_is_issued_verified_and_revoked() {
     assert_eq!(status, 201, "{v}");
     let (code, out) = verify(&[page, "--email", "ada@example.org"]);
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("REVOKED") && out.contains("revoked by its issuer"), "{out}");
+    assert!(
+        out.contains("REVOKED") && out.contains("revoked by its issuer"),
+        "{out}"
+    );
     if let Some(dir) = &tools {
         let r = node(dir, &["interop.mjs", "verify", json_path.to_str().unwrap()]);
         assert_eq!(log_valid(&r, "valid_signature"), Some(true), "{r}");
@@ -223,20 +296,52 @@ fn a_badge_is_issued_verified_and_revoked() {
     if let Some(dir) = &tools {
         let shots = root().join("test-artifacts");
         std::fs::create_dir_all(&shots).unwrap();
-        let r = node(dir, &["page.mjs", page, "ada@example.org", shots.to_str().unwrap()]);
+        let r = node(
+            dir,
+            &["page.mjs", page, "ada@example.org", shots.to_str().unwrap()],
+        );
         assert_eq!(r["lang"], "en", "{r}");
         assert_eq!(r["status"], "Revoked by its issuer", "{r}");
-        assert!(r["heading"].as_str().unwrap().contains("Networking Fundamentals"), "{r}");
+        assert!(
+            r["heading"]
+                .as_str()
+                .unwrap()
+                .contains("Networking Fundamentals"),
+            "{r}"
+        );
         assert_eq!(r["label_for_email"], true, "{r}");
-        assert!(r["result"].as_str().unwrap().contains("was issued to ada@example.org, but it is revoked"), "{r}");
+        assert!(
+            r["result"]
+                .as_str()
+                .unwrap()
+                .contains("was issued to ada@example.org, but it is revoked"),
+            "{r}"
+        );
         assert!(r["image_loaded"].as_bool().unwrap(), "{r}");
-        assert!(!r["text"].as_str().unwrap().contains("impersonation"), "{r}");
+        assert!(
+            !r["text"].as_str().unwrap().contains("impersonation"),
+            "{r}"
+        );
     }
 
     // The issuer's keys: listed, rotated.
     let o = invigil(&["badge", "keys", "--data", data.path().to_str().unwrap()]);
-    assert!(o.status.success() && stdout(&o).contains("key-1  did:key:z6Mk"), "{}", stderr(&o));
-    let o = invigil(&["badge", "keys", "--rotate", "--data", data.path().to_str().unwrap()]);
-    assert!(o.status.success() && stdout(&o).contains("key-2  did:key:z6Mk"), "{}", stderr(&o));
+    assert!(
+        o.status.success() && stdout(&o).contains("key-1  did:key:z6Mk"),
+        "{}",
+        stderr(&o)
+    );
+    let o = invigil(&[
+        "badge",
+        "keys",
+        "--rotate",
+        "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success() && stdout(&o).contains("key-2  did:key:z6Mk"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stdout(&o).contains("(signs new badges)"));
 }

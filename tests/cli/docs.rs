@@ -84,7 +84,12 @@ fn crate_graph_in_the_architecture_doc_is_current() {
     assert!(graph["invigil-badges"].is_empty());
     assert_eq!(
         graph["invigil-server"],
-        ["invigil-badges", "invigil-core", "invigil-forensics", "invigil-vision"]
+        [
+            "invigil-badges",
+            "invigil-core",
+            "invigil-forensics",
+            "invigil-vision"
+        ]
     );
     for deps in graph.values() {
         assert!(!deps.iter().any(|d| d == "invigil-app" || d == "invigil"));

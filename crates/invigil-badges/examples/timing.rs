@@ -15,7 +15,11 @@ fn main() {
     let method = key.public().did_key_method();
     let content = |i: usize| BadgeContent {
         id: format!("urn:uuid:00000000-0000-4000-8000-{i:012}"),
-        issuer: Issuer { id: did.clone(), name: "Example University".into(), url: Some("https://example.edu".into()) },
+        issuer: Issuer {
+            id: did.clone(),
+            name: "Example University".into(),
+            url: Some("https://example.edu".into()),
+        },
         achievement: Achievement {
             id: "https://badges.example.edu/badges/achievements/net101".into(),
             name: "Networking Fundamentals".into(),
@@ -28,15 +32,29 @@ fn main() {
         valid_from_ms: dates::parse("2026-06-01T09:00:00Z").unwrap(),
         valid_until_ms: None,
         status: vec![
-            StatusEntry { list_url: "https://badges.example.edu/badges/status/1/revocation".into(), index: i, purpose: Purpose::Revocation },
-            StatusEntry { list_url: "https://badges.example.edu/badges/status/1/suspension".into(), index: i, purpose: Purpose::Suspension },
+            StatusEntry {
+                list_url: "https://badges.example.edu/badges/status/1/revocation".into(),
+                index: i,
+                purpose: Purpose::Revocation,
+            },
+            StatusEntry {
+                list_url: "https://badges.example.edu/badges/status/1/suspension".into(),
+                index: i,
+                purpose: Purpose::Suspension,
+            },
         ],
     };
     let n = 200;
     let t = Instant::now();
-    let signed: Vec<_> = (0..n).map(|i| proof::sign(&content(i).to_json(), &key, &method, "2026-06-01T09:00:00Z").unwrap()).collect();
+    let signed: Vec<_> = (0..n)
+        .map(|i| proof::sign(&content(i).to_json(), &key, &method, "2026-06-01T09:00:00Z").unwrap())
+        .collect();
     let sign_ms = t.elapsed().as_secs_f64() * 1e3 / n as f64;
-    let opts = Options { email: Some("c1@example.org".into()), now_ms: dates::parse("2026-07-01T00:00:00Z").unwrap(), skip_status: true };
+    let opts = Options {
+        email: Some("c1@example.org".into()),
+        now_ms: dates::parse("2026-07-01T00:00:00Z").unwrap(),
+        skip_status: true,
+    };
     let t = Instant::now();
     for s in &signed {
         verify(s, &opts, &mut Offline);
@@ -50,7 +68,12 @@ fn main() {
     let m = 20;
     let mut len = 0;
     for _ in 0..m {
-        let doc = bits.credential("https://badges.example.edu/badges/status/1/revocation", Purpose::Revocation, &did, 0);
+        let doc = bits.credential(
+            "https://badges.example.edu/badges/status/1/revocation",
+            Purpose::Revocation,
+            &did,
+            0,
+        );
         let signed = proof::sign(&doc, &key, &method, "2026-06-01T09:00:00Z").unwrap();
         len = signed.to_string().len();
     }

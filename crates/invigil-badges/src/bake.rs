@@ -18,7 +18,10 @@ struct Chunk<'a> {
 
 fn chunks(png: &[u8]) -> Result<Vec<Chunk<'_>>, BadgeError> {
     if png.len() > MAX_PNG {
-        return Err(BadgeError::Image(format!("larger than {} MiB", MAX_PNG >> 20)));
+        return Err(BadgeError::Image(format!(
+            "larger than {} MiB",
+            MAX_PNG >> 20
+        )));
     }
     if png.len() < 8 || png[..8] != SIGNATURE {
         return Err(BadgeError::Image("not a PNG file (bad signature)".into()));
@@ -47,7 +50,11 @@ fn chunks(png: &[u8]) -> Result<Vec<Chunk<'_>>, BadgeError> {
                 String::from_utf8_lossy(&kind)
             )));
         }
-        out.push(Chunk { kind, data, raw: &png[at..end] });
+        out.push(Chunk {
+            kind,
+            data,
+            raw: &png[at..end],
+        });
         at = end;
         if &kind == b"IEND" {
             return Ok(out);
@@ -101,7 +108,10 @@ pub fn unbake(png: &[u8]) -> Result<Option<String>, BadgeError> {
         }
         let rest = &c.data[KEYWORD.len() + 1..];
         if rest.len() < 2 || rest[0] != 0 {
-            return Err(BadgeError::Image("the openbadgecredential chunk is compressed; invigil reads uncompressed ones".into()));
+            return Err(BadgeError::Image(
+                "the openbadgecredential chunk is compressed; invigil reads uncompressed ones"
+                    .into(),
+            ));
         }
         // Skip the language tag and translated keyword (NUL-terminated).
         let mut at = 2;
@@ -159,7 +169,9 @@ pub fn default_image(size: u32, rgb: [u8; 3]) -> Vec<u8> {
 /// IEND last): what an uploaded badge image must be.
 pub fn check_png(png: &[u8]) -> Result<(u32, u32), BadgeError> {
     let parts = chunks(png)?;
-    let first = parts.first().filter(|c| &c.kind == b"IHDR" && c.data.len() == 13);
+    let first = parts
+        .first()
+        .filter(|c| &c.kind == b"IHDR" && c.data.len() == 13);
     let ihdr = first.ok_or_else(|| BadgeError::Image("the first chunk is not IHDR".into()))?;
     let w = u32::from_be_bytes([ihdr.data[0], ihdr.data[1], ihdr.data[2], ihdr.data[3]]);
     let h = u32::from_be_bytes([ihdr.data[4], ihdr.data[5], ihdr.data[6], ihdr.data[7]]);
@@ -180,7 +192,10 @@ mod tests {
         assert_eq!(unbake(&png).unwrap(), None);
         let baked = bake(&png, r#"{"id":"urn:uuid:1","name":"Ünïcode"}"#).unwrap();
         assert_eq!(check_png(&baked).unwrap(), (64, 64));
-        assert_eq!(unbake(&baked).unwrap().as_deref(), Some(r#"{"id":"urn:uuid:1","name":"Ünïcode"}"#));
+        assert_eq!(
+            unbake(&baked).unwrap().as_deref(),
+            Some(r#"{"id":"urn:uuid:1","name":"Ünïcode"}"#)
+        );
         // Baking again replaces the credential.
         let again = bake(&baked, "{}").unwrap();
         assert_eq!(unbake(&again).unwrap().as_deref(), Some("{}"));

@@ -23,7 +23,10 @@ pub const OB_V3: &str = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.j
 /// Every context a credential may name, with its bundled copy.
 const BUNDLED: &[(&str, &str)] = &[
     (VC_V2, include_str!("../contexts/credentials-v2.jsonld")),
-    (OB_V3, include_str!("../contexts/ob-v3p0-context-3.0.3.json")),
+    (
+        OB_V3,
+        include_str!("../contexts/ob-v3p0-context-3.0.3.json"),
+    ),
     (
         "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json",
         include_str!("../contexts/ob-v3p0-context-3.0.2.json"),
@@ -51,7 +54,8 @@ pub fn bundled_contexts() -> impl Iterator<Item = &'static str> {
 fn loader() -> Result<HashMap<IriBuf, RemoteDocument>, BadgeError> {
     let mut map = HashMap::new();
     for (url, text) in BUNDLED {
-        let iri = IriBuf::new(url.to_string()).map_err(|_| BadgeError::internal("bundled context URL"))?;
+        let iri = IriBuf::new(url.to_string())
+            .map_err(|_| BadgeError::internal("bundled context URL"))?;
         let (value, _) = json_ld::syntax::Value::parse_str(text)
             .map_err(|_| BadgeError::internal("bundled context is not JSON"))?;
         map.insert(iri.clone(), RemoteDocument::new(Some(iri), None, value));
@@ -79,7 +83,11 @@ fn check_contexts(doc: &serde_json::Value) -> Result<(), BadgeError> {
                 }
             }
             serde_json::Value::Object(_) => {}
-            _ => return Err(BadgeError::Malformed("\"@context\" entries must be URLs or objects".into())),
+            _ => {
+                return Err(BadgeError::Malformed(
+                    "\"@context\" entries must be URLs or objects".into(),
+                ))
+            }
         }
     }
     Ok(())
@@ -122,7 +130,9 @@ pub fn canonical_nquads(doc: &serde_json::Value) -> Result<String, BadgeError> {
         };
         dataset.insert(&oxrdf::Quad::new(subject, predicate, object, graph));
     }
-    let options = rdf_canon::CanonicalizationOptions { hndq_call_limit: Some(HNDQ_CALL_LIMIT) };
+    let options = rdf_canon::CanonicalizationOptions {
+        hndq_call_limit: Some(HNDQ_CALL_LIMIT),
+    };
     rdf_canon::canonicalize_with::<sha2::Sha256>(&dataset, &options)
         .map_err(|e| BadgeError::Malformed(format!("RDF canonicalisation: {e}")))
 }

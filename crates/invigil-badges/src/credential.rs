@@ -68,7 +68,14 @@ pub fn urn_uuid(mut bytes: [u8; 16]) -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("urn:uuid:{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 impl BadgeContent {
@@ -117,7 +124,11 @@ impl BadgeContent {
         }
         if !self.status.is_empty() {
             let entries: Vec<Value> = self.status.iter().map(StatusEntry::to_json).collect();
-            doc["credentialStatus"] = if entries.len() == 1 { entries[0].clone() } else { Value::Array(entries) };
+            doc["credentialStatus"] = if entries.len() == 1 {
+                entries[0].clone()
+            } else {
+                Value::Array(entries)
+            };
         }
         doc
     }
@@ -134,7 +145,10 @@ mod tests {
         assert!(h.starts_with("sha256$") && h.len() == 7 + 64);
         assert_ne!(h, identity_hash("ada@example.org", "other"));
         // SHA-256("ada@example.orgs4lt"), computed independently (sha256sum).
-        assert_eq!(h, "sha256$e01ce1162e3b91a04b413bdc0749c6e836952bf4fbb73b1430e0a411efe745c9");
+        assert_eq!(
+            h,
+            "sha256$e01ce1162e3b91a04b413bdc0749c6e836952bf4fbb73b1430e0a411efe745c9"
+        );
     }
 
     #[test]

@@ -13,8 +13,10 @@ pub fn parse(text: &str) -> Result<i64, String> {
 
 /// The RFC 3339 form (UTC, whole seconds) of a time in Unix milliseconds.
 pub fn format(ms: i64) -> String {
-    let t = OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    t.format(&Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+    let t = OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
 #[cfg(test)]

@@ -63,14 +63,18 @@ impl PublicKey {
 
     /// Reads a `publicKeyMultibase` value.
     pub fn from_multibase(text: &str) -> Result<Self, BadgeError> {
-        let body = text
-            .strip_prefix('z')
-            .ok_or_else(|| BadgeError::Key(format!("{text:?} is not base58btc multibase (must start with 'z')")))?;
+        let body = text.strip_prefix('z').ok_or_else(|| {
+            BadgeError::Key(format!(
+                "{text:?} is not base58btc multibase (must start with 'z')"
+            ))
+        })?;
         let bytes = bs58::decode(body)
             .into_vec()
             .map_err(|e| BadgeError::Key(format!("{text:?}: {e}")))?;
         if bytes.len() != 34 || bytes[..2] != ED25519_PUB {
-            return Err(BadgeError::Key(format!("{text:?} is not an Ed25519 public key")));
+            return Err(BadgeError::Key(format!(
+                "{text:?} is not an Ed25519 public key"
+            )));
         }
         let mut key = [0u8; 32];
         key.copy_from_slice(&bytes[2..]);

@@ -30,7 +30,9 @@ pub fn sign(
         .cloned()
         .ok_or_else(|| BadgeError::Malformed("a credential is a JSON object".into()))?;
     if unsecured.contains_key("proof") {
-        return Err(BadgeError::Malformed("the document already has a proof".into()));
+        return Err(BadgeError::Malformed(
+            "the document already has a proof".into(),
+        ));
     }
     let context = unsecured
         .get("@context")
@@ -75,10 +77,16 @@ pub struct ProofInfo {
 /// Reads the single `eddsa-rdfc-2022` proof of `document`.
 pub fn read_proof(document: &Value) -> Result<(ProofInfo, Map<String, Value>), BadgeError> {
     let proof = match document.get("proof") {
-        None => return Err(BadgeError::Proof("the credential has no proof (it is not signed)".into())),
+        None => {
+            return Err(BadgeError::Proof(
+                "the credential has no proof (it is not signed)".into(),
+            ))
+        }
         Some(Value::Object(p)) => p.clone(),
         Some(Value::Array(_)) => {
-            return Err(BadgeError::Proof("several proofs: invigil checks credentials with one".into()))
+            return Err(BadgeError::Proof(
+                "several proofs: invigil checks credentials with one".into(),
+            ))
         }
         Some(_) => return Err(BadgeError::Proof("\"proof\" must be an object".into())),
     };
@@ -95,16 +103,27 @@ pub fn read_proof(document: &Value) -> Result<(ProofInfo, Map<String, Value>), B
             field("cryptosuite").unwrap_or_default()
         )));
     }
-    let purpose = field("proofPurpose").ok_or_else(|| BadgeError::Proof("the proof has no proofPurpose".into()))?;
+    let purpose = field("proofPurpose")
+        .ok_or_else(|| BadgeError::Proof("the proof has no proofPurpose".into()))?;
     if purpose != "assertionMethod" {
-        return Err(BadgeError::Proof(format!("proof purpose {purpose:?} is not assertionMethod")));
+        return Err(BadgeError::Proof(format!(
+            "proof purpose {purpose:?} is not assertionMethod"
+        )));
     }
     let verification_method = field("verificationMethod")
         .ok_or_else(|| BadgeError::Proof("the proof has no verificationMethod".into()))?;
     if let Some(created) = field("created") {
-        crate::dates::parse(&created).map_err(|e| BadgeError::Proof(format!("proof created: {e}")))?;
+        crate::dates::parse(&created)
+            .map_err(|e| BadgeError::Proof(format!("proof created: {e}")))?;
     }
-    Ok((ProofInfo { verification_method, created: field("created"), purpose }, proof))
+    Ok((
+        ProofInfo {
+            verification_method,
+            created: field("created"),
+            purpose,
+        },
+        proof,
+    ))
 }
 
 /// Checks `document`'s proof with `key` (the public key its verification
@@ -119,13 +138,17 @@ pub fn verify(document: &Value, key: &PublicKey) -> Result<ProofInfo, BadgeError
         .strip_prefix('z')
         .and_then(|b| bs58::decode(b).into_vec().ok())
         .filter(|s| s.len() == 64)
-        .ok_or_else(|| BadgeError::Proof("proofValue is not a base58btc Ed25519 signature".into()))?;
+        .ok_or_else(|| {
+            BadgeError::Proof("proofValue is not a base58btc Ed25519 signature".into())
+        })?;
     let mut unsecured = document.as_object().cloned().unwrap_or_default();
     unsecured.remove("proof");
     if proof.contains_key("@context") {
         // A proof's own @context must equal the document's (spec 3.2.2).
         if proof.get("@context") != unsecured.get("@context") {
-            return Err(BadgeError::Proof("the proof's @context differs from the document's".into()));
+            return Err(BadgeError::Proof(
+                "the proof's @context differs from the document's".into(),
+            ));
         }
         proof.remove("@context");
     }

@@ -94,7 +94,11 @@ impl StatusEntry {
         let index: usize = field("statusListIndex")?
             .parse()
             .map_err(|_| BadgeError::Status("statusListIndex is not a whole number".into()))?;
-        Ok(StatusEntry { list_url: field("statusListCredential")?.to_string(), index, purpose })
+        Ok(StatusEntry {
+            list_url: field("statusListCredential")?.to_string(),
+            index,
+            purpose,
+        })
     }
 }
 
@@ -113,7 +117,9 @@ impl Default for Bitstring {
 impl Bitstring {
     /// `len` bits, all clear (`len` rounded up to whole bytes).
     pub fn new(len: usize) -> Self {
-        Self { bytes: vec![0; len.div_ceil(8)] }
+        Self {
+            bytes: vec![0; len.div_ceil(8)],
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -133,10 +139,9 @@ impl Bitstring {
 
     pub fn set(&mut self, index: usize, value: bool) -> Result<(), BadgeError> {
         let len = self.len();
-        let byte = self
-            .bytes
-            .get_mut(index / 8)
-            .ok_or_else(|| BadgeError::Status(format!("index {index} is past the list's {len} entries")))?;
+        let byte = self.bytes.get_mut(index / 8).ok_or_else(|| {
+            BadgeError::Status(format!("index {index} is past the list's {len} entries"))
+        })?;
         if value {
             *byte |= 0x80 >> (index % 8);
         } else {
@@ -151,14 +156,19 @@ impl Bitstring {
         // Writing to a Vec cannot fail.
         let _ = gz.write_all(&self.bytes);
         let compressed = gz.finish().unwrap_or_default();
-        format!("u{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(compressed))
+        format!(
+            "u{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(compressed)
+        )
     }
 
     /// Reads an `encodedList`.
     pub fn decode(encoded: &str) -> Result<Self, BadgeError> {
-        let body = encoded
-            .strip_prefix('u')
-            .ok_or_else(|| BadgeError::Status("encodedList is not base64url multibase (must start with 'u')".into()))?;
+        let body = encoded.strip_prefix('u').ok_or_else(|| {
+            BadgeError::Status(
+                "encodedList is not base64url multibase (must start with 'u')".into(),
+            )
+        })?;
         let compressed = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(body.trim_end_matches('='))
             .map_err(|e| BadgeError::Status(format!("encodedList: {e}")))?;
@@ -168,7 +178,9 @@ impl Bitstring {
             .read_to_end(&mut bytes)
             .map_err(|e| BadgeError::Status(format!("encodedList is not gzip: {e}")))?;
         if bytes.len() * 8 > MAX_READ_LEN {
-            return Err(BadgeError::Status(format!("encodedList holds more than {MAX_READ_LEN} entries")));
+            return Err(BadgeError::Status(format!(
+                "encodedList holds more than {MAX_READ_LEN} entries"
+            )));
         }
         if bytes.len() * 8 < LIST_LEN {
             return Err(BadgeError::Status(format!(
@@ -180,7 +192,13 @@ impl Bitstring {
     }
 
     /// The unsigned `BitstringStatusListCredential` publishing these bits.
-    pub fn credential(&self, list_url: &str, purpose: Purpose, issuer: &str, valid_from_ms: i64) -> Value {
+    pub fn credential(
+        &self,
+        list_url: &str,
+        purpose: Purpose,
+        issuer: &str,
+        valid_from_ms: i64,
+    ) -> Value {
         json!({
             "@context": [VC_V2],
             "id": list_url,
@@ -201,7 +219,9 @@ impl Bitstring {
     pub fn from_credential(credential: &Value) -> Result<(Self, Purpose), BadgeError> {
         let types = credential.get("type").map(type_names).unwrap_or_default();
         if !types.iter().any(|t| t == "BitstringStatusListCredential") {
-            return Err(BadgeError::Status("not a BitstringStatusListCredential".into()));
+            return Err(BadgeError::Status(
+                "not a BitstringStatusListCredential".into(),
+            ));
         }
         let subject = credential
             .get("credentialSubject")
@@ -210,7 +230,9 @@ impl Bitstring {
             .get("statusPurpose")
             .and_then(Value::as_str)
             .and_then(Purpose::parse)
-            .ok_or_else(|| BadgeError::Status("the status list has no known statusPurpose".into()))?;
+            .ok_or_else(|| {
+                BadgeError::Status("the status list has no known statusPurpose".into())
+            })?;
         let encoded = subject
             .get("encodedList")
             .and_then(Value::as_str)
@@ -223,7 +245,11 @@ impl Bitstring {
 pub fn type_names(value: &Value) -> Vec<String> {
     match value {
         Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -260,17 +286,24 @@ mod tests {
         assert!(Bitstring::decode("zabc").is_err());
         assert!(Bitstring::decode("u!!!").is_err());
         assert!(Bitstring::decode("uAAAA").is_err()); // not gzip
-        // Too short: 8 bytes.
+                                                      // Too short: 8 bytes.
         assert!(Bitstring::decode(&Bitstring::new(64).encode()).is_err());
         // A gzip bomb: 64 MiB of zeros compresses to ~64 KiB.
-        let bomb = Bitstring { bytes: vec![0; 64 * 1024 * 1024] }.encode();
+        let bomb = Bitstring {
+            bytes: vec![0; 64 * 1024 * 1024],
+        }
+        .encode();
         let err = Bitstring::decode(&bomb).unwrap_err().to_string();
         assert!(err.contains("more than"), "{err}");
     }
 
     #[test]
     fn entries_read_back() {
-        let e = StatusEntry { list_url: "https://x.test/badges/status/revocation".into(), index: 42, purpose: Purpose::Revocation };
+        let e = StatusEntry {
+            list_url: "https://x.test/badges/status/revocation".into(),
+            index: 42,
+            purpose: Purpose::Revocation,
+        };
         let doc = json!({ "credentialStatus": [e.to_json()] });
         assert_eq!(StatusEntry::read_all(&doc).unwrap(), vec![e.clone()]);
         let doc = json!({ "credentialStatus": e.to_json() });

@@ -122,15 +122,24 @@ pub fn did_web_url(did: &str) -> Result<String, BadgeError> {
         .strip_prefix("did:web:")
         .ok_or_else(|| BadgeError::Key(format!("{did:?} is not a did:web DID")))?;
     let mut parts = rest.split(':');
-    let host = parts.next().unwrap_or_default().replace("%3A", ":").replace("%3a", ":");
+    let host = parts
+        .next()
+        .unwrap_or_default()
+        .replace("%3A", ":")
+        .replace("%3a", ":");
     let valid_host = |h: &str| {
-        !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        !h.is_empty()
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
     };
     if !valid_host(&host) {
         return Err(BadgeError::Key(format!("{did:?}: bad host")));
     }
     let path: Vec<&str> = parts.collect();
-    if path.iter().any(|p| p.is_empty() || p.contains(['/', '?', '#', '%']) || *p == "..") {
+    if path
+        .iter()
+        .any(|p| p.is_empty() || p.contains(['/', '?', '#', '%']) || *p == "..")
+    {
         return Err(BadgeError::Key(format!("{did:?}: bad path")));
     }
     Ok(if path.is_empty() {
@@ -155,7 +164,10 @@ pub fn did_document(did: &str, keys: &[(String, PublicKey)]) -> Value {
             })
         })
         .collect();
-    let ids: Vec<Value> = keys.iter().map(|(f, _)| Value::String(format!("{did}#{f}"))).collect();
+    let ids: Vec<Value> = keys
+        .iter()
+        .map(|(f, _)| Value::String(format!("{did}#{f}")))
+        .collect();
     json!({
         "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
         "id": did,
@@ -167,11 +179,17 @@ pub fn did_document(did: &str, keys: &[(String, PublicKey)]) -> Value {
 /// The key `method` names, found in `did`'s DID document.
 fn key_in_did_document(doc: &Value, did: &str, method: &str) -> Result<PublicKey, BadgeError> {
     if doc.get("id").and_then(Value::as_str) != Some(did) {
-        return Err(BadgeError::Key(format!("the DID document is not {did:?}'s")));
+        return Err(BadgeError::Key(format!(
+            "the DID document is not {did:?}'s"
+        )));
     }
     let fragment_or_full = |v: &Value| -> Option<String> {
         let s = v.as_str().or_else(|| v.get("id").and_then(Value::as_str))?;
-        Some(if s.starts_with('#') { format!("{did}{s}") } else { s.to_string() })
+        Some(if s.starts_with('#') {
+            format!("{did}{s}")
+        } else {
+            s.to_string()
+        })
     };
     let asserts = doc
         .get("assertionMethod")
@@ -179,18 +197,28 @@ fn key_in_did_document(doc: &Value, did: &str, method: &str) -> Result<PublicKey
         .map(|a| a.iter().filter_map(fragment_or_full).any(|id| id == method))
         .unwrap_or(false);
     if !asserts {
-        return Err(BadgeError::Key(format!("{method:?} is not one of the issuer's assertion methods")));
+        return Err(BadgeError::Key(format!(
+            "{method:?} is not one of the issuer's assertion methods"
+        )));
     }
     let entry = doc
         .get("verificationMethod")
         .and_then(Value::as_array)
-        .and_then(|a| a.iter().find(|m| fragment_or_full(m).as_deref() == Some(method)))
+        .and_then(|a| {
+            a.iter()
+                .find(|m| fragment_or_full(m).as_deref() == Some(method))
+        })
         .or_else(|| {
             doc.get("assertionMethod")
                 .and_then(Value::as_array)
-                .and_then(|a| a.iter().find(|m| m.is_object() && fragment_or_full(m).as_deref() == Some(method)))
+                .and_then(|a| {
+                    a.iter()
+                        .find(|m| m.is_object() && fragment_or_full(m).as_deref() == Some(method))
+                })
         })
-        .ok_or_else(|| BadgeError::Key(format!("{method:?} is not in the issuer's DID document")))?;
+        .ok_or_else(|| {
+            BadgeError::Key(format!("{method:?} is not in the issuer's DID document"))
+        })?;
     let multibase = entry
         .get("publicKeyMultibase")
         .and_then(Value::as_str)
@@ -199,10 +227,14 @@ fn key_in_did_document(doc: &Value, did: &str, method: &str) -> Result<PublicKey
 }
 
 /// The issuer's key for `method`, which must belong to `issuer`.
-fn issuer_key(issuer: &str, method: &str, lookup: &mut dyn Lookup) -> Result<PublicKey, BadgeError> {
-    let (did, _) = method
-        .split_once('#')
-        .ok_or_else(|| BadgeError::Key(format!("verification method {method:?} has no fragment")))?;
+fn issuer_key(
+    issuer: &str,
+    method: &str,
+    lookup: &mut dyn Lookup,
+) -> Result<PublicKey, BadgeError> {
+    let (did, _) = method.split_once('#').ok_or_else(|| {
+        BadgeError::Key(format!("verification method {method:?} has no fragment"))
+    })?;
     if did != issuer {
         return Err(BadgeError::Key(format!(
             "the proof's key {method:?} does not belong to the issuer {issuer:?}"
@@ -213,12 +245,16 @@ fn issuer_key(issuer: &str, method: &str, lookup: &mut dyn Lookup) -> Result<Pub
     }
     if did.starts_with("did:web:") {
         let url = did_web_url(did)?;
-        let doc = lookup
-            .did_document(did, &url)
-            .map_err(|e| BadgeError::Key(format!("the issuer's DID document could not be fetched: {e}")))?;
+        let doc = lookup.did_document(did, &url).map_err(|e| {
+            BadgeError::Key(format!(
+                "the issuer's DID document could not be fetched: {e}"
+            ))
+        })?;
         return key_in_did_document(&doc, did, method);
     }
-    Err(BadgeError::Key(format!("{did:?}: only did:key and did:web issuers are supported")))
+    Err(BadgeError::Key(format!(
+        "{did:?}: only did:key and did:web issuers are supported"
+    )))
 }
 
 /// Checks a credential's signature with its issuer's key; the issuer id.
@@ -248,7 +284,10 @@ fn structure(doc: &Value) -> Result<(), String> {
         None => return Err("no @context".into()),
     };
     if contexts.first().and_then(Value::as_str) != Some(crate::canon::VC_V2) {
-        return Err(format!("the first @context must be {}", crate::canon::VC_V2));
+        return Err(format!(
+            "the first @context must be {}",
+            crate::canon::VC_V2
+        ));
     }
     let types = doc.get("type").map(type_names).unwrap_or_default();
     for needed in ["VerifiableCredential", "OpenBadgeCredential"] {
@@ -270,7 +309,10 @@ fn structure(doc: &Value) -> Result<(), String> {
 }
 
 fn recipient(doc: &Value, email: &str) -> Result<(), String> {
-    let ids: Vec<&Value> = match doc.get("credentialSubject").and_then(|s| s.get("identifier")) {
+    let ids: Vec<&Value> = match doc
+        .get("credentialSubject")
+        .and_then(|s| s.get("identifier"))
+    {
         Some(Value::Array(a)) => a.iter().collect(),
         Some(v) => vec![v],
         None => return Err("the badge names no recipient identifier".into()),
@@ -279,7 +321,10 @@ fn recipient(doc: &Value, email: &str) -> Result<(), String> {
         if id.get("identityType").and_then(Value::as_str) != Some("emailAddress") {
             continue;
         }
-        let stored = id.get("identityHash").and_then(Value::as_str).unwrap_or_default();
+        let stored = id
+            .get("identityHash")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let hashed = id.get("hashed").and_then(Value::as_bool).unwrap_or(false);
         let matches = if hashed {
             let salt = id.get("salt").and_then(Value::as_str).unwrap_or_default();
@@ -291,15 +336,28 @@ fn recipient(doc: &Value, email: &str) -> Result<(), String> {
             return Ok(());
         }
     }
-    Err(format!("the badge was not issued to {:?}", normalise_email(email)))
+    Err(format!(
+        "the badge was not issued to {:?}",
+        normalise_email(email)
+    ))
 }
 
 /// Reads one status entry's bit from its list, checking the list's proof.
-fn status_bit(entry: &StatusEntry, issuer: &str, now_ms: i64, lookup: &mut dyn Lookup) -> Result<bool, String> {
-    let list = lookup.status_list(&entry.list_url).map_err(|e| format!("{}: {e}", entry.list_url))?;
-    let list_issuer = check_signature(&list, lookup).map_err(|e| format!("the status list: {e}"))?;
+fn status_bit(
+    entry: &StatusEntry,
+    issuer: &str,
+    now_ms: i64,
+    lookup: &mut dyn Lookup,
+) -> Result<bool, String> {
+    let list = lookup
+        .status_list(&entry.list_url)
+        .map_err(|e| format!("{}: {e}", entry.list_url))?;
+    let list_issuer =
+        check_signature(&list, lookup).map_err(|e| format!("the status list: {e}"))?;
     if list_issuer != issuer {
-        return Err(format!("the status list is issued by {list_issuer:?}, not the badge's issuer"));
+        return Err(format!(
+            "the status list is issued by {list_issuer:?}, not the badge's issuer"
+        ));
     }
     if list.get("id").and_then(Value::as_str) != Some(entry.list_url.as_str()) {
         return Err("the status list's id is not the URL it was fetched from".into());
@@ -311,10 +369,19 @@ fn status_bit(entry: &StatusEntry, issuer: &str, now_ms: i64, lookup: &mut dyn L
     }
     let (bits, purpose) = Bitstring::from_credential(&list).map_err(|e| e.to_string())?;
     if purpose != entry.purpose {
-        return Err(format!("the list's purpose is {}, the entry's {}", purpose.as_str(), entry.purpose.as_str()));
+        return Err(format!(
+            "the list's purpose is {}, the entry's {}",
+            purpose.as_str(),
+            entry.purpose.as_str()
+        ));
     }
-    bits.get(entry.index)
-        .ok_or_else(|| format!("index {} is past the list's {} entries", entry.index, bits.len()))
+    bits.get(entry.index).ok_or_else(|| {
+        format!(
+            "index {} is past the list's {} entries",
+            entry.index,
+            bits.len()
+        )
+    })
 }
 
 /// Verifies a badge.
@@ -322,7 +389,9 @@ pub fn verify(doc: &Value, options: &Options, lookup: &mut dyn Lookup) -> Verifi
     let mut v = Verification {
         verdict: Verdict::Valid,
         id: str_at(doc, &["id"]).map(str::to_string),
-        issuer: str_at(doc, &["issuer", "id"]).or_else(|| str_at(doc, &["issuer"])).map(str::to_string),
+        issuer: str_at(doc, &["issuer", "id"])
+            .or_else(|| str_at(doc, &["issuer"]))
+            .map(str::to_string),
         issuer_name: str_at(doc, &["issuer", "name"]).map(str::to_string),
         achievement: str_at(doc, &["credentialSubject", "achievement", "name"]).map(str::to_string),
         valid_from: str_at(doc, &["validFrom"]).map(str::to_string),
@@ -339,59 +408,141 @@ pub fn verify(doc: &Value, options: &Options, lookup: &mut dyn Lookup) -> Verifi
         push(&mut v, "structure", Some(false), e, Verdict::Invalid);
         return v;
     }
-    push(&mut v, "structure", Some(true), "an Open Badges 3.0 credential".into(), Verdict::Invalid);
+    push(
+        &mut v,
+        "structure",
+        Some(true),
+        "an Open Badges 3.0 credential".into(),
+        Verdict::Invalid,
+    );
     let issuer = match check_signature(doc, lookup) {
         Ok(issuer) => {
-            push(&mut v, "signature", Some(true), format!("signed by {issuer} (eddsa-rdfc-2022)"), Verdict::Invalid);
+            push(
+                &mut v,
+                "signature",
+                Some(true),
+                format!("signed by {issuer} (eddsa-rdfc-2022)"),
+                Verdict::Invalid,
+            );
             issuer
         }
         Err(e) => {
-            push(&mut v, "signature", Some(false), e.to_string(), Verdict::Invalid);
+            push(
+                &mut v,
+                "signature",
+                Some(false),
+                e.to_string(),
+                Verdict::Invalid,
+            );
             return v;
         }
     };
     let from = v.valid_from.as_deref().map(dates::parse);
     let until = v.valid_until.as_deref().map(dates::parse);
     match (from, until) {
-        (Some(Err(e)), _) | (_, Some(Err(e))) => push(&mut v, "dates", Some(false), e, Verdict::Invalid),
-        (Some(Ok(f)), _) if f > options.now_ms => {
-            push(&mut v, "dates", Some(false), format!("not valid before {}", dates::format(f)), Verdict::NotYetValid)
+        (Some(Err(e)), _) | (_, Some(Err(e))) => {
+            push(&mut v, "dates", Some(false), e, Verdict::Invalid)
         }
-        (_, Some(Ok(u))) if u <= options.now_ms => {
-            push(&mut v, "dates", Some(false), format!("expired on {}", dates::format(u)), Verdict::Expired)
-        }
-        _ => push(&mut v, "dates", Some(true), "within its validity period".into(), Verdict::Invalid),
+        (Some(Ok(f)), _) if f > options.now_ms => push(
+            &mut v,
+            "dates",
+            Some(false),
+            format!("not valid before {}", dates::format(f)),
+            Verdict::NotYetValid,
+        ),
+        (_, Some(Ok(u))) if u <= options.now_ms => push(
+            &mut v,
+            "dates",
+            Some(false),
+            format!("expired on {}", dates::format(u)),
+            Verdict::Expired,
+        ),
+        _ => push(
+            &mut v,
+            "dates",
+            Some(true),
+            "within its validity period".into(),
+            Verdict::Invalid,
+        ),
     }
     match &options.email {
         Some(email) => match recipient(doc, email) {
-            Ok(()) => push(&mut v, "recipient", Some(true), format!("issued to {}", normalise_email(email)), Verdict::Invalid),
+            Ok(()) => push(
+                &mut v,
+                "recipient",
+                Some(true),
+                format!("issued to {}", normalise_email(email)),
+                Verdict::Invalid,
+            ),
             Err(e) => push(&mut v, "recipient", Some(false), e, Verdict::Invalid),
         },
-        None => push(&mut v, "recipient", None, "no email given: anyone holding it could show it".into(), Verdict::Invalid),
+        None => push(
+            &mut v,
+            "recipient",
+            None,
+            "no email given: anyone holding it could show it".into(),
+            Verdict::Invalid,
+        ),
     }
     let entries = match StatusEntry::read_all(doc) {
         Ok(e) => e,
         Err(e) => {
-            push(&mut v, "status", Some(false), e.to_string(), Verdict::Invalid);
+            push(
+                &mut v,
+                "status",
+                Some(false),
+                e.to_string(),
+                Verdict::Invalid,
+            );
             return v;
         }
     };
     if entries.is_empty() {
-        push(&mut v, "status", None, "the badge has no status list: it cannot be revoked".into(), Verdict::Invalid);
+        push(
+            &mut v,
+            "status",
+            None,
+            "the badge has no status list: it cannot be revoked".into(),
+            Verdict::Invalid,
+        );
     } else if options.skip_status {
-        push(&mut v, "status", None, "not checked (offline)".into(), Verdict::Invalid);
+        push(
+            &mut v,
+            "status",
+            None,
+            "not checked (offline)".into(),
+            Verdict::Invalid,
+        );
     } else {
         for entry in &entries {
             match status_bit(entry, &issuer, options.now_ms, lookup) {
-                Ok(false) => push(&mut v, "status", Some(true), format!("not {}", past(entry.purpose)), Verdict::Invalid),
+                Ok(false) => push(
+                    &mut v,
+                    "status",
+                    Some(true),
+                    format!("not {}", past(entry.purpose)),
+                    Verdict::Invalid,
+                ),
                 Ok(true) => {
                     let verdict = match entry.purpose {
                         Purpose::Revocation => Verdict::Revoked,
                         Purpose::Suspension => Verdict::Suspended,
                     };
-                    push(&mut v, "status", Some(false), format!("{} by its issuer", past(entry.purpose)), verdict)
+                    push(
+                        &mut v,
+                        "status",
+                        Some(false),
+                        format!("{} by its issuer", past(entry.purpose)),
+                        verdict,
+                    )
                 }
-                Err(e) => push(&mut v, "status", Some(false), format!("could not be checked: {e}"), Verdict::Invalid),
+                Err(e) => push(
+                    &mut v,
+                    "status",
+                    Some(false),
+                    format!("could not be checked: {e}"),
+                    Verdict::Invalid,
+                ),
             }
         }
     }
@@ -411,12 +562,22 @@ mod tests {
 
     #[test]
     fn did_web_urls() {
-        assert_eq!(did_web_url("did:web:example.com").unwrap(), "https://example.com/.well-known/did.json");
+        assert_eq!(
+            did_web_url("did:web:example.com").unwrap(),
+            "https://example.com/.well-known/did.json"
+        );
         assert_eq!(
             did_web_url("did:web:localhost%3A8443:exams:eu").unwrap(),
             "https://localhost:8443/exams/eu/did.json"
         );
-        for bad in ["did:key:z6Mk", "did:web:", "did:web:a/b", "did:web:ex.com:..", "did:web:ex.com::x", "did:web:ex.com:a%2Fb"] {
+        for bad in [
+            "did:key:z6Mk",
+            "did:web:",
+            "did:web:a/b",
+            "did:web:ex.com:..",
+            "did:web:ex.com::x",
+            "did:web:ex.com:a%2Fb",
+        ] {
             assert!(did_web_url(bad).is_err(), "{bad}");
         }
     }
@@ -427,8 +588,13 @@ mod tests {
         let k2 = crate::key::SigningKey::from_seed([2; 32]).public();
         let did = "did:web:badges.example.edu";
         let doc = did_document(did, &[("key-1".into(), k1), ("key-2".into(), k2)]);
-        assert_eq!(key_in_did_document(&doc, did, &format!("{did}#key-2")).unwrap(), k2);
+        assert_eq!(
+            key_in_did_document(&doc, did, &format!("{did}#key-2")).unwrap(),
+            k2
+        );
         assert!(key_in_did_document(&doc, did, &format!("{did}#key-3")).is_err());
-        assert!(key_in_did_document(&doc, "did:web:other.example", &format!("{did}#key-1")).is_err());
+        assert!(
+            key_in_did_document(&doc, "did:web:other.example", &format!("{did}#key-1")).is_err()
+        );
     }
 }

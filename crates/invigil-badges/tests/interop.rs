@@ -14,14 +14,28 @@ use invigil_badges::{dates, proof};
 use serde_json::Value;
 
 fn tools() -> Option<PathBuf> {
+    // The tests run on threads of one process: install once.
+    static TOOLS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _once = TOOLS.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/badges");
-    let node_ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    if node_ok && !dir.join("node_modules/@digitalcredentials/verifier-core").is_dir() {
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if node_ok
+        && !dir
+            .join("node_modules/@digitalcredentials/verifier-core")
+            .is_dir()
+    {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&dir)
             .status();
-        assert!(status.is_ok_and(|s| s.success()), "npm ci in {} failed", dir.display());
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "npm ci in {} failed",
+            dir.display()
+        );
     }
     if node_ok {
         return Some(dir);
@@ -35,16 +49,31 @@ fn tools() -> Option<PathBuf> {
 }
 
 fn node(dir: &Path, args: &[&str]) -> Value {
-    let out = Command::new("node").arg("interop.mjs").args(args).current_dir(dir).output().expect("run node");
+    let out = Command::new("node")
+        .arg("interop.mjs")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run node");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "node {args:?}: {}{}", text, String::from_utf8_lossy(&out.stderr));
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("node {args:?} printed {text}: {e}"))
+    assert!(
+        out.status.success(),
+        "node {args:?}: {}{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("node {args:?} printed {text}: {e}"))
 }
 
 fn unsigned(issuer: &str) -> Value {
     BadgeContent {
         id: "urn:uuid:0b4c1a52-2b4e-4c0e-8f4a-6f3e5a1d2c01".into(),
-        issuer: Issuer { id: issuer.into(), name: "Example University".into(), url: None },
+        issuer: Issuer {
+            id: issuer.into(),
+            name: "Example University".into(),
+            url: None,
+        },
         achievement: Achievement {
             id: "https://badges.example.edu/badges/achievements/1".into(),
             name: "Networking Fundamentals".into(),
@@ -71,17 +100,39 @@ fn independent_verifier_accepts_ours_and_rejects_tampering() {
     let tmp = tempfile::tempdir().unwrap();
     let key = SigningKey::from_seed([7; 32]);
     let did = key.public().did_key();
-    let signed = proof::sign(&unsigned(&did), &key, &key.public().did_key_method(), "2026-06-01T09:00:00Z").unwrap();
+    let signed = proof::sign(
+        &unsigned(&did),
+        &key,
+        &key.public().did_key_method(),
+        "2026-06-01T09:00:00Z",
+    )
+    .unwrap();
     let good = tmp.path().join("good.json");
     std::fs::write(&good, signed.to_string()).unwrap();
     let r = node(&dir, &["verify", good.to_str().unwrap()]);
-    assert_eq!(log_entry(&r, "valid_signature").map(|e| &e["valid"]), Some(&Value::Bool(true)), "{r}");
-    assert_eq!(log_entry(&r, "expiration").map(|e| &e["valid"]), Some(&Value::Bool(true)), "{r}");
+    assert_eq!(
+        log_entry(&r, "valid_signature").map(|e| &e["valid"]),
+        Some(&Value::Bool(true)),
+        "{r}"
+    );
+    assert_eq!(
+        log_entry(&r, "expiration").map(|e| &e["valid"]),
+        Some(&Value::Bool(true)),
+        "{r}"
+    );
     assert!(r.get("errors").is_none(), "{r}");
 
     for (what, path, value) in [
-        ("name", "/credentialSubject/achievement/name", Value::from("Brain Surgery")),
-        ("recipient", "/credentialSubject/identifier/0/identityHash", Value::from(identity_hash("eve@example.org", "s4lt"))),
+        (
+            "name",
+            "/credentialSubject/achievement/name",
+            Value::from("Brain Surgery"),
+        ),
+        (
+            "recipient",
+            "/credentialSubject/identifier/0/identityHash",
+            Value::from(identity_hash("eve@example.org", "s4lt")),
+        ),
         ("date", "/validFrom", Value::from("2020-01-01T00:00:00Z")),
     ] {
         let mut bad = signed.clone();
@@ -99,17 +150,41 @@ fn independent_signer_gives_the_same_proof() {
     let tmp = tempfile::tempdir().unwrap();
     let key = SigningKey::from_seed([7; 32]);
     let did = key.public().did_key();
-    assert_eq!(did, "did:key:z6MkvDqGT54cXesYGvABpF1UapVNwjCqRcafi4Px6Thv5T3Z");
+    assert_eq!(
+        did,
+        "did:key:z6MkvDqGT54cXesYGvABpF1UapVNwjCqRcafi4Px6Thv5T3Z"
+    );
     let doc = unsigned(&did);
     let file = tmp.path().join("unsigned.json");
     std::fs::write(&file, doc.to_string()).unwrap();
-    let theirs = node(&dir, &["sign", file.to_str().unwrap(), &"07".repeat(32), "2026-06-01T09:00:00Z"]);
-    let ours = proof::sign(&doc, &key, &key.public().did_key_method(), "2026-06-01T09:00:00Z").unwrap();
-    assert_eq!(theirs["proof"], ours["proof"], "Ed25519 is deterministic: equal proofs mean equal canonical forms");
+    let theirs = node(
+        &dir,
+        &[
+            "sign",
+            file.to_str().unwrap(),
+            &"07".repeat(32),
+            "2026-06-01T09:00:00Z",
+        ],
+    );
+    let ours = proof::sign(
+        &doc,
+        &key,
+        &key.public().did_key_method(),
+        "2026-06-01T09:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(
+        theirs["proof"], ours["proof"],
+        "Ed25519 is deterministic: equal proofs mean equal canonical forms"
+    );
     // And what they signed, we verify.
     let v = invigil_badges::verify::verify(
         &theirs,
-        &invigil_badges::verify::Options { email: Some("ada@example.org".into()), now_ms: dates::parse("2026-07-01T00:00:00Z").unwrap(), skip_status: true },
+        &invigil_badges::verify::Options {
+            email: Some("ada@example.org".into()),
+            now_ms: dates::parse("2026-07-01T00:00:00Z").unwrap(),
+            skip_status: true,
+        },
         &mut invigil_badges::verify::Offline,
     );
     assert_eq!(v.verdict, invigil_badges::verify::Verdict::Valid, "{v:#?}");

@@ -175,7 +175,11 @@ fn badge_seed() -> String {
     let key = invigil_badges::key::SigningKey::from_seed([7; 32]);
     let content = BadgeContent {
         id: "urn:uuid:00000000-0000-4000-8000-000000000001".into(),
-        issuer: Issuer { id: key.public().did_key(), name: "Fuzz University".into(), url: None },
+        issuer: Issuer {
+            id: key.public().did_key(),
+            name: "Fuzz University".into(),
+            url: None,
+        },
         achievement: Achievement {
             id: "https://fuzz.example/badges/achievements/a".into(),
             name: "Fuzzing".into(),
@@ -187,11 +191,20 @@ fn badge_seed() -> String {
         salt: "s".into(),
         valid_from_ms: 1_700_000_000_000,
         valid_until_ms: Some(1_900_000_000_000),
-        status: vec![StatusEntry { list_url: "https://fuzz.example/badges/status/1/revocation".into(), index: 3, purpose: Purpose::Revocation }],
+        status: vec![StatusEntry {
+            list_url: "https://fuzz.example/badges/status/1/revocation".into(),
+            index: 3,
+            purpose: Purpose::Revocation,
+        }],
     };
-    invigil_badges::proof::sign(&content.to_json(), &key, &key.public().did_key_method(), "2023-11-14T22:13:20Z")
-        .expect("signs")
-        .to_string()
+    invigil_badges::proof::sign(
+        &content.to_json(),
+        &key,
+        &key.public().did_key_method(),
+        "2023-11-14T22:13:20Z",
+    )
+    .expect("signs")
+    .to_string()
 }
 
 const SCENARIOS: &[&str] = &[

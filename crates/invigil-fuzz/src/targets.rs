@@ -431,12 +431,22 @@ fn badge(_: &Path, bytes: &[u8]) -> String {
     let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else {
         return "not json".into();
     };
-    let options = Options { email: Some("ada@example.org".into()), now_ms: 1_800_000_000_000, skip_status: true };
+    let options = Options {
+        email: Some("ada@example.org".into()),
+        now_ms: 1_800_000_000_000,
+        skip_status: true,
+    };
     let v = verify(&doc, &options, &mut Offline);
-    format!("{:?}: {}", v.verdict, fold(&v.reason()).chars().take(60).collect::<String>())
+    format!(
+        "{:?}: {}",
+        v.verdict,
+        fold(&v.reason()).chars().take(60).collect::<String>()
+    )
 }
 
 /// Digits folded, so that outcomes differ by kind rather than by number.
 fn fold(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_ascii_digit() { '0' } else { c })
+        .collect()
 }

@@ -89,10 +89,19 @@ impl Lookup for Local<'_> {
 }
 
 /// Renders a badge's page; with `email`, the result of checking it.
-pub fn render(row: &BadgeRow, doc: &Value, email: Option<&str>, now_ms: i64, own_did: Option<&(String, Value)>) -> String {
+pub fn render(
+    row: &BadgeRow,
+    doc: &Value,
+    email: Option<&str>,
+    now_ms: i64,
+    own_did: Option<&(String, Value)>,
+) -> String {
     let name = field(doc, &["credentialSubject", "achievement", "name"]);
     let description = field(doc, &["credentialSubject", "achievement", "description"]);
-    let criteria = field(doc, &["credentialSubject", "achievement", "criteria", "narrative"]);
+    let criteria = field(
+        doc,
+        &["credentialSubject", "achievement", "criteria", "narrative"],
+    );
     let issuer_name = field(doc, &["issuer", "name"]);
     let issuer_id = field(doc, &["issuer", "id"]);
     let issuer_url = field(doc, &["issuer", "url"]);
@@ -116,11 +125,18 @@ pub fn render(row: &BadgeRow, doc: &Value, email: Option<&str>, now_ms: i64, own
     );
     body.push_str("<h2>About this badge</h2><dl>");
     if !description.is_empty() {
-        body.push_str(&format!("<dt>Description</dt><dd>{}</dd>", esc(description)));
+        body.push_str(&format!(
+            "<dt>Description</dt><dd>{}</dd>",
+            esc(description)
+        ));
     }
     body.push_str(&format!("<dt>Criteria</dt><dd>{}</dd>", esc(criteria)));
     let issuer_html = if issuer_url.starts_with("https://") || issuer_url.starts_with("http://") {
-        format!("<a href=\"{}\" rel=\"noopener\">{}</a>", esc(issuer_url), esc(issuer_name))
+        format!(
+            "<a href=\"{}\" rel=\"noopener\">{}</a>",
+            esc(issuer_url),
+            esc(issuer_name)
+        )
     } else {
         esc(issuer_name)
     };
@@ -132,9 +148,16 @@ pub fn render(row: &BadgeRow, doc: &Value, email: Option<&str>, now_ms: i64, own
         esc(&day(from)),
     ));
     if !until.is_empty() {
-        body.push_str(&format!("<dt>Valid until</dt><dd><time datetime=\"{}\">{}</time></dd>", esc(until), esc(&day(until))));
+        body.push_str(&format!(
+            "<dt>Valid until</dt><dd><time datetime=\"{}\">{}</time></dd>",
+            esc(until),
+            esc(&day(until))
+        ));
     }
-    body.push_str(&format!("<dt>Badge id</dt><dd><code>urn:uuid:{}</code></dd></dl>", esc(&row.id)));
+    body.push_str(&format!(
+        "<dt>Badge id</dt><dd><code>urn:uuid:{}</code></dd></dl>",
+        esc(&row.id)
+    ));
 
     body.push_str(
         "<h2>Verify the holder</h2><p>A badge names its earner only by a salted hash of their email. \
@@ -150,24 +173,52 @@ pub fn render(row: &BadgeRow, doc: &Value, email: Option<&str>, now_ms: i64, own
     if let Some(email) = email {
         let v = verify::verify(
             doc,
-            &Options { email: Some(email.to_owned()), now_ms, skip_status: true },
+            &Options {
+                email: Some(email.to_owned()),
+                now_ms,
+                skip_status: true,
+            },
             &mut Local { did: own_did },
         );
-        let recipient_ok = v.checks.iter().any(|c| c.check == "recipient" && c.ok == Some(true));
-        let signature_ok = v.checks.iter().any(|c| c.check == "signature" && c.ok == Some(true));
+        let recipient_ok = v
+            .checks
+            .iter()
+            .any(|c| c.check == "recipient" && c.ok == Some(true));
+        let signature_ok = v
+            .checks
+            .iter()
+            .any(|c| c.check == "signature" && c.ok == Some(true));
         let (class, text) = if !signature_ok {
-            ("invalid", "The badge's signature does not verify.".to_owned())
+            (
+                "invalid",
+                "The badge's signature does not verify.".to_owned(),
+            )
         } else if !recipient_ok {
-            ("invalid", format!("This badge was not issued to {}.", esc(email.trim())))
+            (
+                "invalid",
+                format!("This badge was not issued to {}.", esc(email.trim())),
+            )
         } else if status_class == "valid" {
-            ("valid", format!("This badge was issued to {} and is valid.", esc(email.trim())))
+            (
+                "valid",
+                format!(
+                    "This badge was issued to {} and is valid.",
+                    esc(email.trim())
+                ),
+            )
         } else {
             (
                 status_class,
-                format!("This badge was issued to {}, but it is {}.", esc(email.trim()), status_text.to_lowercase()),
+                format!(
+                    "This badge was issued to {}, but it is {}.",
+                    esc(email.trim()),
+                    status_text.to_lowercase()
+                ),
             )
         };
-        body.push_str(&format!("<div class=\"result {class}\" id=\"result\" role=\"status\">{text}</div>"));
+        body.push_str(&format!(
+            "<div class=\"result {class}\" id=\"result\" role=\"status\">{text}</div>"
+        ));
     }
     body.push_str(&format!(
         "<h2>Check it yourself</h2><p>The credential is signed (Data Integrity, <code>eddsa-rdfc-2022</code>) \

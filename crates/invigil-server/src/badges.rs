@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::Context;
-use invigil_badges::credential::{identity_hash, urn_uuid, Achievement as CredAchievement, BadgeContent, Issuer};
+use invigil_badges::credential::{
+    identity_hash, urn_uuid, Achievement as CredAchievement, BadgeContent, Issuer,
+};
 use invigil_badges::key::SigningKey;
 use invigil_badges::status::{Bitstring, Purpose, StatusEntry, LIST_LEN};
 use invigil_core::protocol::{Achievement, Badge, BadgeStatus};
@@ -50,7 +52,10 @@ pub struct BadgeKeys {
 }
 
 fn key_number(name: &str) -> Option<u32> {
-    name.strip_prefix("key-")?.strip_suffix(".seed")?.parse().ok()
+    name.strip_prefix("key-")?
+        .strip_suffix(".seed")?
+        .parse()
+        .ok()
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
@@ -118,7 +123,8 @@ impl BadgeKeys {
     /// Adds a new key, which signs from now on; its id (`key-N`).
     pub fn rotate(data_dir: &Path) -> anyhow::Result<String> {
         let dir = Self::dir(data_dir);
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         let next = Self::load(data_dir)?
             .keys
             .last()
@@ -195,7 +201,11 @@ impl Issuing {
     }
 
     pub fn list_url(&self, list: i64, purpose: Purpose) -> String {
-        format!("{}/badges/status/{list}/{}", self.public_url, purpose.as_str())
+        format!(
+            "{}/badges/status/{list}/{}",
+            self.public_url,
+            purpose.as_str()
+        )
     }
 }
 
@@ -210,7 +220,10 @@ pub struct AchievementText {
 }
 
 /// An exam's achievement and image, if it has one.
-pub async fn achievement_of(state: &AppState, exam_id: &str) -> ApiResult<Option<(AchievementText, bool)>> {
+pub async fn achievement_of(
+    state: &AppState,
+    exam_id: &str,
+) -> ApiResult<Option<(AchievementText, bool)>> {
     let row: Option<(Option<String>, Option<String>)> =
         sqlx::query_as("SELECT achievement, achievement_image FROM exams WHERE id = $1")
             .bind(exam_id)
@@ -228,7 +241,12 @@ pub async fn achievement_of(state: &AppState, exam_id: &str) -> ApiResult<Option
     }
 }
 
-pub fn achievement_view(state: &AppState, exam_id: &str, a: &AchievementText, has_image: bool) -> Achievement {
+pub fn achievement_view(
+    state: &AppState,
+    exam_id: &str,
+    a: &AchievementText,
+    has_image: bool,
+) -> Achievement {
     Achievement {
         exam_id: exam_id.to_owned(),
         name: a.name.clone(),
@@ -241,7 +259,8 @@ pub fn achievement_view(state: &AppState, exam_id: &str, a: &AchievementText, ha
 }
 
 /// The columns [`BadgeRow`] reads.
-pub const BADGE_COLUMNS: &str = "id, exam_id, candidate_id, session_id, status, status_reason, status_ms, \
+pub const BADGE_COLUMNS: &str =
+    "id, exam_id, candidate_id, session_id, status, status_reason, status_ms, \
      issued_ms, issued_by, valid_until_ms";
 
 #[derive(sqlx::FromRow)]
@@ -280,10 +299,12 @@ impl BadgeRow {
 }
 
 pub async fn badge(state: &AppState, id: &str) -> ApiResult<Option<BadgeRow>> {
-    Ok(sqlx::query_as(&format!("SELECT {BADGE_COLUMNS} FROM badges WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&state.db.pool)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("SELECT {BADGE_COLUMNS} FROM badges WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&state.db.pool)
+            .await?,
+    )
 }
 
 /// What a pass needs, checked before anything is issued.
@@ -296,24 +317,37 @@ pub struct Eligible {
 /// Checks that `candidate_id` may be given the exam's badge: enrolled with
 /// an email, its session ended and not invalidated. `Ok(None)`: it already
 /// has one for that session.
-pub async fn check_pass(state: &AppState, exam_id: &str, candidate_id: &str) -> ApiResult<Result<Eligible, BadgeRow>> {
-    let row: Option<(String, Option<String>)> =
-        sqlx::query_as("SELECT email, session_id FROM enrolments WHERE exam_id = $1 AND candidate_id = $2")
-            .bind(exam_id)
-            .bind(candidate_id)
-            .fetch_optional(&state.db.pool)
-            .await?;
+pub async fn check_pass(
+    state: &AppState,
+    exam_id: &str,
+    candidate_id: &str,
+) -> ApiResult<Result<Eligible, BadgeRow>> {
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT email, session_id FROM enrolments WHERE exam_id = $1 AND candidate_id = $2",
+    )
+    .bind(exam_id)
+    .bind(candidate_id)
+    .fetch_optional(&state.db.pool)
+    .await?;
     let field = "candidate_ids";
     let Some((email, session)) = row else {
-        return Err(ApiError::invalid_field(field, format!("{candidate_id:?} is not enrolled in exam {exam_id}")));
+        return Err(ApiError::invalid_field(
+            field,
+            format!("{candidate_id:?} is not enrolled in exam {exam_id}"),
+        ));
     };
     let Some(session_id) = session else {
-        return Err(ApiError::invalid_field(field, format!("{candidate_id:?} has not started exam {exam_id}")));
+        return Err(ApiError::invalid_field(
+            field,
+            format!("{candidate_id:?} has not started exam {exam_id}"),
+        ));
     };
-    if let Some(existing) = sqlx::query_as::<_, BadgeRow>(&format!("SELECT {BADGE_COLUMNS} FROM badges WHERE session_id = $1"))
-        .bind(&session_id)
-        .fetch_optional(&state.db.pool)
-        .await?
+    if let Some(existing) = sqlx::query_as::<_, BadgeRow>(&format!(
+        "SELECT {BADGE_COLUMNS} FROM badges WHERE session_id = $1"
+    ))
+    .bind(&session_id)
+    .fetch_optional(&state.db.pool)
+    .await?
     {
         return Ok(Err(existing));
     }
@@ -341,12 +375,20 @@ pub async fn check_pass(state: &AppState, exam_id: &str, candidate_id: &str) -> 
             format!("{candidate_id:?}'s session {session_id} has not ended yet"),
         ));
     }
-    Ok(Ok(Eligible { candidate_id: candidate_id.to_owned(), email, session_id }))
+    Ok(Ok(Eligible {
+        candidate_id: candidate_id.to_owned(),
+        email,
+        session_id,
+    }))
 }
 
 fn plausible_email(e: &str) -> bool {
-    let Some((local, domain)) = e.split_once('@') else { return false };
-    !local.is_empty() && domain.contains('.') && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+    let Some((local, domain)) = e.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 fn random_hex(n: usize) -> String {
@@ -358,7 +400,10 @@ fn random_hex(n: usize) -> String {
 /// A free entry in a status list of the current key, chosen at random so
 /// that a badge's index says nothing about when it was issued (the list
 /// is "herd privacy" only if neighbours are strangers).
-async fn allocate(tx: &mut sqlx::Transaction<'_, sqlx::Any>, key_id: &str) -> ApiResult<(i64, i64)> {
+async fn allocate(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    key_id: &str,
+) -> ApiResult<(i64, i64)> {
     let current: Option<(i64, i64)> = sqlx::query_as(
         "SELECT id, next_index FROM badge_lists WHERE key_id = $1 ORDER BY id DESC LIMIT 1",
     )
@@ -387,11 +432,12 @@ async fn allocate(tx: &mut sqlx::Transaction<'_, sqlx::Any>, key_id: &str) -> Ap
         let mut b = [0u8; 4];
         getrandom::fill(&mut b).expect("the OS random source works");
         let index = (u32::from_le_bytes(b) as usize % LIST_LEN) as i64;
-        let taken: Option<(i64,)> = sqlx::query_as("SELECT list_index FROM badges WHERE list_id = $1 AND list_index = $2")
-            .bind(list)
-            .bind(index)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let taken: Option<(i64,)> =
+            sqlx::query_as("SELECT list_index FROM badges WHERE list_id = $1 AND list_index = $2")
+                .bind(list)
+                .bind(index)
+                .fetch_optional(&mut **tx)
+                .await?;
         if taken.is_none() {
             sqlx::query("UPDATE badge_lists SET next_index = next_index + 1 WHERE id = $1")
                 .bind(list)
@@ -400,12 +446,19 @@ async fn allocate(tx: &mut sqlx::Transaction<'_, sqlx::Any>, key_id: &str) -> Ap
             return Ok((list, index));
         }
     }
-    Err(ApiError::internal("no free status list entry after 64 tries"))
+    Err(ApiError::internal(
+        "no free status list entry after 64 tries",
+    ))
 }
 
 /// Issues badges for `passes` (already checked by [`check_pass`]), all in
 /// one transaction: all are issued or none.
-pub async fn issue(state: &AppState, exam_id: &str, passes: Vec<Eligible>, admin: &str) -> ApiResult<Vec<Badge>> {
+pub async fn issue(
+    state: &AppState,
+    exam_id: &str,
+    passes: Vec<Eligible>,
+    admin: &str,
+) -> ApiResult<Vec<Badge>> {
     let Some((achievement, _)) = achievement_of(state, exam_id).await? else {
         return Err(ApiError::conflict(
             "no_achievement",
@@ -426,7 +479,9 @@ pub async fn issue(state: &AppState, exam_id: &str, passes: Vec<Eligible>, admin
         let id = urn.trim_start_matches("urn:uuid:").to_owned();
         let now = now_ms();
         // An average Gregorian month: 30.436875 days.
-        let valid_until = achievement.valid_months.map(|m| now + i64::from(m) * 2_629_746_000);
+        let valid_until = achievement
+            .valid_months
+            .map(|m| now + i64::from(m) * 2_629_746_000);
         let salt = random_hex(16);
         let content_id = urn.clone();
         let state2 = state.clone();
@@ -436,11 +491,18 @@ pub async fn issue(state: &AppState, exam_id: &str, passes: Vec<Eligible>, admin
         let exam = exam_id.to_owned();
         let email = pass.email.clone();
         let credential = tokio::task::spawn_blocking(move || -> Result<Value, String> {
-            let key = state2.badge_keys.get(&key_id2).ok_or("the signing key is gone")?;
+            let key = state2
+                .badge_keys
+                .get(&key_id2)
+                .ok_or("the signing key is gone")?;
             let (did, method) = issuing2.signer(&key_id2, key);
             let content = BadgeContent {
                 id: content_id,
-                issuer: Issuer { id: did, name: issuing2.issuer_name.clone(), url: Some(issuing2.public_url.clone()) },
+                issuer: Issuer {
+                    id: did,
+                    name: issuing2.issuer_name.clone(),
+                    url: Some(issuing2.public_url.clone()),
+                },
                 achievement: CredAchievement {
                     id: issuing2.achievement_url(&exam),
                     name: a.name.clone(),
@@ -453,12 +515,21 @@ pub async fn issue(state: &AppState, exam_id: &str, passes: Vec<Eligible>, admin
                 valid_from_ms: now,
                 valid_until_ms: valid_until,
                 status: vec![
-                    StatusEntry { list_url: issuing2.list_url(list, Purpose::Revocation), index: index as usize, purpose: Purpose::Revocation },
-                    StatusEntry { list_url: issuing2.list_url(list, Purpose::Suspension), index: index as usize, purpose: Purpose::Suspension },
+                    StatusEntry {
+                        list_url: issuing2.list_url(list, Purpose::Revocation),
+                        index: index as usize,
+                        purpose: Purpose::Revocation,
+                    },
+                    StatusEntry {
+                        list_url: issuing2.list_url(list, Purpose::Suspension),
+                        index: index as usize,
+                        purpose: Purpose::Suspension,
+                    },
                 ],
             };
             let created = invigil_badges::dates::format(now);
-            invigil_badges::proof::sign(&content.to_json(), key, &method, &created).map_err(|e| e.to_string())
+            invigil_badges::proof::sign(&content.to_json(), key, &method, &created)
+                .map_err(|e| e.to_string())
         })
         .await
         .map_err(ApiError::internal)?
@@ -480,19 +551,21 @@ pub async fn issue(state: &AppState, exam_id: &str, passes: Vec<Eligible>, admin
         .bind(credential.to_string())
         .execute(&mut *tx)
         .await?;
-        out.push(BadgeRow {
-            id,
-            exam_id: exam_id.to_owned(),
-            candidate_id: pass.candidate_id,
-            session_id: pass.session_id,
-            status: "valid".into(),
-            status_reason: None,
-            status_ms: None,
-            issued_ms: now,
-            issued_by: admin.to_owned(),
-            valid_until_ms: valid_until,
-        }
-        .view(&issuing));
+        out.push(
+            BadgeRow {
+                id,
+                exam_id: exam_id.to_owned(),
+                candidate_id: pass.candidate_id,
+                session_id: pass.session_id,
+                status: "valid".into(),
+                status_reason: None,
+                status_ms: None,
+                issued_ms: now,
+                issued_by: admin.to_owned(),
+                valid_until_ms: valid_until,
+            }
+            .view(&issuing),
+        );
     }
     tx.commit().await?;
     Ok(out)
@@ -520,10 +593,14 @@ pub async fn revoke_for_session(
     Ok(changed > 0)
 }
 
-/// Signed status list credentials, kept until their bits change.
+/// A status list's set indices and its signed credential.
+type SignedList = (Vec<i64>, Value);
+
+/// Signed status list credentials by (list, purpose), kept until their
+/// bits change.
 #[derive(Default)]
 pub struct ListCache {
-    lists: Mutex<HashMap<(i64, &'static str), (Vec<i64>, Value)>>,
+    lists: Mutex<HashMap<(i64, &'static str), SignedList>>,
 }
 
 /// The signed `BitstringStatusListCredential` of `list` for `purpose`.
@@ -539,14 +616,22 @@ pub async fn status_list(state: &AppState, list: i64, purpose: Purpose) -> ApiRe
         Purpose::Revocation => "revoked",
         Purpose::Suspension => "suspended",
     };
-    let set: Vec<(i64,)> = sqlx::query_as("SELECT list_index FROM badges WHERE list_id = $1 AND status = $2 ORDER BY list_index")
-        .bind(list)
-        .bind(set_status)
-        .fetch_all(&state.db.pool)
-        .await?;
+    let set: Vec<(i64,)> = sqlx::query_as(
+        "SELECT list_index FROM badges WHERE list_id = $1 AND status = $2 ORDER BY list_index",
+    )
+    .bind(list)
+    .bind(set_status)
+    .fetch_all(&state.db.pool)
+    .await?;
     let set: Vec<i64> = set.into_iter().map(|(i,)| i).collect();
     let cache_key = (list, purpose.as_str());
-    if let Some((bits, doc)) = state.badge_lists.lists.lock().expect("cache lock").get(&cache_key) {
+    if let Some((bits, doc)) = state
+        .badge_lists
+        .lists
+        .lock()
+        .expect("cache lock")
+        .get(&cache_key)
+    {
         if *bits == set {
             return Ok(doc.clone());
         }
@@ -585,9 +670,19 @@ mod tests {
 
     #[test]
     fn web_dids_follow_the_public_url() {
-        let at = |url: &str| Issuing { public_url: url.into(), issuer_name: "x".into(), did: DidMethod::Web }.web_did();
+        let at = |url: &str| {
+            Issuing {
+                public_url: url.into(),
+                issuer_name: "x".into(),
+                did: DidMethod::Web,
+            }
+            .web_did()
+        };
         assert_eq!(at("https://exams.example.edu"), "did:web:exams.example.edu");
-        assert_eq!(at("https://example.edu/proctoring"), "did:web:example.edu:proctoring");
+        assert_eq!(
+            at("https://example.edu/proctoring"),
+            "did:web:example.edu:proctoring"
+        );
         assert_eq!(at("http://127.0.0.1:8480"), "did:web:127.0.0.1%3A8480");
         // What the verifier makes of it again.
         assert_eq!(
@@ -607,11 +702,17 @@ mod tests {
         let rotated = BadgeKeys::load(dir.path()).unwrap();
         assert_eq!(rotated.all().len(), 2);
         assert_eq!(rotated.current().0, "key-2");
-        assert_eq!(rotated.get("key-1").unwrap().public(), first.current().1.public());
+        assert_eq!(
+            rotated.get("key-1").unwrap().public(),
+            first.current().1.public()
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEYS_DIR).join("key-2.seed")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(KEYS_DIR).join("key-2.seed"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::write(dir.path().join(KEYS_DIR).join("key-3.seed"), "not hex").unwrap();
@@ -625,13 +726,22 @@ mod tests {
 /// many rows did not.
 pub fn parse_passes(text: &str) -> ApiResult<(Vec<String>, u32)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut rows = crate::exams::csv_rows(text)?.into_iter().filter(|(_, f)| !f.iter().all(|c| c.trim().is_empty()));
+    let mut rows = crate::exams::csv_rows(text)?
+        .into_iter()
+        .filter(|(_, f)| !f.iter().all(|c| c.trim().is_empty()));
     let Some((_, header)) = rows.next() else {
         return Err(ApiError::invalid_field("csv", "the results file is empty"));
     };
-    let col = |name: &str| header.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
     let id_col = col("candidate_id").ok_or_else(|| {
-        ApiError::invalid_field("csv", "line 1: the header has no `candidate_id` column (and optionally `passed`)")
+        ApiError::invalid_field(
+            "csv",
+            "line 1: the header has no `candidate_id` column (and optionally `passed`)",
+        )
     })?;
     let passed_col = col("passed");
     let mut passed = Vec::new();
@@ -639,9 +749,17 @@ pub fn parse_passes(text: &str) -> ApiResult<(Vec<String>, u32)> {
     for (line, fields) in rows {
         let id = fields.get(id_col).map(|s| s.trim()).unwrap_or_default();
         if id.is_empty() {
-            return Err(ApiError::invalid_field("csv", format!("line {line}: no candidate_id")));
+            return Err(ApiError::invalid_field(
+                "csv",
+                format!("line {line}: no candidate_id"),
+            ));
         }
-        let pass = match passed_col.map(|c| fields.get(c).map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default()) {
+        let pass = match passed_col.map(|c| {
+            fields
+                .get(c)
+                .map(|s| s.trim().to_ascii_lowercase())
+                .unwrap_or_default()
+        }) {
             None => true,
             Some(v) => match v.as_str() {
                 "true" | "yes" | "1" | "pass" | "passed" | "y" => true,
@@ -656,7 +774,10 @@ pub fn parse_passes(text: &str) -> ApiResult<(Vec<String>, u32)> {
         };
         if pass {
             if passed.iter().any(|p| p == id) {
-                return Err(ApiError::invalid_field("csv", format!("line {line}: {id:?} appears twice")));
+                return Err(ApiError::invalid_field(
+                    "csv",
+                    format!("line {line}: {id:?} appears twice"),
+                ));
             }
             passed.push(id.to_owned());
         } else {
@@ -665,7 +786,10 @@ pub fn parse_passes(text: &str) -> ApiResult<(Vec<String>, u32)> {
         if passed.len() + not_passed as usize > crate::exams::MAX_ROSTER_ROWS {
             return Err(ApiError::invalid_field(
                 "csv",
-                format!("at most {} rows; split the file", crate::exams::MAX_ROSTER_ROWS),
+                format!(
+                    "at most {} rows; split the file",
+                    crate::exams::MAX_ROSTER_ROWS
+                ),
             ));
         }
     }
@@ -678,14 +802,19 @@ mod csv_tests {
 
     #[test]
     fn results_files() {
-        let (p, n) = parse_passes("candidate_id,score,passed\nc1,80,true\nc2,40,false\n\"c3\",75,PASS\n").unwrap();
+        let (p, n) =
+            parse_passes("candidate_id,score,passed\nc1,80,true\nc2,40,false\n\"c3\",75,PASS\n")
+                .unwrap();
         assert_eq!((p, n), (vec!["c1".to_string(), "c3".to_string()], 1));
         let (p, n) = parse_passes("\u{feff}name,candidate_id\nAda,c1\n").unwrap();
         assert_eq!((p, n), (vec!["c1".to_string()], 0));
         for (bad, says) in [
             ("", "empty"),
             ("id,score\nc1,3\n", "no `candidate_id`"),
-            ("candidate_id,passed\nc1,maybe\n", "line 2: passed is \"maybe\""),
+            (
+                "candidate_id,passed\nc1,maybe\n",
+                "line 2: passed is \"maybe\"",
+            ),
             ("candidate_id\nc1\nc1\n", "line 3: \"c1\" appears twice"),
             ("candidate_id,passed\n,true\n", "line 2: no candidate_id"),
         ] {

@@ -151,11 +151,13 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.listen))
             .trim_end_matches('/')
             .to_owned();
-        let did = self.badge_did.unwrap_or(if public_url.starts_with("https://") {
-            badges::DidMethod::Web
-        } else {
-            badges::DidMethod::Key
-        });
+        let did = self
+            .badge_did
+            .unwrap_or(if public_url.starts_with("https://") {
+                badges::DidMethod::Web
+            } else {
+                badges::DidMethod::Key
+            });
         badges::Issuing {
             public_url,
             issuer_name: self.badge_issuer_name.clone(),
@@ -228,7 +230,13 @@ impl AppState {
             .with_context(|| format!("cannot create media store {}", media_dir.display()))?;
         let signer = signing::Signer::load_or_create(&config.data_dir)?;
         let badge_keys = badges::BadgeKeys::load_or_create(&config.data_dir)?;
-        Ok(Self::with_parts(config, db, Arc::new(store), signer, badge_keys))
+        Ok(Self::with_parts(
+            config,
+            db,
+            Arc::new(store),
+            signer,
+            badge_keys,
+        ))
     }
 
     pub fn with_parts(

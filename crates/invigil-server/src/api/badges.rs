@@ -11,8 +11,8 @@ use axum::{Form, Json, Router};
 use base64::Engine;
 use invigil_badges::status::Purpose;
 use invigil_core::protocol::{
-    Achievement, Badge, BadgeList, BadgeStatus, ErrorBody, NewAchievement, NewBadgeStatus, Passes, PassesCsv,
-    PassesRecorded,
+    Achievement, Badge, BadgeList, BadgeStatus, ErrorBody, NewAchievement, NewBadgeStatus, Passes,
+    PassesCsv, PassesRecorded,
 };
 use serde_json::{json, Value};
 
@@ -37,7 +37,10 @@ pub(super) fn router() -> Router<AppState> {
         .route("/.well-known/did.json", get(did_document))
         .route("/badges/status/{list}/{purpose}", get(status_list))
         .route("/badges/achievements/{exam}", get(achievement_public))
-        .route("/badges/achievements/{exam}/image.png", get(achievement_image))
+        .route(
+            "/badges/achievements/{exam}/image.png",
+            get(achievement_image),
+        )
         .route("/badges/{id}", get(badge_page).post(badge_page_verify))
         .route("/badges/{id}/credential.json", get(credential))
         .route("/badges/{id}/badge.png", get(baked))
@@ -47,10 +50,16 @@ fn check_text(field: &str, text: &str, min: usize, max: usize) -> ApiResult<Stri
     let t = text.trim();
     let n = t.chars().count();
     if n < min || n > max {
-        return Err(ApiError::invalid_field(field, format!("`{field}` must have {min}-{max} characters")));
+        return Err(ApiError::invalid_field(
+            field,
+            format!("`{field}` must have {min}-{max} characters"),
+        ));
     }
     if t.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(ApiError::invalid_field(field, format!("`{field}` contains control characters")));
+        return Err(ApiError::invalid_field(
+            field,
+            format!("`{field}` contains control characters"),
+        ));
     }
     Ok(t.to_owned())
 }
@@ -82,24 +91,37 @@ pub(super) async fn set_achievement(
         valid_months: body.valid_months,
     };
     if text.valid_months.is_some_and(|m| m == 0 || m > 1200) {
-        return Err(ApiError::invalid_field("valid_months", "`valid_months` must be 1-1200 (or absent: no expiry)"));
+        return Err(ApiError::invalid_field(
+            "valid_months",
+            "`valid_months` must be 1-1200 (or absent: no expiry)",
+        ));
     }
     let image = match &body.image_png_base64 {
         None => None,
         Some(b64) => {
             let png = base64::engine::general_purpose::STANDARD
                 .decode(b64.trim())
-                .map_err(|e| ApiError::invalid_field("image_png_base64", format!("not base64: {e}")))?;
+                .map_err(|e| {
+                    ApiError::invalid_field("image_png_base64", format!("not base64: {e}"))
+                })?;
             if png.len() > MAX_IMAGE_BYTES {
                 return Err(ApiError::invalid_field(
                     "image_png_base64",
-                    format!("the image is {} KiB; at most {} KiB", png.len() >> 10, MAX_IMAGE_BYTES >> 10),
+                    format!(
+                        "the image is {} KiB; at most {} KiB",
+                        png.len() >> 10,
+                        MAX_IMAGE_BYTES >> 10
+                    ),
                 ));
             }
-            let (w, h) = invigil_badges::bake::check_png(&png)
-                .map_err(|e| ApiError::invalid_field("image_png_base64", format!("not a usable PNG: {e}")))?;
+            let (w, h) = invigil_badges::bake::check_png(&png).map_err(|e| {
+                ApiError::invalid_field("image_png_base64", format!("not a usable PNG: {e}"))
+            })?;
             if w > 4096 || h > 4096 {
-                return Err(ApiError::invalid_field("image_png_base64", format!("the image is {w}x{h}; at most 4096x4096")));
+                return Err(ApiError::invalid_field(
+                    "image_png_base64",
+                    format!("the image is {w}x{h}; at most 4096x4096"),
+                ));
             }
             Some(base64::engine::general_purpose::STANDARD.encode(&png))
         }
@@ -124,11 +146,21 @@ pub(super) async fn set_achievement(
                 .await?
         }
     };
-    audit(&state, &id, None, &admin, "achievement", json!({ "name": text.name, "image": image.is_some() })).await?;
+    audit(
+        &state,
+        &id,
+        None,
+        &admin,
+        "achievement",
+        json!({ "name": text.name, "image": image.is_some() }),
+    )
+    .await?;
     let (text, has_image) = badges::achievement_of(&state, &id)
         .await?
         .ok_or_else(|| ApiError::internal("the achievement vanished"))?;
-    Ok(Json(badges::achievement_view(&state, &id, &text, has_image)))
+    Ok(Json(badges::achievement_view(
+        &state, &id, &text, has_image,
+    )))
 }
 
 /// Records passes and issues their badges: all or none.
@@ -169,8 +201,9 @@ pub(super) async fn record_passes(
             (p.candidate_ids, 0)
         }
     } else if content_type.starts_with("text/csv") || content_type.starts_with("text/plain") {
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|e| ApiError::invalid_field("csv", format!("not UTF-8 text (byte {})", e.valid_up_to())))?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            ApiError::invalid_field("csv", format!("not UTF-8 text (byte {})", e.valid_up_to()))
+        })?;
         badges::parse_passes(text)?
     } else {
         return Err(ApiError::bad_request(
@@ -178,7 +211,10 @@ pub(super) async fn record_passes(
         ));
     };
     if ids.len() > crate::exams::MAX_ROSTER_ROWS {
-        return Err(ApiError::invalid_field("candidate_ids", format!("at most {} at once", crate::exams::MAX_ROSTER_ROWS)));
+        return Err(ApiError::invalid_field(
+            "candidate_ids",
+            format!("at most {} at once", crate::exams::MAX_ROSTER_ROWS),
+        ));
     }
     if badges::achievement_of(&state, &id).await?.is_none() {
         return Err(ApiError::conflict(
@@ -191,7 +227,10 @@ pub(super) async fn record_passes(
     for cid in &ids {
         match badges::check_pass(&state, &id, cid).await? {
             Ok(e) => {
-                if !eligible.iter().any(|x: &badges::Eligible| x.candidate_id == e.candidate_id) {
+                if !eligible
+                    .iter()
+                    .any(|x: &badges::Eligible| x.candidate_id == e.candidate_id)
+                {
                     eligible.push(e)
                 }
             }
@@ -211,7 +250,14 @@ pub(super) async fn record_passes(
         .await?;
     }
     tracing::info!(exam = %id, admin = %admin, "issued {} badges ({} already)", issued.len(), already.len());
-    Ok((StatusCode::CREATED, Json(PassesRecorded { issued, already, not_passed })))
+    Ok((
+        StatusCode::CREATED,
+        Json(PassesRecorded {
+            issued,
+            already,
+            not_passed,
+        }),
+    ))
 }
 
 /// The exam's achievement and badges.
@@ -234,12 +280,16 @@ pub(super) async fn list_badges(
     let achievement = badges::achievement_of(&state, &id)
         .await?
         .map(|(a, img)| badges::achievement_view(&state, &id, &a, img));
-    let rows: Vec<BadgeRow> =
-        sqlx::query_as(&format!("SELECT {BADGE_COLUMNS} FROM badges WHERE exam_id = $1 ORDER BY issued_ms, candidate_id"))
-            .bind(&id)
-            .fetch_all(&state.db.pool)
-            .await?;
-    Ok(Json(BadgeList { achievement, badges: rows.into_iter().map(|r| r.view(&state.issuing)).collect() }))
+    let rows: Vec<BadgeRow> = sqlx::query_as(&format!(
+        "SELECT {BADGE_COLUMNS} FROM badges WHERE exam_id = $1 ORDER BY issued_ms, candidate_id"
+    ))
+    .bind(&id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(Json(BadgeList {
+        achievement,
+        badges: rows.into_iter().map(|r| r.view(&state.issuing)).collect(),
+    }))
 }
 
 /// Revokes (for good), suspends or reinstates a badge.
@@ -263,13 +313,21 @@ pub(super) async fn set_status(
 ) -> ApiResult<Json<Badge>> {
     let admin = caller.admin()?.to_owned();
     let reason = check_text("reason", &body.reason, 1, 500)?;
-    let row = badges::badge(&state, &id).await?.ok_or_else(|| ApiError::not_found(format!("no badge {id}")))?;
+    let row = badges::badge(&state, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no badge {id}")))?;
     let current = BadgeStatus::parse(&row.status).unwrap_or(BadgeStatus::Revoked);
     if current == BadgeStatus::Revoked {
-        return Err(ApiError::conflict("badge_revoked", format!("badge {id} is revoked; a revocation is final")));
+        return Err(ApiError::conflict(
+            "badge_revoked",
+            format!("badge {id} is revoked; a revocation is final"),
+        ));
     }
     if current == body.status {
-        return Err(ApiError::conflict("badge_unchanged", format!("badge {id} is already {}", current.as_str())));
+        return Err(ApiError::conflict(
+            "badge_unchanged",
+            format!("badge {id} is already {}", current.as_str()),
+        ));
     }
     let changed = sqlx::query(
         "UPDATE badges SET status = $1, status_reason = $2, status_ms = $3, status_actor = $4 \
@@ -285,7 +343,10 @@ pub(super) async fn set_status(
     .await?
     .rows_affected();
     if changed == 0 {
-        return Err(ApiError::conflict("badge_changed", format!("badge {id} changed meanwhile; reload it")));
+        return Err(ApiError::conflict(
+            "badge_changed",
+            format!("badge {id} changed meanwhile; reload it"),
+        ));
     }
     audit(
         &state,
@@ -296,7 +357,9 @@ pub(super) async fn set_status(
         json!({ "badge": id, "from": current.as_str(), "to": body.status.as_str(), "reason": reason }),
     )
     .await?;
-    let row = badges::badge(&state, &id).await?.ok_or_else(|| ApiError::not_found(format!("no badge {id}")))?;
+    let row = badges::badge(&state, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no badge {id}")))?;
     Ok(Json(row.view(&state.issuing)))
 }
 
@@ -316,10 +379,12 @@ pub(super) async fn session_badge(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Badge>> {
     caller.reader_of(&id)?;
-    let row: Option<BadgeRow> = sqlx::query_as(&format!("SELECT {BADGE_COLUMNS} FROM badges WHERE session_id = $1"))
-        .bind(&id)
-        .fetch_optional(&state.db.pool)
-        .await?;
+    let row: Option<BadgeRow> = sqlx::query_as(&format!(
+        "SELECT {BADGE_COLUMNS} FROM badges WHERE session_id = $1"
+    ))
+    .bind(&id)
+    .fetch_optional(&state.db.pool)
+    .await?;
     row.map(|r| Json(r.view(&state.issuing)))
         .ok_or_else(|| ApiError::not_found(format!("no badge for session {id}")))
 }
@@ -328,8 +393,12 @@ pub(super) async fn session_badge(
 
 fn json_response(value: &Value, content_type: &'static str) -> Response {
     let mut res = Json(value).into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     res
 }
 
@@ -341,11 +410,19 @@ pub(super) async fn did_document(State(state): State<AppState>) -> ApiResult<Res
         ));
     }
     let did = state.issuing.web_did();
-    Ok(json_response(&invigil_badges::verify::did_document(&did, &own_keys(&state)), "application/did+json"))
+    Ok(json_response(
+        &invigil_badges::verify::did_document(&did, &own_keys(&state)),
+        "application/did+json",
+    ))
 }
 
 fn own_keys(state: &AppState) -> Vec<(String, invigil_badges::key::PublicKey)> {
-    state.badge_keys.all().iter().map(|(id, k)| (id.clone(), k.public())).collect()
+    state
+        .badge_keys
+        .all()
+        .iter()
+        .map(|(id, k)| (id.clone(), k.public()))
+        .collect()
 }
 
 /// A signed Bitstring Status List credential.
@@ -353,12 +430,20 @@ pub(super) async fn status_list(
     State(state): State<AppState>,
     Path((list, purpose)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let list: i64 = list.parse().map_err(|_| ApiError::not_found(format!("no status list {list}")))?;
-    let purpose = Purpose::parse(&purpose)
-        .ok_or_else(|| ApiError::not_found(format!("no status list purpose {purpose:?} (revocation or suspension)")))?;
+    let list: i64 = list
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("no status list {list}")))?;
+    let purpose = Purpose::parse(&purpose).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no status list purpose {purpose:?} (revocation or suspension)"
+        ))
+    })?;
     let doc = badges::status_list(&state, list, purpose).await?;
     let mut res = json_response(&doc, "application/vc+ld+json");
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=60"));
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=60"),
+    );
     Ok(res)
 }
 
@@ -387,8 +472,13 @@ fn png_response(bytes: Vec<u8>, download: Option<&str>) -> Response {
     let mut res = bytes.into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if let Some(name) = download.and_then(|n| HeaderValue::from_str(&format!("attachment; filename=\"{n}\"")).ok()) {
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(name) =
+        download.and_then(|n| HeaderValue::from_str(&format!("attachment; filename=\"{n}\"")).ok())
+    {
         h.insert(header::CONTENT_DISPOSITION, name);
     }
     res
@@ -409,20 +499,31 @@ async fn image_of(state: &AppState, exam: &str) -> ApiResult<Vec<u8>> {
     }
 }
 
-pub(super) async fn achievement_image(State(state): State<AppState>, Path(exam): Path<String>) -> ApiResult<Response> {
+pub(super) async fn achievement_image(
+    State(state): State<AppState>,
+    Path(exam): Path<String>,
+) -> ApiResult<Response> {
     Ok(png_response(image_of(&state, &exam).await?, None))
 }
 
 async fn stored_credential(state: &AppState, id: &str) -> ApiResult<(BadgeRow, Value)> {
-    let row = badges::badge(state, id).await?.ok_or_else(|| ApiError::not_found(format!("no badge {id}")))?;
+    let row = badges::badge(state, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no badge {id}")))?;
     let (text,): (String,) = sqlx::query_as("SELECT credential FROM badges WHERE id = $1")
         .bind(id)
         .fetch_one(&state.db.pool)
         .await?;
-    Ok((row, serde_json::from_str(&text).map_err(ApiError::internal)?))
+    Ok((
+        row,
+        serde_json::from_str(&text).map_err(ApiError::internal)?,
+    ))
 }
 
-pub(super) async fn credential(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub(super) async fn credential(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let (_, doc) = stored_credential(&state, &id).await?;
     let mut res = json_response(&doc, "application/vc+ld+json");
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"badge-{id}.json\"")) {
@@ -431,7 +532,10 @@ pub(super) async fn credential(State(state): State<AppState>, Path(id): Path<Str
     Ok(res)
 }
 
-pub(super) async fn baked(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub(super) async fn baked(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let (row, doc) = stored_credential(&state, &id).await?;
     let image = image_of(&state, &row.exam_id).await?;
     let png = invigil_badges::bake::bake(&image, &doc.to_string()).map_err(ApiError::internal)?;
@@ -444,7 +548,10 @@ pub(super) struct VerifyForm {
     email: String,
 }
 
-pub(super) async fn badge_page(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub(super) async fn badge_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     page(&state, &id, None).await
 }
 
@@ -477,7 +584,10 @@ async fn page(state: &AppState, id: &str, email: Option<String>) -> ApiResult<Re
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
 }

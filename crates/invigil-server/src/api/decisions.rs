@@ -121,13 +121,11 @@ pub(super) async fn decide(
             format!("session {id} has already ended"),
         ));
     }
-    if action == DecisionAction::Invalidate {
-        if session.verdict.as_deref() == Some("invalidated") {
-            return Err(ApiError::conflict(
-                "session_invalidated",
-                format!("session {id} is already invalidated"),
-            ));
-        }
+    if action == DecisionAction::Invalidate && session.verdict.as_deref() == Some("invalidated") {
+        return Err(ApiError::conflict(
+            "session_invalidated",
+            format!("session {id} is already invalidated"),
+        ));
     }
     let decision = Decision {
         id: auth::new_id(),

@@ -23,8 +23,21 @@ fn token() -> String {
     format!("ivc_{}", invigil_core::chain::hex(&b))
 }
 
-async fn send(s: &TestServer, method: reqwest::Method, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let r = s.http.request(method, s.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
+async fn send(
+    s: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> (u16, Value) {
+    let r = s
+        .http
+        .request(method, s.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -35,7 +48,12 @@ async fn post(s: &TestServer, path: &str, token: &str, body: Value) -> (u16, Val
 
 /// Starts and ends candidate `who`'s session; returns (session id, token).
 async fn sit(s: &TestServer, issued: &Value, who: &str, end: bool) -> (String, String) {
-    let code = issued["codes"].as_array().unwrap().iter().find(|c| c["candidate_id"] == who).unwrap()["code"]
+    let code = issued["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["candidate_id"] == who)
+        .unwrap()["code"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -62,10 +80,16 @@ struct Fetched(HashMap<String, Value>);
 impl Lookup for Fetched {
     fn did_document(&mut self, _did: &str, url: &str) -> Result<Value, String> {
         let url = url.replacen("https://", "http://", 1);
-        self.0.get(&url).cloned().ok_or_else(|| format!("not fetched: {url}"))
+        self.0
+            .get(&url)
+            .cloned()
+            .ok_or_else(|| format!("not fetched: {url}"))
     }
     fn status_list(&mut self, url: &str) -> Result<Value, String> {
-        self.0.get(url).cloned().ok_or_else(|| format!("not fetched: {url}"))
+        self.0
+            .get(url)
+            .cloned()
+            .ok_or_else(|| format!("not fetched: {url}"))
     }
 }
 
@@ -80,14 +104,22 @@ async fn check(s: &TestServer, credential: &Value, email: &str) -> verify::Verif
         .collect();
     let issuer = credential["issuer"]["id"].as_str().unwrap();
     if issuer.starts_with("did:web:") {
-        urls.push(verify::did_web_url(issuer).unwrap().replacen("https://", "http://", 1));
+        urls.push(
+            verify::did_web_url(issuer)
+                .unwrap()
+                .replacen("https://", "http://", 1),
+        );
     }
     for url in urls {
         let r = s.http.get(&url).send().await.unwrap();
         assert_eq!(r.status(), 200, "{url}");
         fetched.0.insert(url, r.json().await.unwrap());
     }
-    let options = Options { email: Some(email.into()), now_ms: invigil_server::now_ms(), skip_status: false };
+    let options = Options {
+        email: Some(email.into()),
+        now_ms: invigil_server::now_ms(),
+        skip_status: false,
+    };
     verify::verify(credential, &options, &mut fetched)
 }
 
@@ -132,7 +164,11 @@ async fn flow(s: TestServer) {
 
     let passes = format!("/api/v1/exams/{exam_id}/passes");
     let (status, v) = post(&s, &passes, &admin, json!({"candidate_ids": ["c1"]})).await;
-    assert_eq!((status, v["error"]["code"].as_str()), (409, Some("no_achievement")), "{v}");
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("no_achievement")),
+        "{v}"
+    );
 
     // The achievement: admins only, checked fields and image.
     let ach = format!("/api/v1/exams/{exam_id}/achievement");
@@ -142,12 +178,25 @@ async fn flow(s: TestServer) {
     assert_eq!(status, 403);
     for (bad, field) in [
         (json!({"name": "", "criteria": "x"}), "name"),
-        (json!({"name": "n", "criteria": "x", "image_png_base64": "bm90IGEgcG5n"}), "image_png_base64"),
-        (json!({"name": "n", "criteria": "x", "image_png_base64": "%%%"}), "image_png_base64"),
-        (json!({"name": "n", "criteria": "x", "valid_months": 0}), "valid_months"),
+        (
+            json!({"name": "n", "criteria": "x", "image_png_base64": "bm90IGEgcG5n"}),
+            "image_png_base64",
+        ),
+        (
+            json!({"name": "n", "criteria": "x", "image_png_base64": "%%%"}),
+            "image_png_base64",
+        ),
+        (
+            json!({"name": "n", "criteria": "x", "valid_months": 0}),
+            "valid_months",
+        ),
     ] {
         let (status, v) = send(&s, reqwest::Method::PUT, &ach, &admin, bad).await;
-        assert_eq!((status, v["error"]["field"].as_str()), (400, Some(field)), "{v}");
+        assert_eq!(
+            (status, v["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{v}"
+        );
     }
     let (status, v) = send(&s, reqwest::Method::PUT, &ach, &admin, good).await;
     assert_eq!(status, 200, "{v}");
@@ -156,13 +205,39 @@ async fn flow(s: TestServer) {
     // All or none: c3 has no email, c4 is not enrolled, c5 ... fine.
     let (status, v) = post(&s, &passes, &admin, json!({"candidate_ids": ["c1", "c3"]})).await;
     assert_eq!(status, 400, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("\"c3\" has no email"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"c3\" has no email"),
+        "{v}"
+    );
     let (status, v) = post(&s, &passes, &admin, json!({"candidate_ids": ["c4"]})).await;
-    assert!(status == 400 && v["error"]["message"].as_str().unwrap().contains("not enrolled"), "{v}");
+    assert!(
+        status == 400
+            && v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not enrolled"),
+        "{v}"
+    );
     let (status, v) = post(&s, &passes, &admin, json!({"candidate_ids": ["c6"]})).await;
-    assert!(status == 400 && v["error"]["message"].as_str().unwrap().contains("has not ended"), "{v}");
-    let (status, v) = s.get(&format!("/api/v1/exams/{exam_id}/badges"), Some(&proctor)).await;
-    assert_eq!((status, v["badges"].as_array().unwrap().len()), (200, 0), "nothing issued: {v}");
+    assert!(
+        status == 400
+            && v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("has not ended"),
+        "{v}"
+    );
+    let (status, v) = s
+        .get(&format!("/api/v1/exams/{exam_id}/badges"), Some(&proctor))
+        .await;
+    assert_eq!(
+        (status, v["badges"].as_array().unwrap().len()),
+        (200, 0),
+        "nothing issued: {v}"
+    );
     let (status, _) = post(&s, &passes, &proctor, json!({"candidate_ids": ["c1"]})).await;
     assert_eq!(status, 403);
 
@@ -176,13 +251,23 @@ async fn flow(s: TestServer) {
     .await;
     assert_eq!(status, 201, "{v}");
     let (status, v) = post(&s, &passes, &admin, json!({"candidate_ids": ["c5"]})).await;
-    assert!(status == 400 && v["error"]["message"].as_str().unwrap().contains("invalidated"), "{v}");
+    assert!(
+        status == 400
+            && v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("invalidated"),
+        "{v}"
+    );
 
     // c1 by id, then c1 and c2 from a results CSV (c3 failed).
     let (status, v) = post(&s, &passes, &admin, json!({"candidate_ids": ["c1"]})).await;
     assert_eq!(status, 201, "{v}");
     let b1 = v["issued"][0].clone();
-    assert_eq!((b1["candidate_id"].as_str(), b1["session_id"].as_str()), (Some("c1"), Some(s1.as_str())));
+    assert_eq!(
+        (b1["candidate_id"].as_str(), b1["session_id"].as_str()),
+        (Some("c1"), Some(s1.as_str()))
+    );
     let r = s
         .http
         .post(s.url(&passes))
@@ -194,7 +279,15 @@ async fn flow(s: TestServer) {
         .unwrap();
     assert_eq!(r.status().as_u16(), 201);
     let v: Value = r.json().await.unwrap();
-    assert_eq!((v["issued"].as_array().unwrap().len(), v["already"].as_array().unwrap().len(), v["not_passed"].as_u64()), (1, 1, Some(1)), "{v}");
+    assert_eq!(
+        (
+            v["issued"].as_array().unwrap().len(),
+            v["already"].as_array().unwrap().len(),
+            v["not_passed"].as_u64()
+        ),
+        (1, 1, Some(1)),
+        "{v}"
+    );
     let b2 = v["issued"][0].clone();
     assert_eq!(v["already"][0]["id"], b1["id"]);
 
@@ -204,45 +297,107 @@ async fn flow(s: TestServer) {
     for secret in ["ada@", "lovelace", "\"c1\"", &s1.to_lowercase()] {
         assert!(!text.contains(secret), "{secret} in the credential: {text}");
     }
-    assert_eq!(c1["type"], json!(["VerifiableCredential", "OpenBadgeCredential"]));
-    assert_eq!(c1["credentialSubject"]["achievement"]["name"], "Networking Fundamentals");
+    assert_eq!(
+        c1["type"],
+        json!(["VerifiableCredential", "OpenBadgeCredential"])
+    );
+    assert_eq!(
+        c1["credentialSubject"]["achievement"]["name"],
+        "Networking Fundamentals"
+    );
     assert!(c1["validUntil"].is_string());
     let v = check(&s, &c1, "ada@example.org").await;
     assert_eq!(v.verdict, Verdict::Valid, "{v:#?}");
     let v = check(&s, &c1, "alan@example.org").await;
-    assert!(v.verdict == Verdict::Invalid && v.reason().contains("not issued to"), "{v:#?}");
+    assert!(
+        v.verdict == Verdict::Invalid && v.reason().contains("not issued to"),
+        "{v:#?}"
+    );
     // The candidate's own token reads its badge; another's does not.
-    let (status, v) = s.get(&format!("/api/v1/sessions/{s2}/badge"), Some(&t2)).await;
+    let (status, v) = s
+        .get(&format!("/api/v1/sessions/{s2}/badge"), Some(&t2))
+        .await;
     assert_eq!((status, v["id"].clone()), (200, b2["id"].clone()), "{v}");
-    let (status, _) = s.get(&format!("/api/v1/sessions/{s1}/badge"), Some(&t2)).await;
+    let (status, _) = s
+        .get(&format!("/api/v1/sessions/{s1}/badge"), Some(&t2))
+        .await;
     assert_eq!(status, 403);
 
     // The baked PNG carries the same credential.
-    let r = s.http.get(b1["png_url"].as_str().unwrap()).send().await.unwrap();
+    let r = s
+        .http
+        .get(b1["png_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["content-type"], "image/png");
     let png = r.bytes().await.unwrap();
-    let baked: Value = serde_json::from_str(&invigil_badges::bake::unbake(&png).unwrap().unwrap()).unwrap();
+    let baked: Value =
+        serde_json::from_str(&invigil_badges::bake::unbake(&png).unwrap().unwrap()).unwrap();
     assert_eq!(baked, c1);
 
     // The public page: badge facts, nothing about the candidate or session.
-    let page = s.http.get(b1["url"].as_str().unwrap()).send().await.unwrap();
+    let page = s
+        .http
+        .get(b1["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
     let html = page.text().await.unwrap();
-    assert!(html.contains("Networking Fundamentals") && html.contains("id=\"status\">Valid<"), "{html}");
+    assert!(
+        html.contains("Networking Fundamentals") && html.contains("id=\"status\">Valid<"),
+        "{html}"
+    );
     for secret in ["Lovelace", "ada@", "c1<", &s1, "phone"] {
         assert!(!html.contains(secret), "{secret} on the page");
     }
     let verify_form = |email: &str| {
-        s.http.post(b1["url"].as_str().unwrap()).form(&[("email", email)]).send()
+        s.http
+            .post(b1["url"].as_str().unwrap())
+            .form(&[("email", email)])
+            .send()
     };
-    let html = verify_form(" ADA@example.org").await.unwrap().text().await.unwrap();
-    assert!(html.contains("was issued to") && html.contains("is valid"), "{html}");
-    let html = verify_form("mallory@example.org").await.unwrap().text().await.unwrap();
-    assert!(html.contains("was not issued to mallory@example.org"), "{html}");
-    let html = verify_form("<script>alert(1)</script>").await.unwrap().text().await.unwrap();
-    assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"), "escaped");
-    let r = s.http.get(s.url("/badges/00000000-0000-4000-8000-000000000000")).send().await.unwrap();
+    let html = verify_form(" ADA@example.org")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("was issued to") && html.contains("is valid"),
+        "{html}"
+    );
+    let html = verify_form("mallory@example.org")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("was not issued to mallory@example.org"),
+        "{html}"
+    );
+    let html = verify_form("<script>alert(1)</script>")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains("<script>") && html.contains("&lt;script&gt;"),
+        "escaped"
+    );
+    let r = s
+        .http
+        .get(s.url("/badges/00000000-0000-4000-8000-000000000000"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 
     // Invalidating c1's session revokes its badge, in the same decision.
@@ -254,44 +409,143 @@ async fn flow(s: TestServer) {
     )
     .await;
     assert_eq!(status, 201, "{v}");
-    let (_, list) = s.get(&format!("/api/v1/exams/{exam_id}/badges"), Some(&proctor)).await;
-    let row = list["badges"].as_array().unwrap().iter().find(|b| b["id"] == b1["id"]).unwrap().clone();
-    assert_eq!((row["status"].as_str(), row["status_reason"].as_str()), (Some("revoked"), Some("the session was invalidated")));
+    let (_, list) = s
+        .get(&format!("/api/v1/exams/{exam_id}/badges"), Some(&proctor))
+        .await;
+    let row = list["badges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == b1["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (row["status"].as_str(), row["status_reason"].as_str()),
+        (Some("revoked"), Some("the session was invalidated"))
+    );
     let v = check(&s, &c1, "ada@example.org").await;
     assert_eq!(v.verdict, Verdict::Revoked, "{v:#?}");
-    let html = s.http.get(b1["url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Revoked by its issuer") && !html.contains("someone else answered"), "{html}");
+    let html = s
+        .http
+        .get(b1["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Revoked by its issuer") && !html.contains("someone else answered"),
+        "{html}"
+    );
 
     // Suspend, reinstate, revoke (final), by admins with a reason.
     let status_of = format!("/api/v1/badges/{}/status", b2["id"].as_str().unwrap());
     let c2: Value = public_json(&s, b2["credential_url"].as_str().unwrap()).await;
-    let (status, _) = post(&s, &status_of, &proctor, json!({"status": "suspended", "reason": "appeal"})).await;
+    let (status, _) = post(
+        &s,
+        &status_of,
+        &proctor,
+        json!({"status": "suspended", "reason": "appeal"}),
+    )
+    .await;
     assert_eq!(status, 403);
-    let (status, v) = post(&s, &status_of, &admin, json!({"status": "suspended", "reason": " "})).await;
-    assert_eq!((status, v["error"]["field"].as_str()), (400, Some("reason")));
-    let (status, v) = post(&s, &status_of, &admin, json!({"status": "suspended", "reason": "under appeal"})).await;
-    assert_eq!((status, v["status"].as_str()), (200, Some("suspended")), "{v}");
-    assert_eq!(check(&s, &c2, "alan@example.org").await.verdict, Verdict::Suspended);
-    let (status, _) = post(&s, &status_of, &admin, json!({"status": "suspended", "reason": "again"})).await;
+    let (status, v) = post(
+        &s,
+        &status_of,
+        &admin,
+        json!({"status": "suspended", "reason": " "}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (400, Some("reason"))
+    );
+    let (status, v) = post(
+        &s,
+        &status_of,
+        &admin,
+        json!({"status": "suspended", "reason": "under appeal"}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (200, Some("suspended")),
+        "{v}"
+    );
+    assert_eq!(
+        check(&s, &c2, "alan@example.org").await.verdict,
+        Verdict::Suspended
+    );
+    let (status, _) = post(
+        &s,
+        &status_of,
+        &admin,
+        json!({"status": "suspended", "reason": "again"}),
+    )
+    .await;
     assert_eq!(status, 409);
-    let (status, _) = post(&s, &status_of, &admin, json!({"status": "valid", "reason": "appeal upheld"})).await;
+    let (status, _) = post(
+        &s,
+        &status_of,
+        &admin,
+        json!({"status": "valid", "reason": "appeal upheld"}),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(check(&s, &c2, "alan@example.org").await.verdict, Verdict::Valid);
-    let (status, _) = post(&s, &status_of, &admin, json!({"status": "revoked", "reason": "fraud found"})).await;
+    assert_eq!(
+        check(&s, &c2, "alan@example.org").await.verdict,
+        Verdict::Valid
+    );
+    let (status, _) = post(
+        &s,
+        &status_of,
+        &admin,
+        json!({"status": "revoked", "reason": "fraud found"}),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(check(&s, &c2, "alan@example.org").await.verdict, Verdict::Revoked);
-    let (status, v) = post(&s, &status_of, &admin, json!({"status": "valid", "reason": "oops"})).await;
-    assert_eq!((status, v["error"]["code"].as_str()), (409, Some("badge_revoked")));
-    let (status, _) = post(&s, "/api/v1/badges/nope/status", &admin, json!({"status": "revoked", "reason": "x"})).await;
+    assert_eq!(
+        check(&s, &c2, "alan@example.org").await.verdict,
+        Verdict::Revoked
+    );
+    let (status, v) = post(
+        &s,
+        &status_of,
+        &admin,
+        json!({"status": "valid", "reason": "oops"}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("badge_revoked"))
+    );
+    let (status, _) = post(
+        &s,
+        "/api/v1/badges/nope/status",
+        &admin,
+        json!({"status": "revoked", "reason": "x"}),
+    )
+    .await;
     assert_eq!(status, 404);
 
     // Status list URLs that do not exist; did:key servers have no did.json.
-    for path in ["/badges/status/999999/revocation", "/badges/status/1/nope", "/badges/status/x/revocation", "/.well-known/did.json"] {
+    for path in [
+        "/badges/status/999999/revocation",
+        "/badges/status/1/nope",
+        "/badges/status/x/revocation",
+        "/.well-known/did.json",
+    ] {
         let r = s.http.get(s.url(path)).send().await.unwrap();
         assert_eq!(r.status(), 404, "{path}");
     }
     // Badge image of an exam without achievement: 404.
-    let r = s.http.get(s.url("/badges/achievements/none/image.png")).send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url("/badges/achievements/none/image.png"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 }
 
@@ -345,23 +599,43 @@ async fn did_web_issuer_survives_a_key_rotation() {
     )
     .await;
     assert_eq!((status, v["has_image"].as_bool()), (200, Some(true)), "{v}");
-    let (status, v) = post(&s, &format!("/api/v1/exams/{exam_id}/passes"), &admin, json!({"candidate_ids": ["w1"]})).await;
+    let (status, v) = post(
+        &s,
+        &format!("/api/v1/exams/{exam_id}/passes"),
+        &admin,
+        json!({"candidate_ids": ["w1"]}),
+    )
+    .await;
     assert_eq!(status, 201, "{v}");
     let badge = v["issued"][0].clone();
     let cred: Value = public_json(&s, badge["credential_url"].as_str().unwrap()).await;
-    let did = format!("did:web:{}", s.base.trim_start_matches("http://").replace(':', "%3A"));
+    let did = format!(
+        "did:web:{}",
+        s.base.trim_start_matches("http://").replace(':', "%3A")
+    );
     assert_eq!(cred["issuer"]["id"], did);
     assert_eq!(cred["issuer"]["name"], "Example University");
     assert_eq!(cred["proof"]["verificationMethod"], format!("{did}#key-1"));
-    assert_eq!(check(&s, &cred, "w1@example.org").await.verdict, Verdict::Valid);
+    assert_eq!(
+        check(&s, &cred, "w1@example.org").await.verdict,
+        Verdict::Valid
+    );
     // The uploaded image is served and baked.
-    let r = s.http.get(badge["png_url"].as_str().unwrap()).send().await.unwrap();
+    let r = s
+        .http
+        .get(badge["png_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     let baked = r.bytes().await.unwrap();
     assert_eq!(invigil_badges::bake::check_png(&baked).unwrap(), (200, 200));
 
     // Rotate: a new key signs, the old one stays in the DID document.
     let data = s.dir.path().to_owned();
-    assert_eq!(invigil_server::badges::BadgeKeys::rotate(&data).unwrap(), "key-2");
+    assert_eq!(
+        invigil_server::badges::BadgeKeys::rotate(&data).unwrap(),
+        "key-2"
+    );
     let base = s.base.clone();
     let listen: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
     let TestServer { server, dir, .. } = s;
@@ -369,9 +643,18 @@ async fn did_web_issuer_survives_a_key_rotation() {
     let mut config = invigil_server::Config::new(dir.path(), listen);
     config.badge_did = Some(invigil_server::badges::DidMethod::Web);
     let server = invigil_server::Server::start(config).await.unwrap();
-    let s = TestServer { server, base, http: reqwest::Client::new(), dir };
+    let s = TestServer {
+        server,
+        base,
+        http: reqwest::Client::new(),
+        dir,
+    };
     let doc = public_json(&s, &s.url("/.well-known/did.json")).await;
     assert_eq!(doc["id"], did);
     assert_eq!(doc["assertionMethod"].as_array().unwrap().len(), 2, "{doc}");
-    assert_eq!(check(&s, &cred, "w1@example.org").await.verdict, Verdict::Valid, "the old badge still verifies");
+    assert_eq!(
+        check(&s, &cred, "w1@example.org").await.verdict,
+        Verdict::Valid,
+        "the old badge still verifies"
+    );
 }
