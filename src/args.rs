@@ -122,6 +122,62 @@ pub enum ExamsCommand {
     Codes(ExamCodesArgs),
     /// Set a candidate's accommodations: policy keys that differ for them.
     Accommodate(ExamAccommodateArgs),
+    /// Define what the exam's badge says (docs/badges.md): name, criteria,
+    /// description, image, validity.
+    Achievement(ExamAchievementArgs),
+    /// Record passes and issue their badges (all or none): a results CSV
+    /// (a candidate_id column, optionally passed) or --candidate ...; prints
+    /// candidate_id,status,url as CSV for mailing the badge links.
+    Pass(ExamPassArgs),
+    /// List the exam's badges and their status.
+    Badges(ExamShowArgs),
+    /// Suspend, reinstate (valid) or revoke (final) a badge, with a reason.
+    BadgeStatus(ExamBadgeStatusArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExamAchievementArgs {
+    #[arg(value_name = "EXAM")]
+    pub id: String,
+    /// The badge's name (1-200 characters).
+    #[arg(long)]
+    pub name: String,
+    /// How it is earned, in words.
+    #[arg(long)]
+    pub criteria: String,
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// The badge image: a PNG of at most 256 KiB (default: keep the current
+    /// one, or the server's plain medal).
+    #[arg(long, value_name = "FILE.png")]
+    pub image: Option<PathBuf>,
+    /// Months a badge stays valid (default: no expiry).
+    #[arg(long, value_name = "N")]
+    pub valid_months: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExamPassArgs {
+    #[arg(value_name = "EXAM")]
+    pub id: String,
+    /// A results CSV: a header with candidate_id and, optionally, passed.
+    #[arg(long, value_name = "FILE", conflicts_with = "candidates")]
+    pub results: Option<PathBuf>,
+    /// A candidate who passed; repeat.
+    #[arg(long = "candidate", value_name = "ID")]
+    pub candidates: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExamBadgeStatusArgs {
+    /// The badge's id (the uuid in its URL).
+    #[arg(value_name = "BADGE")]
+    pub badge: String,
+    #[arg(long, value_parser = ["suspended", "valid", "revoked"])]
+    pub status: String,
+    /// Why (kept in the audit trail; not shown on the public page).
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Args, Debug)]

@@ -15,7 +15,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::args::{
-    ExamAccommodateArgs, ExamArgs, ExamEnrolArgs, ExamShowArgs, ExamsCommand, JsonArg, ServerLogin,
+    ExamAccommodateArgs, ExamAchievementArgs, ExamArgs, ExamBadgeStatusArgs, ExamEnrolArgs,
+    ExamPassArgs, ExamShowArgs, ExamsCommand, JsonArg, ServerLogin,
 };
 
 pub fn run(login: &ServerLogin, command: &ExamsCommand) -> anyhow::Result<ExitCode> {
@@ -49,6 +50,10 @@ pub fn run(login: &ServerLogin, command: &ExamsCommand) -> anyhow::Result<ExitCo
             write_codes(&api.base, &issued, a.codes_out.as_deref())?;
         }
         ExamsCommand::Accommodate(a) => accommodate(&api, a)?,
+        ExamsCommand::Achievement(a) => achievement(&api, a)?,
+        ExamsCommand::Pass(a) => pass(&api, a)?,
+        ExamsCommand::Badges(a) => badges(&api, a)?,
+        ExamsCommand::BadgeStatus(a) => badge_status(&api, a)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -436,6 +441,114 @@ fn accommodate(api: &Api, a: &ExamAccommodateArgs) -> anyhow::Result<()> {
         e.exam_id,
         Value::Object(e.overrides)
     );
+    Ok(())
+}
+
+fn achievement(api: &Api, a: &ExamAchievementArgs) -> anyhow::Result<()> {
+    use base64::Engine;
+    let image = match &a.image {
+        Some(file) => {
+            let bytes = std::fs::read(file)
+                .with_context(|| format!("--image {}: cannot read it", file.display()))?;
+            Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+        None => None,
+    };
+    let body = invigil_core::protocol::NewAchievement {
+        name: a.name.clone(),
+        description: a.description.clone(),
+        criteria: a.criteria.clone(),
+        image_png_base64: image,
+        valid_months: a.valid_months,
+    };
+    let done: invigil_core::protocol::Achievement = api.send(
+        api.http
+            .put(api.url(&format!("/api/v1/exams/{}/achievement", seg(&a.id))))
+            .json(&body),
+    )?;
+    println!("{}: badge \"{}\" ({})", done.exam_id, done.name, done.url);
+    Ok(())
+}
+
+fn pass(api: &Api, a: &ExamPassArgs) -> anyhow::Result<()> {
+    let path = format!("/api/v1/exams/{}/passes", seg(&a.id));
+    let done: invigil_core::protocol::PassesRecorded = match &a.results {
+        Some(file) => {
+            let text = std::fs::read(file)
+                .with_context(|| format!("--results {}: cannot read it", file.display()))?;
+            api.send(
+                api.post(&path)
+                    .header("content-type", "text/csv; charset=utf-8")
+                    .body(text),
+            )
+            .with_context(|| format!("--results {}", file.display()))?
+        }
+        None if !a.candidates.is_empty() => {
+            api.send(api.post(&path).json(&invigil_core::protocol::Passes {
+                candidate_ids: a.candidates.clone(),
+            }))?
+        }
+        None => bail!("say who passed: --results FILE or --candidate ID"),
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "candidate_id,status,url")?;
+    for (b, how) in done
+        .issued
+        .iter()
+        .map(|b| (b, "issued"))
+        .chain(done.already.iter().map(|b| (b, "already issued")))
+    {
+        writeln!(out, "{},{how},{}", csv_field(&b.candidate_id), b.url)?;
+    }
+    eprintln!(
+        "invigil: {} badges issued, {} already had one, {} rows not passed",
+        done.issued.len(),
+        done.already.len(),
+        done.not_passed
+    );
+    Ok(())
+}
+
+fn badges(api: &Api, a: &ExamShowArgs) -> anyhow::Result<()> {
+    let list: invigil_core::protocol::BadgeList =
+        api.send(api.get(&format!("/api/v1/exams/{}/badges", seg(&a.id))))?;
+    if a.json {
+        for b in &list.badges {
+            println!("{}", serde_json::to_string(b)?);
+        }
+        return Ok(());
+    }
+    match &list.achievement {
+        Some(ach) => println!("{}: badge \"{}\"", a.id, ach.name),
+        None => println!("{}: no badge defined (invigil exams achievement)", a.id),
+    }
+    for b in &list.badges {
+        println!(
+            "  {:<20} {:<9} issued {}  {}{}",
+            b.candidate_id,
+            b.status.as_str(),
+            show_time(b.issued_ms),
+            b.url,
+            b.status_reason
+                .as_deref()
+                .map(|r| format!("  ({r})"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn badge_status(api: &Api, a: &ExamBadgeStatusArgs) -> anyhow::Result<()> {
+    let status = invigil_core::protocol::BadgeStatus::parse(&a.status)
+        .context("--status: suspended, valid or revoked")?;
+    let b: invigil_core::protocol::Badge = api.send(
+        api.post(&format!("/api/v1/badges/{}/status", seg(&a.badge)))
+            .json(&invigil_core::protocol::NewBadgeStatus {
+                status,
+                reason: a.reason.clone(),
+            }),
+    )?;
+    println!("{} ({}): {}", b.id, b.candidate_id, b.status.as_str());
     Ok(())
 }
 

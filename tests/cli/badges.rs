@@ -96,7 +96,7 @@ fn issue(base: &str) -> (Value, String) {
     assert_eq!(status, 201, "{v}");
     let (status, issued) = api(
         base,
-        post.clone(),
+        post,
         "/api/v1/exams/net101/enrolments",
         Some(
             json!({"candidates": [{"candidate_id": "c1", "name": "Ada Lovelace", "email": "ada@example.org"}]}),
@@ -117,24 +117,79 @@ fn issue(base: &str) -> (Value, String) {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
+    // The admin's side through `invigil exams`.
+    let o = exams(
+        base,
+        &[
+            "achievement",
+            "net101",
+            "--name",
+            "Networking Fundamentals",
+            "--description",
+            "Passed the proctored exam.",
+            "--criteria",
+            "Score 70% or more.",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("net101: badge \"Networking Fundamentals\""),
+        "{}",
+        stdout(&o)
+    );
+    let results = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        results.path(),
+        "candidate_id,score,passed\nc1,81,true\nc9,12,false\n",
+    )
+    .unwrap();
+    let o = exams(
+        base,
+        &[
+            "pass",
+            "net101",
+            "--results",
+            results.path().to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 badges issued, 0 already had one, 1 rows not passed"),
+        "{}",
+        stderr(&o)
+    );
+    let line = stdout(&o).lines().nth(1).unwrap().to_owned();
+    assert!(line.starts_with("c1,issued,http://"), "{line}");
+    let o = exams(base, &["pass", "net101", "--candidate", "nobody"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("not enrolled"),
+        "{}",
+        stderr(&o)
+    );
+    let o = exams(base, &["badges", "net101"]);
+    assert!(
+        stdout(&o).contains("c1") && stdout(&o).contains("valid"),
+        "{}",
+        stdout(&o)
+    );
     let (status, v) = api(
         base,
-        reqwest::Method::PUT,
-        "/api/v1/exams/net101/achievement",
-        Some(
-            json!({"name": "Networking Fundamentals", "description": "Passed the proctored exam.",
-                    "criteria": "Score 70% or more."}),
-        ),
+        reqwest::Method::GET,
+        "/api/v1/exams/net101/badges",
+        None,
     );
     assert_eq!(status, 200, "{v}");
-    let (status, v) = api(
-        base,
-        post,
-        "/api/v1/exams/net101/passes",
-        Some(json!({"candidate_ids": ["c1"]})),
-    );
-    assert_eq!(status, 201, "{v}");
-    (v["issued"][0].clone(), "sess-badge-1".into())
+    (v["badges"][0].clone(), "sess-badge-1".into())
+}
+
+fn exams(base: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .args(["exams", "--server", base, "--user", "registrar"])
+        .args(args)
+        .env("INVIGIL_PASSWORD", PASSWORD)
+        .env_remove("INVIGIL_LOG")
+        .output()
+        .unwrap()
 }
 
 fn verify(args: &[&str]) -> (Option<i32>, String) {
@@ -280,6 +335,22 @@ fn a_badge_is_issued_verified_and_revoked() {
         Some(json!({"action": "invalidate", "note": "impersonation"})),
     );
     assert_eq!(status, 201, "{v}");
+    let o = exams(
+        &server.base,
+        &[
+            "badge-status",
+            badge["id"].as_str().unwrap(),
+            "--status",
+            "valid",
+            "--reason",
+            "appeal",
+        ],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("final"),
+        "{}",
+        stderr(&o)
+    );
     let (code, out) = verify(&[page, "--email", "ada@example.org"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
