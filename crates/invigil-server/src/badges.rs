@@ -397,62 +397,80 @@ fn random_hex(n: usize) -> String {
     invigil_core::chain::hex(&bytes)
 }
 
-/// A free entry in a status list of the current key, chosen at random so
-/// that a badge's index says nothing about when it was issued (the list
-/// is "herd privacy" only if neighbours are strangers).
-async fn allocate(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// Where `n` new badges' status bits go: free entries of the current key's
+/// list (new lists when it is 3/4 full, so random probing stays cheap),
+/// each chosen at random so that a badge's index says nothing about when
+/// it was issued (a list gives "herd privacy" only if neighbours are
+/// strangers). Returns the slots and the lists to open. Callers hold the
+/// issuing lock; the `UNIQUE (list_id, list_index)` constraint catches
+/// anything else.
+async fn plan_slots(
+    state: &AppState,
     key_id: &str,
-) -> ApiResult<(i64, i64)> {
-    let current: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT id, next_index FROM badge_lists WHERE key_id = $1 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(key_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    // A list is closed at 3/4 full, so random probing stays cheap.
-    let limit = (LIST_LEN as i64) * 3 / 4;
-    let list = match current {
-        Some((id, used)) if used < limit => id,
-        _ => {
-            let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM badge_lists")
-                .fetch_one(&mut **tx)
-                .await?;
-            let id = max.unwrap_or(0) + 1;
-            sqlx::query("INSERT INTO badge_lists (id, key_id, next_index, created_ms) VALUES ($1, $2, 0, $3)")
-                .bind(id)
-                .bind(key_id)
-                .bind(now_ms())
-                .execute(&mut **tx)
-                .await?;
-            id
-        }
-    };
-    for _ in 0..64 {
-        let mut b = [0u8; 4];
-        getrandom::fill(&mut b).expect("the OS random source works");
-        let index = (u32::from_le_bytes(b) as usize % LIST_LEN) as i64;
-        let taken: Option<(i64,)> =
-            sqlx::query_as("SELECT list_index FROM badges WHERE list_id = $1 AND list_index = $2")
-                .bind(list)
-                .bind(index)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if taken.is_none() {
-            sqlx::query("UPDATE badge_lists SET next_index = next_index + 1 WHERE id = $1")
-                .bind(list)
-                .execute(&mut **tx)
-                .await?;
-            return Ok((list, index));
-        }
+    n: usize,
+) -> ApiResult<(Vec<(i64, i64)>, Vec<i64>)> {
+    use std::collections::HashSet;
+    let limit = LIST_LEN * 3 / 4;
+    let current: Option<(i64,)> =
+        sqlx::query_as("SELECT id FROM badge_lists WHERE key_id = $1 ORDER BY id DESC LIMIT 1")
+            .bind(key_id)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM badge_lists")
+        .fetch_one(&state.db.pool)
+        .await?;
+    let mut next_id = max.unwrap_or(0) + 1;
+    let mut list = current.map(|(id,)| id);
+    let mut used: HashSet<i64> = HashSet::new();
+    if let Some(id) = list {
+        let rows: Vec<(i64,)> = sqlx::query_as("SELECT list_index FROM badges WHERE list_id = $1")
+            .bind(id)
+            .fetch_all(&state.db.pool)
+            .await?;
+        used = rows.into_iter().map(|(i,)| i).collect();
     }
-    Err(ApiError::internal(
-        "no free status list entry after 64 tries",
-    ))
+    let mut slots = Vec::with_capacity(n);
+    let mut opened = Vec::new();
+    for _ in 0..n {
+        let id = match list {
+            Some(id) if used.len() < limit => id,
+            _ => {
+                let id = next_id;
+                next_id += 1;
+                opened.push(id);
+                used.clear();
+                list = Some(id);
+                id
+            }
+        };
+        let index = loop {
+            let mut b = [0u8; 4];
+            getrandom::fill(&mut b).expect("the OS random source works");
+            let index = (u32::from_le_bytes(b) as usize % LIST_LEN) as i64;
+            if used.insert(index) {
+                break index;
+            }
+        };
+        slots.push((id, index));
+    }
+    Ok((slots, opened))
 }
 
-/// Issues badges for `passes` (already checked by [`check_pass`]), all in
-/// one transaction: all are issued or none.
+/// One badge ready to store.
+struct Signed {
+    id: String,
+    pass: Eligible,
+    list: i64,
+    index: i64,
+    now: i64,
+    valid_until: Option<i64>,
+    credential: String,
+}
+
+/// Issues badges for `passes` (already checked by [`check_pass`]): all are
+/// signed first, outside any transaction (~5 ms each), then stored in one
+/// short transaction, so all are issued or none and other writers (live
+/// sessions' events) are not held up while a results file is signed.
 pub async fn issue(
     state: &AppState,
     exam_id: &str,
@@ -467,39 +485,37 @@ pub async fn issue(
     };
     let _one_at_a_time = state.badge_issuing.lock().await;
     let issuing = state.issuing.clone();
-    let (key_id, _) = state.badge_keys.current();
-    let key_id = key_id.to_owned();
-    let mut tx = state.db.pool.begin().await?;
-    let mut out = Vec::with_capacity(passes.len());
-    for pass in passes {
-        let (list, index) = allocate(&mut tx, &key_id).await?;
-        let mut uuid = [0u8; 16];
-        getrandom::fill(&mut uuid).expect("the OS random source works");
-        let urn = urn_uuid(uuid);
-        let id = urn.trim_start_matches("urn:uuid:").to_owned();
-        let now = now_ms();
-        // An average Gregorian month: 30.436875 days.
-        let valid_until = achievement
-            .valid_months
-            .map(|m| now + i64::from(m) * 2_629_746_000);
-        let salt = random_hex(16);
-        let content_id = urn.clone();
-        let state2 = state.clone();
-        let key_id2 = key_id.clone();
-        let issuing2 = issuing.clone();
-        let a = achievement.clone();
-        let exam = exam_id.to_owned();
-        let email = pass.email.clone();
-        let credential = tokio::task::spawn_blocking(move || -> Result<Value, String> {
-            let key = state2
-                .badge_keys
-                .get(&key_id2)
-                .ok_or("the signing key is gone")?;
-            let (did, method) = issuing2.signer(&key_id2, key);
+    let key_id = state.badge_keys.current().0.to_owned();
+    let (slots, opened) = plan_slots(state, &key_id, passes.len()).await?;
+    let state2 = state.clone();
+    let key_id2 = key_id.clone();
+    let issuing2 = issuing.clone();
+    let exam = exam_id.to_owned();
+    let signed = tokio::task::spawn_blocking(move || -> Result<Vec<Signed>, String> {
+        let key = state2
+            .badge_keys
+            .get(&key_id2)
+            .ok_or("the signing key is gone")?;
+        let (did, method) = issuing2.signer(&key_id2, key);
+        let a = &achievement;
+        let mut out = Vec::with_capacity(passes.len());
+        for (pass, (list, index)) in passes.into_iter().zip(slots) {
+            let mut uuid = [0u8; 16];
+            getrandom::fill(&mut uuid).expect("the OS random source works");
+            let urn = urn_uuid(uuid);
+            let now = now_ms();
+            // An average Gregorian month: 30.436875 days.
+            let valid_until = a.valid_months.map(|m| now + i64::from(m) * 2_629_746_000);
+            let salt = random_hex(16);
+            let entry = |purpose| StatusEntry {
+                list_url: issuing2.list_url(list, purpose),
+                index: index as usize,
+                purpose,
+            };
             let content = BadgeContent {
-                id: content_id,
+                id: urn.clone(),
                 issuer: Issuer {
-                    id: did,
+                    id: did.clone(),
                     name: issuing2.issuer_name.clone(),
                     url: Some(issuing2.public_url.clone()),
                 },
@@ -510,65 +526,91 @@ pub async fn issue(
                     criteria: a.criteria.clone(),
                     image: Some(format!("{}/image.png", issuing2.achievement_url(&exam))),
                 },
-                identity_hash: identity_hash(&email, &salt),
+                identity_hash: identity_hash(&pass.email, &salt),
                 salt,
                 valid_from_ms: now,
                 valid_until_ms: valid_until,
-                status: vec![
-                    StatusEntry {
-                        list_url: issuing2.list_url(list, Purpose::Revocation),
-                        index: index as usize,
-                        purpose: Purpose::Revocation,
-                    },
-                    StatusEntry {
-                        list_url: issuing2.list_url(list, Purpose::Suspension),
-                        index: index as usize,
-                        purpose: Purpose::Suspension,
-                    },
-                ],
+                status: vec![entry(Purpose::Revocation), entry(Purpose::Suspension)],
             };
             let created = invigil_badges::dates::format(now);
-            invigil_badges::proof::sign(&content.to_json(), key, &method, &created)
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+            let credential =
+                invigil_badges::proof::sign(&content.to_json(), key, &method, &created)
+                    .map_err(|e| e.to_string())?;
+            out.push(Signed {
+                id: urn.trim_start_matches("urn:uuid:").to_owned(),
+                pass,
+                list,
+                index,
+                now,
+                valid_until,
+                credential: credential.to_string(),
+            });
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+
+    let mut tx = state.db.pool.begin().await?;
+    for id in &opened {
+        sqlx::query(
+            "INSERT INTO badge_lists (id, key_id, next_index, created_ms) VALUES ($1, $2, 0, $3)",
+        )
+        .bind(id)
+        .bind(&key_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut per_list: HashMap<i64, i64> = HashMap::new();
+    for b in &signed {
+        *per_list.entry(b.list).or_default() += 1;
         sqlx::query(
             "INSERT INTO badges (id, exam_id, candidate_id, session_id, list_id, list_index, key_id, status, \
              issued_ms, issued_by, valid_until_ms, credential) VALUES ($1, $2, $3, $4, $5, $6, $7, 'valid', $8, $9, $10, $11)",
         )
-        .bind(&id)
+        .bind(&b.id)
         .bind(exam_id)
-        .bind(&pass.candidate_id)
-        .bind(&pass.session_id)
-        .bind(list)
-        .bind(index)
+        .bind(&b.pass.candidate_id)
+        .bind(&b.pass.session_id)
+        .bind(b.list)
+        .bind(b.index)
         .bind(&key_id)
-        .bind(now)
+        .bind(b.now)
         .bind(admin)
-        .bind(valid_until)
-        .bind(credential.to_string())
+        .bind(b.valid_until)
+        .bind(&b.credential)
         .execute(&mut *tx)
         .await?;
-        out.push(
+    }
+    // `next_index` counts the entries used.
+    for (list, n) in per_list {
+        sqlx::query("UPDATE badge_lists SET next_index = next_index + $1 WHERE id = $2")
+            .bind(n)
+            .bind(list)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(signed
+        .into_iter()
+        .map(|b| {
             BadgeRow {
-                id,
+                id: b.id,
                 exam_id: exam_id.to_owned(),
-                candidate_id: pass.candidate_id,
-                session_id: pass.session_id,
+                candidate_id: b.pass.candidate_id,
+                session_id: b.pass.session_id,
                 status: "valid".into(),
                 status_reason: None,
                 status_ms: None,
-                issued_ms: now,
+                issued_ms: b.now,
                 issued_by: admin.to_owned(),
-                valid_until_ms: valid_until,
+                valid_until_ms: b.valid_until,
             }
-            .view(&issuing),
-        );
-    }
-    tx.commit().await?;
-    Ok(out)
+            .view(&issuing)
+        })
+        .collect())
 }
 
 /// Revokes the badge of an invalidated session, inside the invalidation's
