@@ -51,16 +51,22 @@ pub fn bundled_contexts() -> impl Iterator<Item = &'static str> {
     BUNDLED.iter().map(|(url, _)| *url)
 }
 
-fn loader() -> Result<HashMap<IriBuf, RemoteDocument>, BadgeError> {
-    let mut map = HashMap::new();
-    for (url, text) in BUNDLED {
-        let iri = IriBuf::new(url.to_string())
-            .map_err(|_| BadgeError::internal("bundled context URL"))?;
-        let (value, _) = json_ld::syntax::Value::parse_str(text)
-            .map_err(|_| BadgeError::internal("bundled context is not JSON"))?;
-        map.insert(iri.clone(), RemoteDocument::new(Some(iri), None, value));
-    }
-    Ok(map)
+/// The bundled contexts as a JSON-LD loader, parsed once per process.
+fn loader() -> Result<&'static HashMap<IriBuf, RemoteDocument>, BadgeError> {
+    static LOADER: std::sync::OnceLock<Option<HashMap<IriBuf, RemoteDocument>>> =
+        std::sync::OnceLock::new();
+    LOADER
+        .get_or_init(|| {
+            let mut map = HashMap::new();
+            for (url, text) in BUNDLED {
+                let iri = IriBuf::new(url.to_string()).ok()?;
+                let (value, _) = json_ld::syntax::Value::parse_str(text).ok()?;
+                map.insert(iri.clone(), RemoteDocument::new(Some(iri), None, value));
+            }
+            Some(map)
+        })
+        .as_ref()
+        .ok_or(BadgeError::Internal("a bundled context does not parse"))
 }
 
 /// Every `@context` entry of `doc` that is a URL must be bundled.
@@ -102,7 +108,7 @@ pub fn canonical_nquads(doc: &serde_json::Value) -> Result<String, BadgeError> {
     let input = RemoteDocument::new(None, None, value);
     let loader = loader()?;
     let mut blanks = generator::Blank::new_with_prefix("b".to_string());
-    let mut rdf = futures::executor::block_on(input.to_rdf(&mut blanks, &loader))
+    let mut rdf = futures::executor::block_on(input.to_rdf(&mut blanks, loader))
         .map_err(|e| BadgeError::Malformed(format!("JSON-LD: {e}")))?;
     let mut dataset = oxrdf::Dataset::new();
     for rdf_types::Quad(s, p, o, g) in rdf.cloned_quads() {

@@ -25,6 +25,16 @@ where
     }
 }
 
+/// The request's `Content-Type`, lower-cased ("" when absent): what an
+/// upload that takes JSON or CSV branches on.
+pub fn content_type(req: &Request) -> String {
+    req.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
 /// The whole body, or 413 when it is over the limit.
 pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {

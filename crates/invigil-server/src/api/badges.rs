@@ -184,12 +184,7 @@ pub(super) async fn record_passes(
 ) -> ApiResult<(StatusCode, Json<PassesRecorded>)> {
     let admin = caller.admin()?.to_owned();
     load_row(&state, &id).await?;
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let content_type = crate::json::content_type(&req);
     let bytes = body_bytes(req, &state).await?;
     let (ids, not_passed) = if content_type.starts_with("application/json") {
         let v: Value = crate::json::parse(&bytes)?;

@@ -3,7 +3,7 @@
 //! proctors read them.
 
 use axum::extract::{Path, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use invigil_core::protocol::{
@@ -250,12 +250,7 @@ pub(super) async fn enrol_roster(
     req: Request,
 ) -> ApiResult<(StatusCode, Json<Issued>)> {
     let admin = caller.admin()?.to_owned();
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let content_type = crate::json::content_type(&req);
     let json = content_type.starts_with("application/json");
     if !json && !content_type.starts_with("text/csv") && !content_type.starts_with("text/plain") {
         return Err(ApiError::bad_request(

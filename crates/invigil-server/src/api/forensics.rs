@@ -3,7 +3,7 @@
 //! and its flags join the candidates' sessions.
 
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use invigil_core::protocol::{ErrorBody, ForensicsReport, ResponsesUpload};
@@ -67,12 +67,7 @@ pub(super) async fn upload_responses(
 ) -> ApiResult<(StatusCode, Json<ForensicsReport>)> {
     let admin = caller.admin()?.to_owned();
     load_row(&state, &id).await?;
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let content_type = crate::json::content_type(&req);
     let bytes = body_bytes(req, &state).await?;
     let upload = if content_type.starts_with("application/json") {
         crate::json::parse::<ResponsesUpload>(&bytes)?

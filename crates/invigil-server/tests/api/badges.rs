@@ -9,19 +9,7 @@ use std::collections::HashMap;
 use invigil_badges::verify::{self, Lookup, Options, Verdict};
 use serde_json::{json, Value};
 
-use crate::common::{self, TestServer};
-
-fn unique(prefix: &str) -> String {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).unwrap();
-    format!("{prefix}-{}", invigil_core::chain::hex(&b))
-}
-
-fn token() -> String {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).unwrap();
-    format!("ivc_{}", invigil_core::chain::hex(&b))
-}
+use crate::common::{self, token, unique, TestServer};
 
 async fn send(
     s: &TestServer,

@@ -8,17 +8,10 @@ use invigil_core::chain::Chain;
 use invigil_core::{Event, EventKind, EVENT_SCHEMA_VERSION};
 use serde_json::{json, Value};
 
-use crate::common::{Db, TestServer};
+use crate::common::{token, unique, Db, TestServer};
 
 async fn closed(db: Db) -> Option<TestServer> {
     TestServer::start_with(db, |c| c.open_enrolment = false).await
-}
-
-/// Ids unique to this run: the PostgreSQL database is shared.
-fn unique(prefix: &str) -> String {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).unwrap();
-    format!("{prefix}-{}", invigil_core::chain::hex(&b))
 }
 
 fn now_ms() -> i64 {
@@ -72,12 +65,6 @@ async fn roster(s: &TestServer, admin: &str, exam: &str, csv: &str) -> (u16, Val
 
 fn start_body(code: &str, session_id: &str, token: &str) -> Value {
     json!({"launch_code": code, "session_id": session_id, "token": token})
-}
-
-fn token() -> String {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).unwrap();
-    format!("ivc_{}", invigil_core::chain::hex(&b))
 }
 
 fn code_of(issued: &Value, candidate: &str) -> String {

@@ -7,19 +7,7 @@ use invigil_forensics::data::to_long_csv;
 use invigil_forensics::sim::{exam, Cheat};
 use serde_json::{json, Value};
 
-use crate::common::{chained, TestServer};
-
-fn unique(prefix: &str) -> String {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).unwrap();
-    format!("{prefix}-{}", invigil_core::chain::hex(&b))
-}
-
-fn token() -> String {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).unwrap();
-    format!("ivc_{}", invigil_core::chain::hex(&b))
-}
+use crate::common::{chained, token, unique, TestServer};
 
 async fn send(s: &TestServer, path: &str, token: &str, body: Value) -> (u16, Value) {
     let r = s

@@ -9,6 +9,21 @@ use invigil_core::{Event, EventKind, EVENT_SCHEMA_VERSION};
 use invigil_server::{Config, Server};
 use serde_json::{json, Value};
 
+/// `prefix-` and 12 random hex digits: ids that tests sharing the
+/// PostgreSQL database do not collide on.
+pub fn unique(prefix: &str) -> String {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).unwrap();
+    format!("{prefix}-{}", invigil_core::chain::hex(&b))
+}
+
+/// A fresh candidate token.
+pub fn token() -> String {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).unwrap();
+    format!("ivc_{}", invigil_core::chain::hex(&b))
+}
+
 pub struct TestServer {
     pub server: Server,
     pub base: String,
