@@ -30,6 +30,16 @@ def main(source, out_dir):
     image = [i for i in graph.input if i.name not in weights]
     del graph.input[:]
     graph.input.extend(image)
+    half_weights(graph)
+    onnx.checker.check_model(model)
+    out = f"{out_dir.rstrip('/')}/face_recognition_sface_2021dec_f16w.onnx"
+    onnx.save(model, out)
+    print(out, hashlib.sha256(open(out, "rb").read()).hexdigest())
+
+
+def half_weights(graph):
+    """Stores every float32 weight of 16 or more values as float16, turned
+    back into float32 by a Cast node at load (tract folds them)."""
     kept, casts = [], []
     for t in graph.initializer:
         a = numpy_helper.to_array(t)
@@ -45,10 +55,6 @@ def main(source, out_dir):
     nodes = list(graph.node)
     del graph.node[:]
     graph.node.extend(casts + nodes)
-    onnx.checker.check_model(model)
-    out = f"{out_dir.rstrip('/')}/face_recognition_sface_2021dec_f16w.onnx"
-    onnx.save(model, out)
-    print(out, hashlib.sha256(open(out, "rb").read()).hexdigest())
 
 
 if __name__ == "__main__":

@@ -222,6 +222,9 @@ pub struct ExamArgs {
     /// Scratch paper is allowed (looking down at the desk is no violation).
     #[arg(long)]
     pub scratch_paper: bool,
+    /// Books are allowed (a book in view is no violation).
+    #[arg(long)]
+    pub books: bool,
     /// Breaks allowed (0: none).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub breaks: u32,

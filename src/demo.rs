@@ -148,6 +148,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         },
         aids: Aids {
             scratch_paper: true,
+            books: false,
             breaks: Some(Breaks {
                 count: 1,
                 minutes: 10.0,

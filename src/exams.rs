@@ -194,6 +194,7 @@ fn new_exam(a: &ExamArgs) -> anyhow::Result<NewExam> {
         },
         aids: Aids {
             scratch_paper: a.scratch_paper,
+            books: a.books,
             breaks: (a.breaks > 0).then_some(Breaks {
                 count: a.breaks,
                 minutes: a.break_minutes,
@@ -294,8 +295,9 @@ fn print_exam(e: &Exam) {
         None => "none".into(),
     };
     println!(
-        "  aids:     scratch paper {}, breaks {breaks}",
-        on(e.aids.scratch_paper)
+        "  aids:     scratch paper {}, books {}, breaks {breaks}",
+        on(e.aids.scratch_paper),
+        on(e.aids.books)
     );
     println!(
         "  enrolled: {}, sessions started: {}",

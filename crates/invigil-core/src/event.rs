@@ -137,6 +137,24 @@ event_kinds! {
     /// The face in view has not changed shape for `static_face_s`: a
     /// photograph in front of the camera; data: `static_ms`, `motion`.
     StaticFace = "static_face", Violation, "Face does not move (a photo?)", "Your face has not moved for a long time";
+    /// The head has been turned away from the candidate's neutral pose for
+    /// `looking_away_warn_s`; shown to the candidate with a countdown.
+    /// Data: `yaw`, `pitch` (degrees from the neutral pose), `direction`
+    /// (`left`, `right`, `up`, `down`: the candidate's own), `duration_ms`,
+    /// `flag_in_ms`.
+    LookingAwayWarning = "looking_away_warning", Warning, "Looking away (warning)", "Look back at the screen";
+    /// ...for `looking_away_flag_s`. Data as the warning's.
+    LookingAway = "looking_away", Violation, "Looking away from the screen", "You looked away from the screen for too long";
+    /// The head is back towards the screen after a warning or flag; data:
+    /// `duration_ms`, `direction`, `flagged`.
+    LookingBack = "looking_back", Info, "Looking at the screen again", "";
+    /// An object the exam does not allow (`object_labels` less the aids)
+    /// has been in view for `object_flag_s`; data: `label` (`phone`,
+    /// `book`, `person`: a second person whose face is not visible,
+    /// `laptop`, `screen`), `score`, `box`, `seen_ms`.
+    ObjectDetected = "object_detected", Violation, "Object in view", "An object that is not allowed is in view";
+    /// That object has gone; data: `label`, `duration_ms`.
+    ObjectCleared = "object_cleared", Info, "Object gone", "";
 }
 
 impl std::str::FromStr for EventKind {

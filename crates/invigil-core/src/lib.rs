@@ -38,6 +38,8 @@ pub use engine::{EndReason, RuleEngine};
 pub use episode::{Episode, EpisodeStep};
 pub use event::{Event, EventKind, Severity, EVENT_SCHEMA_VERSION};
 pub use frame::{Frame, FrameError, MAX_T_MS};
-pub use observation::{Analyzer, Face, Fingerprint, Observation, SceneStats};
+pub use observation::{
+    Analyzer, Face, Fingerprint, HeadPose, ObjectLabel, Observation, SceneStats, SeenObject,
+};
 pub use policy::{Policy, PolicyError};
 pub use rules::{Emitter, FrameFacts, Rule};

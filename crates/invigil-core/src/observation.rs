@@ -27,6 +27,85 @@ impl Face {
     }
 }
 
+/// Where a face points, in degrees, measured from its landmarks (the
+/// analyzer's face mesh; docs/conduct.md). Absolute: the looking-away rule
+/// compares it with the candidate's own neutral pose, not with zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeadPose {
+    /// Turn about the vertical axis: positive towards the candidate's
+    /// left (the right of an unmirrored camera picture).
+    pub yaw: f32,
+    /// Nod: positive up.
+    pub pitch: f32,
+    /// Tilt of the eye line in the picture: positive clockwise.
+    pub roll: f32,
+}
+
+/// What the object detector can name (a subset of COCO's classes, with
+/// the names the events use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectLabel {
+    Person,
+    Phone,
+    Book,
+    Laptop,
+    /// A television or computer monitor.
+    Screen,
+}
+
+impl ObjectLabel {
+    pub const ALL: [ObjectLabel; 5] = [
+        ObjectLabel::Person,
+        ObjectLabel::Phone,
+        ObjectLabel::Book,
+        ObjectLabel::Laptop,
+        ObjectLabel::Screen,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectLabel::Person => "person",
+            ObjectLabel::Phone => "phone",
+            ObjectLabel::Book => "book",
+            ObjectLabel::Laptop => "laptop",
+            ObjectLabel::Screen => "screen",
+        }
+    }
+}
+
+impl std::str::FromStr for ObjectLabel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        ObjectLabel::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown object `{s}` (known: person, phone, book, laptop, screen)")
+            })
+    }
+}
+
+/// One object found in a frame, in the frame's pixel coordinates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeenObject {
+    pub label: ObjectLabel,
+    /// Detector confidence in `[0, 1]`.
+    pub score: f32,
+    /// `[x, y, width, height]`, top-left origin.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+}
+
+impl SeenObject {
+    /// Whether a point lies in the box.
+    pub fn contains(&self, p: [f32; 2]) -> bool {
+        let [x, y, w, h] = self.bbox;
+        p[0] >= x && p[0] <= x + w && p[1] >= y && p[1] <= y + h
+    }
+}
+
 /// A small luminance thumbnail of a frame, used to tell whether consecutive
 /// frames differ (a frozen camera) without keeping the frame itself.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -112,6 +191,12 @@ pub struct Observation {
     /// the best-matching face in view, when the analyzer compared them on
     /// this frame (now and then, not every frame; docs/identity.md).
     pub identity: Option<f32>,
+    /// The head pose of the main face (the largest), when the analyzer
+    /// measured it on this frame (a few times a second).
+    pub pose: Option<HeadPose>,
+    /// Objects in view, when the object detector ran on this frame (every
+    /// few seconds); `None` on the frames in between.
+    pub objects: Option<Vec<SeenObject>>,
 }
 
 impl Observation {
@@ -122,6 +207,8 @@ impl Observation {
             detected: true,
             scene,
             identity: None,
+            pose: None,
+            objects: None,
         }
     }
 }

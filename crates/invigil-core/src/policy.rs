@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ObjectLabel;
+
 /// Exam rules and their thresholds. Every key is optional in the TOML file;
 /// a missing key keeps its default. Unknown keys are an error, so a typo
 /// never silently falls back to a default. See docs/policy.md.
@@ -83,6 +85,34 @@ pub struct Policy {
     /// Largest change of the face's shape (nose and mouth in units of the
     /// eye distance) that still counts as not moving.
     pub static_face_max_motion: f64,
+    /// Looking away (docs/conduct.md): the head turned away from the
+    /// candidate's own neutral pose this long: `looking_away_warning`,
+    /// shown to the candidate.
+    pub looking_away_warn_s: f64,
+    /// ...this long: `looking_away`. 0 turns the rule off.
+    pub looking_away_flag_s: f64,
+    /// The head counts as turned away beyond this many degrees of yaw
+    /// (to either side) from the neutral pose...
+    pub looking_away_max_yaw_deg: f64,
+    /// ...or this many degrees of pitch (up or down).
+    pub looking_away_max_pitch_deg: f64,
+    /// The neutral pose is the median of the head poses measured over the
+    /// first this many seconds with a face in view.
+    pub looking_away_calibrate_s: f64,
+    /// Exam aid: paper on the desk. Looking down is never flagged.
+    pub scratch_paper: bool,
+    /// Exam aid: books on the desk. A book in view is never flagged.
+    pub books: bool,
+    /// Objects in view (docs/conduct.md): what is flagged. `person` is a
+    /// second person whose face is not visible. Empty turns the rule off.
+    pub object_labels: Vec<ObjectLabel>,
+    /// An object seen this long: `object_detected`.
+    pub object_flag_s: f64,
+    /// Objects scoring below this are ignored.
+    pub object_min_score: f64,
+    /// Look for objects this often (seconds), and at once when the number
+    /// of faces changes.
+    pub object_interval_s: f64,
 }
 
 impl Default for Policy {
@@ -115,6 +145,17 @@ impl Default for Policy {
             identity_return_flag_s: 2.0,
             static_face_s: 120.0,
             static_face_max_motion: 0.03,
+            looking_away_warn_s: 5.0,
+            looking_away_flag_s: 15.0,
+            looking_away_max_yaw_deg: 30.0,
+            looking_away_max_pitch_deg: 25.0,
+            looking_away_calibrate_s: 10.0,
+            scratch_paper: false,
+            books: false,
+            object_labels: vec![ObjectLabel::Person, ObjectLabel::Phone, ObjectLabel::Book],
+            object_flag_s: 2.0,
+            object_min_score: 0.5,
+            object_interval_s: 2.0,
         }
     }
 }
@@ -205,6 +246,10 @@ impl Policy {
             ("identity_flag_s", self.identity_flag_s),
             ("identity_return_flag_s", self.identity_return_flag_s),
             ("static_face_s", self.static_face_s),
+            ("looking_away_warn_s", self.looking_away_warn_s),
+            ("looking_away_flag_s", self.looking_away_flag_s),
+            ("looking_away_calibrate_s", self.looking_away_calibrate_s),
+            ("object_flag_s", self.object_flag_s),
         ];
         for (key, value) in durations {
             if !value.is_finite() || value < 0.0 {
@@ -224,6 +269,33 @@ impl Policy {
                     "({}) must not be shorter than absence_warn_s ({}): the warning comes first",
                     self.absence_flag_s, self.absence_warn_s
                 ),
+            ));
+        }
+        if self.looking_away_flag_s > 0.0 && self.looking_away_flag_s < self.looking_away_warn_s {
+            return Err(invalid(
+                "looking_away_flag_s",
+                format!(
+                    "({}) must not be shorter than looking_away_warn_s ({}): the warning comes first (0 turns the rule off)",
+                    self.looking_away_flag_s, self.looking_away_warn_s
+                ),
+            ));
+        }
+        for (key, value, max) in [
+            ("looking_away_max_yaw_deg", self.looking_away_max_yaw_deg, 90.0),
+            ("looking_away_max_pitch_deg", self.looking_away_max_pitch_deg, 90.0),
+        ] {
+            if !(value.is_finite() && value >= 5.0 && value <= max) {
+                return Err(invalid(
+                    key,
+                    format!("must be between 5 and {max} degrees; got {value}"),
+                ));
+            }
+        }
+        let every = self.object_interval_s;
+        if !(every.is_finite() && (0.5..=60.0).contains(&every)) {
+            return Err(invalid(
+                "object_interval_s",
+                format!("must be between 0.5 and 60 seconds; got {every}"),
             ));
         }
         if self.clip_max_s > 300.0 {
@@ -286,6 +358,7 @@ impl Policy {
         for (key, value) in [
             ("min_face_score", self.min_face_score),
             ("multiple_faces_min_score", self.multiple_faces_min_score),
+            ("object_min_score", self.object_min_score),
         ] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(invalid(
@@ -309,6 +382,12 @@ impl Policy {
             }
         }
         Ok(())
+    }
+
+    /// Whether objects of this kind are flagged: listed in `object_labels`
+    /// and not allowed by an aid (`books`).
+    pub fn flags_object(&self, label: ObjectLabel) -> bool {
+        self.object_labels.contains(&label) && !(label == ObjectLabel::Book && self.books)
     }
 
     /// Whether a frame with these statistics shows nothing usable: too dark,
@@ -380,6 +459,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("absence_flag_s"), "{err}");
+    }
+
+    #[test]
+    fn conduct_keys_are_checked() {
+        let p = Policy::from_toml(
+            "object_labels = [\"phone\"]\nbooks = true\nlooking_away_flag_s = 0",
+            "exam.toml",
+        )
+        .unwrap();
+        assert!(p.flags_object(ObjectLabel::Phone));
+        assert!(!p.flags_object(ObjectLabel::Person));
+        let books = Policy {
+            books: true,
+            ..Policy::default()
+        };
+        assert!(!books.flags_object(ObjectLabel::Book));
+        assert!(Policy::default().flags_object(ObjectLabel::Book));
+        for (text, key) in [
+            ("object_labels = [\"cat\"]", "cat"),
+            ("looking_away_warn_s = 20", "looking_away_flag_s"),
+            ("looking_away_max_yaw_deg = 2", "looking_away_max_yaw_deg"),
+            ("object_interval_s = 0", "object_interval_s"),
+            ("object_min_score = 2", "object_min_score"),
+        ] {
+            let err = Policy::from_toml(text, "exam.toml").unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -229,6 +229,7 @@ mod tests {
             .contains("no breaks"));
         let one = Aids {
             scratch_paper: false,
+            books: false,
             breaks: Some(Breaks {
                 count: 1,
                 minutes: 5.0,

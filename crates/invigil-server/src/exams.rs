@@ -55,7 +55,7 @@ pub(crate) fn check_exam(exam: &NewExam) -> ApiResult<()> {
         ));
     }
     check_keys("policy", &exam.policy)?;
-    effective_policy(&exam.policy, &Map::new())
+    effective_policy(&exam.policy, &exam.aids, &Map::new())
         .map_err(|e| ApiError::invalid_field("policy", e))?;
     exam.aids.validate().map_err(|(field, problem)| {
         ApiError::invalid_field(field.clone(), format!("`{field}` {problem}"))
@@ -82,7 +82,7 @@ pub(crate) fn check_overrides(
     overrides: &Map<String, Value>,
 ) -> ApiResult<Policy> {
     check_keys(field, overrides)?;
-    effective_policy(exam_policy, overrides).map_err(|e| ApiError::invalid_field(field, e))
+    effective_policy(exam_policy, &Aids::default(), overrides).map_err(|e| ApiError::invalid_field(field, e))
 }
 
 /// Checks one enrolment's fields; `at` names it in errors (`candidates[3]`,
@@ -258,7 +258,7 @@ pub(crate) fn ticket_for(
     overrides: &Map<String, Value>,
     now_ms: i64,
 ) -> ApiResult<String> {
-    let policy = effective_policy(&exam.policy(), overrides)
+    let policy = effective_policy(&exam.policy(), &exam.aids(), overrides)
         .map_err(|e| ApiError::internal(format!("exam {}: the policy is invalid: {e}", exam.id)))?;
     let policy = match serde_json::to_value(&policy) {
         Ok(Value::Object(map)) => map,

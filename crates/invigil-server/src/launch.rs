@@ -67,7 +67,7 @@ pub(crate) async fn redeem(
     .ok_or_else(bad_code)?;
     let overrides: Map<String, Value> = serde_json::from_str(&row.overrides).unwrap_or_default();
     let token_hash = auth::token_hash(token.as_str());
-    let exam_policy = effective_policy(&exam.policy(), &overrides).map_err(|e| {
+    let exam_policy = effective_policy(&exam.policy(), &exam.aids(), &overrides).map_err(|e| {
         ApiError::internal(format!(
             "exam {}: the stored policy is invalid: {e}",
             exam.id

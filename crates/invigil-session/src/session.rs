@@ -13,7 +13,7 @@ use invigil_capture::pipeline::{self, FrameTap, Note, PipelineError, PipelineOpt
 use invigil_capture::{FrameSource, OpenOptions, Scenario, SourceInfo};
 use invigil_core::{Event, Frame, Observation, Policy, RuleEngine};
 use invigil_uplink::{ClipTap, SessionRequest, Start, Uplink, UplinkStatus};
-use invigil_vision::{analyzer_for, DetectorProfile, Embedding, VisionAnalyzer};
+use invigil_vision::{analyzer_for, ConductWatch, DetectorProfile, Embedding, VisionAnalyzer};
 
 use crate::BreakDesk;
 
@@ -183,8 +183,13 @@ fn build_analyzer(
     policy: &Policy,
     reference: Option<&Embedding>,
 ) -> Result<VisionAnalyzer, SessionError> {
-    let analyzer = analyzer_for(options.detectors, options.model_file.as_deref(), policy)
+    let mut analyzer = analyzer_for(options.detectors, options.model_file.as_deref(), policy)
         .map_err(|e| SessionError::Detector(e.to_string()))?;
+    if let Some(watch) =
+        ConductWatch::for_policy(policy).map_err(|e| SessionError::Detector(e.to_string()))?
+    {
+        analyzer = analyzer.with_conduct(watch);
+    }
     Ok(match reference {
         Some(r) => analyzer.with_identity(crate::identity::identity_watch(r, policy)?),
         None => analyzer,

@@ -1,11 +1,123 @@
 //! The per-frame analyzer: scene statistics on every frame, face detection
 //! when it can tell us something new.
 
-use invigil_core::{Analyzer, Face, Fingerprint, Frame, Observation};
+use invigil_core::{Analyzer, Face, Fingerprint, Frame, HeadPose, Observation, SeenObject};
 
 use crate::identity::IdentityWatch;
 use crate::scene::scene_stats;
-use crate::{FaceDetector, VisionError};
+use crate::{FaceDetector, FaceLandmarker, ObjectDetector, VisionError};
+
+/// Measure the head pose this often (media time): the looking-away rule
+/// works in seconds, and the landmark model costs ~5 ms.
+pub const POSE_INTERVAL_MS: u64 = 200;
+
+/// When the number of faces changes, look for objects at once, but not
+/// more often than this.
+pub const OBJECTS_SOON_MS: u64 = 500;
+
+/// The conduct rules' models (docs/conduct.md) and when they run.
+pub struct ConductWatch {
+    landmarker: Option<FaceLandmarker>,
+    objects: Option<ObjectDetector>,
+    min_face_score: f32,
+    pose_interval_ms: u64,
+    objects_interval_ms: u64,
+    last_pose: Option<u64>,
+    last_objects: Option<u64>,
+    last_face_count: Option<usize>,
+    poses: u64,
+    object_runs: u64,
+}
+
+impl ConductWatch {
+    /// Head pose with `landmarker` (none: the looking-away rule is off),
+    /// objects with `objects` (none: the objects rule is off), at the
+    /// policy's rates.
+    pub fn new(
+        landmarker: Option<FaceLandmarker>,
+        objects: Option<ObjectDetector>,
+        policy: &invigil_core::Policy,
+    ) -> Self {
+        Self {
+            landmarker,
+            objects,
+            min_face_score: policy.min_face_score as f32,
+            pose_interval_ms: POSE_INTERVAL_MS,
+            objects_interval_ms: (policy.object_interval_s * 1000.0).round() as u64,
+            last_pose: None,
+            last_objects: None,
+            last_face_count: None,
+            poses: 0,
+            object_runs: 0,
+        }
+    }
+
+    /// The built-in models the policy's conduct rules need; `None` when
+    /// both rules are off (`looking_away_flag_s = 0`, no flagged object).
+    pub fn for_policy(policy: &invigil_core::Policy) -> Result<Option<Self>, VisionError> {
+        let landmarker = if policy.looking_away_flag_s > 0.0 {
+            Some(FaceLandmarker::new()?)
+        } else {
+            None
+        };
+        let any_object = invigil_core::ObjectLabel::ALL
+            .into_iter()
+            .any(|l| policy.flags_object(l));
+        let objects = if any_object {
+            Some(ObjectDetector::new()?)
+        } else {
+            None
+        };
+        Ok((landmarker.is_some() || objects.is_some())
+            .then(|| Self::new(landmarker, objects, policy)))
+    }
+
+    /// Head poses measured and object detector runs so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.poses, self.object_runs)
+    }
+
+    fn due(last: Option<u64>, t: u64, every: u64) -> bool {
+        last.is_none_or(|l| t < l || t - l >= every)
+    }
+
+    /// The pose of the main face and the objects in view, when due.
+    fn look(
+        &mut self,
+        frame: &Frame,
+        faces: &[Face],
+    ) -> Result<(Option<HeadPose>, Option<Vec<SeenObject>>), VisionError> {
+        let t = frame.t_ms;
+        let present: Vec<&Face> = faces
+            .iter()
+            .filter(|f| f.score >= self.min_face_score)
+            .collect();
+        let main = present
+            .iter()
+            .max_by(|a, b| (a.bbox[2] * a.bbox[3]).total_cmp(&(b.bbox[2] * b.bbox[3])));
+        let mut pose = None;
+        if let (Some(landmarker), Some(main)) = (&self.landmarker, main) {
+            if Self::due(self.last_pose, t, self.pose_interval_ms) {
+                self.last_pose = Some(t);
+                pose = landmarker.pose(frame, main)?;
+                self.poses += u64::from(pose.is_some());
+            }
+        }
+        let mut objects = None;
+        if let Some(detector) = &self.objects {
+            let changed = self.last_face_count.is_some_and(|n| n != present.len());
+            self.last_face_count = Some(present.len());
+            let due = Self::due(self.last_objects, t, self.objects_interval_ms)
+                || (changed && Self::due(self.last_objects, t, OBJECTS_SOON_MS));
+            if due {
+                self.last_objects = Some(t);
+                self.object_runs += 1;
+                objects = Some(detector.detect(frame)?);
+            }
+        }
+        Ok((pose, objects))
+    }
+}
 
 /// When to run the (comparatively expensive) face detector.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,6 +199,7 @@ pub struct VisionAnalyzer {
     detections: u64,
     frames: u64,
     identity: Option<IdentityWatch>,
+    conduct: Option<ConductWatch>,
 }
 
 impl VisionAnalyzer {
@@ -100,7 +213,20 @@ impl VisionAnalyzer {
             detections: 0,
             frames: 0,
             identity: None,
+            conduct: None,
         }
+    }
+
+    /// Measures the head pose and looks for objects now and then
+    /// (docs/conduct.md); both go into the observation.
+    pub fn with_conduct(mut self, watch: ConductWatch) -> Self {
+        self.conduct = Some(watch);
+        self
+    }
+
+    /// Head poses measured and object detector runs so far.
+    pub fn conduct_counts(&self) -> (u64, u64) {
+        self.conduct.as_ref().map_or((0, 0), ConductWatch::counts)
     }
 
     /// Compares the face in view with a reference face now and then
@@ -192,12 +318,19 @@ impl Analyzer for VisionAnalyzer {
         self.frames += 1;
         let scene = scene_stats(frame);
         if let Some(last) = self.reusable(frame.t_ms, &scene.fingerprint) {
+            let faces = last.faces.clone();
+            let (pose, objects) = match &mut self.conduct {
+                Some(watch) => watch.look(frame, &faces)?,
+                None => (None, None),
+            };
             return Ok(Observation {
                 t_ms: frame.t_ms,
-                faces: last.faces.clone(),
+                faces,
                 detected: false,
                 scene,
                 identity: None,
+                pose,
+                objects,
             });
         }
         let faces = self.detect(frame)?;
@@ -211,8 +344,14 @@ impl Analyzer for VisionAnalyzer {
             Some(watch) => watch.check(frame, &faces)?,
             None => None,
         };
+        let (pose, objects) = match &mut self.conduct {
+            Some(watch) => watch.look(frame, &faces)?,
+            None => (None, None),
+        };
         Ok(Observation {
             identity,
+            pose,
+            objects,
             ..Observation::new(frame.t_ms, faces, scene)
         })
     }

@@ -14,6 +14,12 @@ pub enum VisionError {
     ModelInvalid { name: String, message: String },
     #[error("model {name} is not a usable face embedding (SFace) ONNX model: {message}")]
     EmbedderInvalid { name: String, message: String },
+    #[error("model {name} is not a usable {what} ONNX model: {message}")]
+    Unusable {
+        what: &'static str,
+        name: String,
+        message: String,
+    },
     #[error("face detection failed: {0}")]
     Inference(String),
     #[error("frame {width}x{height} has {actual} bytes, expected {expected} (RGB)")]

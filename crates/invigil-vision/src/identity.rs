@@ -159,18 +159,23 @@ impl Alignment {
     /// The 112x112 RGB crop: each crop pixel sampled bilinearly from the
     /// frame at the inverse transform; outside the frame is black.
     pub fn crop(&self, frame: &Frame) -> Vec<u8> {
+        self.crop_square(frame, ALIGNED_SIDE)
+    }
+
+    /// A `side` x `side` RGB crop, as [`crop`](Self::crop).
+    pub fn crop_square(&self, frame: &Frame, side: usize) -> Vec<u8> {
         let (w, h) = (frame.width as usize, frame.height as usize);
         let det = self.a[0] * self.a[0] + self.a[1] * self.a[1];
         // Inverse of a: conj(a) / |a|².
         let inv = [self.a[0] / det, -self.a[1] / det];
-        let mut out = vec![0u8; ALIGNED_SIDE * ALIGNED_SIDE * 3];
-        for v in 0..ALIGNED_SIDE {
-            for u in 0..ALIGNED_SIDE {
+        let mut out = vec![0u8; side * side * 3];
+        for v in 0..side {
+            for u in 0..side {
                 let (dx, dy) = (u as f32 - self.t[0], v as f32 - self.t[1]);
                 let x = inv[0] * dx - inv[1] * dy;
                 let y = inv[1] * dx + inv[0] * dy;
                 let px = sample(&frame.rgb, w, h, x, y);
-                let o = (v * ALIGNED_SIDE + u) * 3;
+                let o = (v * side + u) * 3;
                 out[o..o + 3].copy_from_slice(&px);
             }
         }

@@ -16,13 +16,20 @@ mod decode;
 mod detector;
 mod error;
 pub mod identity;
+pub mod objects;
+pub mod pose;
 mod preprocess;
 mod scene;
 
-pub use analyzer::{analyzer_for, AnalyzerConfig, DetectorProfile, VisionAnalyzer};
+pub use analyzer::{
+    analyzer_for, AnalyzerConfig, ConductWatch, DetectorProfile, VisionAnalyzer, OBJECTS_SOON_MS,
+    POSE_INTERVAL_MS,
+};
 pub use decode::{decode_anchors, weighted_blend, Candidate};
 pub use detector::{FaceDetector, ModelKind, RawOutputs, DEFAULT_MIN_SCORE};
 pub use error::VisionError;
 pub use identity::{Alignment, Embedding, FaceEmbedder, IdentityCheck, IdentityWatch};
+pub use objects::ObjectDetector;
+pub use pose::FaceLandmarker;
 pub use preprocess::{letterbox, Letterbox};
 pub use scene::{scene_stats, GRID_H, GRID_W};

@@ -174,8 +174,12 @@ pub struct Breaks {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Aids {
-    /// Paper on the desk: looking down at it is not a violation.
+    /// Paper on the desk: looking down at it is not a violation (the
+    /// policy key `scratch_paper`).
     pub scratch_paper: bool,
+    /// Books on the desk: a book in view is not a violation (the policy
+    /// key `books`).
+    pub books: bool,
     /// Breaks: `null` allows none.
     #[cfg_attr(feature = "ts", ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -419,14 +423,21 @@ pub fn wait_words(ms: i64) -> String {
     }
 }
 
-/// The policy in force for a candidate: the defaults, the exam's keys, then
-/// the candidate's accommodations; checked as a policy file is. The error
-/// is the message of the first problem.
+/// The policy in force for a candidate: the defaults, the exam's keys, the
+/// aids it allows (`scratch_paper`, `books`), then the candidate's
+/// accommodations; checked as a policy file is. The error is the message
+/// of the first problem.
 pub fn effective_policy(
     exam: &Map<String, Value>,
+    aids: &Aids,
     overrides: &Map<String, Value>,
 ) -> Result<Policy, String> {
     let mut keys = exam.clone();
+    for (key, allowed) in [("scratch_paper", aids.scratch_paper), ("books", aids.books)] {
+        if allowed {
+            keys.insert(key.into(), Value::Bool(true));
+        }
+    }
     for (k, v) in overrides {
         keys.insert(k.clone(), v.clone());
     }
@@ -497,7 +508,7 @@ mod tests {
     fn the_effective_policy_layers_exam_and_accommodations() {
         let exam = json!({"absence_flag_s": 8.0, "absence_warn_s": 3.0});
         let over = json!({"absence_flag_s": 30.0});
-        let p = effective_policy(exam.as_object().unwrap(), over.as_object().unwrap()).unwrap();
+        let p = effective_policy(exam.as_object().unwrap(), &Aids::default(), over.as_object().unwrap()).unwrap();
         assert_eq!(p.absence_flag_s, 30.0);
         assert_eq!(p.absence_warn_s, 3.0);
         assert_eq!(p.blocked_flag_s, Policy::default().blocked_flag_s);
@@ -507,15 +518,33 @@ mod tests {
 
         let e = effective_policy(
             json!({"absence_flag_z": 1}).as_object().unwrap(),
+            &Aids::default(),
             &Map::new(),
         )
         .unwrap_err();
         assert!(e.contains("absence_flag_z"), "{e}");
         let e = effective_policy(
             &Map::new(),
+            &Aids::default(),
             json!({"absence_flag_s": 0.5}).as_object().unwrap(),
         )
         .unwrap_err();
         assert!(e.contains("absence_flag_s"), "{e}");
+    }
+
+    #[test]
+    fn the_aids_allow_what_they_name_and_an_accommodation_can_too() {
+        let aids = Aids {
+            scratch_paper: true,
+            books: true,
+            breaks: None,
+        };
+        let p = effective_policy(&Map::new(), &aids, &Map::new()).unwrap();
+        assert!(p.scratch_paper && p.books);
+        let p = effective_policy(&Map::new(), &Aids::default(), &Map::new()).unwrap();
+        assert!(!p.scratch_paper && !p.books);
+        let over = json!({"scratch_paper": true});
+        let p = effective_policy(&Map::new(), &Aids::default(), over.as_object().unwrap()).unwrap();
+        assert!(p.scratch_paper && !p.books);
     }
 }

@@ -9,9 +9,13 @@ use serde_json::{Map, Value};
 use crate::{EventKind, Observation, Policy};
 
 mod blocked;
+#[cfg(test)]
+mod conduct_tests;
 mod frozen;
 mod identity;
+mod looking_away;
 mod multiple_faces;
+mod objects;
 mod presence;
 mod staged;
 mod static_face;
@@ -19,7 +23,9 @@ mod static_face;
 pub use blocked::CameraBlocked;
 pub use frozen::CameraFrozen;
 pub use identity::{Identity, MISMATCH_RECHECK_MS, RETURN_AFTER_MS};
+pub use looking_away::{Direction, LookingAway, POSE_STALE_MS};
 pub use multiple_faces::MultipleFaces;
+pub use objects::Objects;
 pub use presence::Presence;
 pub use staged::{Stage, Staged};
 pub use static_face::{
@@ -96,6 +102,8 @@ pub fn default_rules() -> Vec<Box<dyn Rule>> {
         Box::new(MultipleFaces::default()),
         Box::new(Identity::default()),
         Box::new(StaticFace::default()),
+        Box::new(LookingAway::default()),
+        Box::new(Objects::default()),
     ]
 }
 
