@@ -725,6 +725,11 @@ pub struct DetectArgs {
     /// threshold (0.6), which prefers a missed absence to a false one.
     #[arg(long, default_value_t = 0.7, value_name = "SCORE")]
     pub min_score: f32,
+    /// Also what the conduct rules see (docs/conduct.md): each face's head
+    /// pose (yaw, pitch, roll in degrees) and the objects in view (people,
+    /// phones, books, laptops, screens scoring at least 0.3).
+    #[arg(long)]
+    pub conduct: bool,
     #[command(flatten)]
     pub model: ModelArgs,
 }

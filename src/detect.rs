@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use invigil_vision::{AnalyzerConfig, VisionAnalyzer};
+use invigil_vision::{AnalyzerConfig, FaceLandmarker, ObjectDetector, VisionAnalyzer};
 use serde_json::json;
 
 use crate::args::DetectArgs;
@@ -22,6 +22,11 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
     if let Some(f) = fallback {
         analyzer = analyzer.with_fallback(f);
     }
+    let conduct = if args.conduct {
+        Some((FaceLandmarker::new()?, ObjectDetector::new()?))
+    } else {
+        None
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut failures = 0;
@@ -38,20 +43,35 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
         let shown = path.display().to_string();
         let result = invigil_capture::load_image(path, 0)
             .map_err(anyhow::Error::from)
-            .and_then(|frame| Ok((analyzer.detect(&frame)?, frame.width, frame.height)));
-        match result {
-            Ok((faces, width, height)) => {
-                let faces: Vec<_> = faces
+            .and_then(|frame| {
+                let faces: Vec<_> = analyzer
+                    .detect(&frame)?
                     .into_iter()
                     .filter(|f| f.score >= args.min_score)
                     .collect();
+                let mut poses = Vec::new();
+                let mut objects = Vec::new();
+                if let Some((landmarker, detector)) = &conduct {
+                    for f in &faces {
+                        poses.push(landmarker.pose(&frame, f)?);
+                    }
+                    objects = detector.detect(&frame)?;
+                }
+                Ok((faces, poses, objects, frame.width, frame.height))
+            });
+        match result {
+            Ok((faces, poses, objects, width, height)) => {
                 if args.json {
-                    let line = json!({
+                    let mut line = json!({
                         "path": shown,
                         "width": width,
                         "height": height,
                         "faces": faces,
                     });
+                    if conduct.is_some() {
+                        line["poses"] = json!(poses);
+                        line["objects"] = json!(objects);
+                    }
                     writeln!(out, "{line}")?;
                 } else {
                     writeln!(
@@ -60,12 +80,29 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<ExitCode> {
                         faces.len(),
                         if faces.len() == 1 { "" } else { "s" }
                     )?;
-                    for f in &faces {
+                    for (i, f) in faces.iter().enumerate() {
                         let [x, y, w, h] = f.bbox;
+                        let pose = match poses.get(i) {
+                            Some(Some(p)) => format!(
+                                "  yaw {:.0} pitch {:.0} roll {:.0}",
+                                p.yaw, p.pitch, p.roll
+                            ),
+                            Some(None) => "  (no face mesh)".into(),
+                            None => String::new(),
+                        };
                         writeln!(
                             out,
-                            "  score {:.2}  box x={x:.0} y={y:.0} w={w:.0} h={h:.0}",
+                            "  score {:.2}  box x={x:.0} y={y:.0} w={w:.0} h={h:.0}{pose}",
                             f.score
+                        )?;
+                    }
+                    for o in &objects {
+                        let [x, y, w, h] = o.bbox;
+                        writeln!(
+                            out,
+                            "  {} {:.2}  box x={x:.0} y={y:.0} w={w:.0} h={h:.0}",
+                            o.label.as_str(),
+                            o.score
                         )?;
                     }
                 }

@@ -116,6 +116,10 @@ pub struct Overlay {
     pub y: u32,
     /// Width in the frame, pixels; height keeps the photo's aspect.
     pub width: u32,
+    /// Only this part of the photo, `[x, y, width, height]` in its pixels
+    /// (one person of a group photograph).
+    #[serde(default)]
+    pub crop: Option<[u32; 4]>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -215,6 +219,13 @@ impl Scenario {
                     if !(v.is_finite() && v >= 0.0) {
                         return Err(err(format!(
                             "segment {n}: `{key}` must be 0 or more, got {v}"
+                        )));
+                    }
+                }
+                for o in &x.overlays {
+                    if o.crop.is_some_and(|[_, _, w, h]| w == 0 || h == 0) {
+                        return Err(err(format!(
+                            "segment {n}: an overlay's `crop` must have a width and height of at least 1 pixel"
                         )));
                     }
                 }

@@ -114,7 +114,19 @@ impl ScenarioSource {
                 let photo = load_image(&self.scenario.resolve(&x.path), 0)?;
                 let mut base = cover(&photo, w, h);
                 for o in &x.overlays {
-                    let inset = load_image(&self.scenario.resolve(&o.path), 0)?;
+                    let path = self.scenario.resolve(&o.path);
+                    let mut inset = load_image(&path, 0)?;
+                    if let Some(area) = o.crop {
+                        inset = crop(&inset, area).ok_or_else(|| CaptureError::Scenario {
+                            path: self.scenario.path.clone(),
+                            message: format!(
+                                "the overlay `crop` {area:?} is not inside {} ({}x{})",
+                                path.display(),
+                                inset.width,
+                                inset.height
+                            ),
+                        })?;
+                    }
                     let oh = (u64::from(o.width) * u64::from(inset.height) / u64::from(inset.width))
                         .max(1) as u32;
                     let inset = cover(&inset, o.width.max(1), oh);
@@ -196,6 +208,20 @@ impl ScenarioSource {
             *v = (f32::from(*v) + z * sigma + 0.5) as u8;
         }
     }
+}
+
+/// The part `[x, y, w, h]` of a frame; `None` unless it lies inside.
+fn crop(src: &Frame, [x, y, w, h]: [u32; 4]) -> Option<Frame> {
+    let inside = x.checked_add(w)? <= src.width && y.checked_add(h)? <= src.height;
+    if !inside || w == 0 || h == 0 {
+        return None;
+    }
+    let mut rgb = Vec::with_capacity((w * h * 3) as usize);
+    for row in y..y + h {
+        let start = ((row * src.width + x) * 3) as usize;
+        rgb.extend_from_slice(&src.rgb[start..start + (w * 3) as usize]);
+    }
+    Frame::new(src.t_ms, w, h, rgb).ok()
 }
 
 fn paste(dst: &mut Frame, src: &Frame, x0: u32, y0: u32) {
