@@ -3,7 +3,7 @@
 
 export type Severity = "info" | "warning" | "violation";
 
-export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun" | "snapshot_taken" | "identity_mismatch" | "identity_restored" | "static_face";
+export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun" | "snapshot_taken" | "identity_mismatch" | "identity_restored" | "static_face" | "looking_away_warning" | "looking_away" | "looking_back" | "object_detected" | "object_cleared";
 
 export type Event = { 
 /**
@@ -409,9 +409,15 @@ minutes: number, clock: BreakClock, };
 
 export type Aids = { 
 /**
- * Paper on the desk: looking down at it is not a violation.
+ * Paper on the desk: looking down at it is not a violation (the
+ * policy key `scratch_paper`).
  */
 scratch_paper: boolean, 
+/**
+ * Books on the desk: a book in view is not a violation (the policy
+ * key `books`).
+ */
+books: boolean, 
 /**
  * Breaks: `null` allows none.
  */
@@ -686,4 +692,9 @@ export const EVENT_LABELS: Partial<Record<EventKind, string>> = {
   identity_mismatch: "Different person in view",
   identity_restored: "Same person again",
   static_face: "Face does not move (a photo?)",
+  looking_away_warning: "Looking away (warning)",
+  looking_away: "Looking away from the screen",
+  looking_back: "Looking at the screen again",
+  object_detected: "Object in view",
+  object_cleared: "Object gone",
 };

@@ -252,6 +252,11 @@ t_ms: number, width: number, height: number, faces: Array<FaceBox>, events: numb
  */
 countdown_ms: number | null, 
 /**
+ * While a looking-away warning is up: ms left before `looking_away`
+ * ("Look back at the screen").
+ */
+look_back_ms: number | null, 
+/**
  * Every warning and violation so far, oldest first.
  */
 flagged: Array<EventView>, connection: ConnectionView, 
@@ -281,7 +286,7 @@ exam_ms: number,
  */
 clock_paused: boolean, };
 
-export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun" | "snapshot_taken" | "identity_mismatch" | "identity_restored" | "static_face";
+export type EventKind = "session_started" | "absence_warning" | "candidate_absent" | "candidate_returned" | "multiple_faces" | "multiple_faces_cleared" | "camera_blocked" | "camera_unblocked" | "camera_frozen" | "camera_unfrozen" | "camera_lost" | "session_ended" | "session_resumed" | "clip_saved" | "checkin_completed" | "break_started" | "break_ended" | "break_overrun" | "snapshot_taken" | "identity_mismatch" | "identity_restored" | "static_face" | "looking_away_warning" | "looking_away" | "looking_back" | "object_detected" | "object_cleared";
 
 export type ServerInfo = { 
 /**
@@ -306,4 +311,7 @@ export const CANDIDATE_TEXT: Partial<Record<EventKind, string>> = {
   break_overrun: "Your break ran over its length",
   identity_mismatch: "The person in view does not match your check-in photo",
   static_face: "Your face has not moved for a long time",
+  looking_away_warning: "Look back at the screen",
+  looking_away: "You looked away from the screen for too long",
+  object_detected: "An object that is not allowed is in view",
 };

@@ -121,7 +121,8 @@ function examForm(exam?: Exam): HTMLElement {
   const [idPhoto, idL] = box("exam-id-photo", "ID photo", exam?.checkin.id ?? true);
   const [room, roomL] = box("exam-room", "Room scan", exam?.checkin.room ?? true);
   const [live, liveL] = box("exam-liveness", "Head-turn liveness check (with the face photo)", exam?.checkin.liveness ?? true);
-  const [paper, paperL] = box("exam-paper", "Scratch paper allowed", exam?.aids.scratch_paper ?? false);
+  const [paper, paperL] = box("exam-paper", "Scratch paper allowed (looking down is not flagged)", exam?.aids.scratch_paper ?? false);
+  const [books, booksL] = box("exam-books", "Books allowed (a book in view is not flagged)", exam?.aids.books ?? false);
   const breaks = el("input", { id: "exam-breaks", type: "number", min: "0", max: "20", value: String(exam?.aids.breaks?.count ?? 0) });
   const minutes = el("input", { id: "exam-break-minutes", type: "number", min: "1", max: "240", step: "any", value: String(exam?.aids.breaks?.minutes ?? 10) });
   const clock = el("select", { id: "exam-break-clock" }, el("option", { value: "paused" }, "Exam clock paused"), el("option", { value: "running" }, "Exam clock running"));
@@ -143,7 +144,7 @@ function examForm(exam?: Exam): HTMLElement {
     el("label", { for: "exam-closes" }, "Until"),
     closes,
     el("fieldset", {}, el("legend", {}, "Check-in asks for"), faceL, liveL, idL, roomL),
-    el("fieldset", {}, el("legend", {}, "Aids"), paperL, el("label", { for: "exam-breaks" }, "Breaks"), breaks, el("label", { for: "exam-break-minutes" }, "Minutes each"), minutes, clock),
+    el("fieldset", {}, el("legend", {}, "Aids"), paperL, booksL, el("label", { for: "exam-breaks" }, "Breaks"), breaks, el("label", { for: "exam-break-minutes" }, "Minutes each"), minutes, clock),
     el("label", { for: "exam-policy" }, "Policy keys that differ from the defaults, one per line (see the policy guide)"),
     policy,
     error,
@@ -163,6 +164,7 @@ function examForm(exam?: Exam): HTMLElement {
         checkin: { face: face.checked, id: idPhoto.checked, room: room.checked, liveness: live.checked },
         aids: {
           scratch_paper: paper.checked,
+          books: books.checked,
           ...(Number(breaks.value) > 0 ? { breaks: { count: Number(breaks.value), minutes: Number(minutes.value), clock: clock.value as BreakClock } } : {}),
         },
       };
@@ -201,7 +203,7 @@ export async function examScreen(examId: string, issued?: Issued): Promise<void>
     el("dt", {}, "Check-in"),
     el("dd", {}, `face photo ${onOff(c.face)}, ID photo ${onOff(c.id)}, room scan ${onOff(c.room)}, head-turn liveness check ${onOff(c.face && c.liveness)}`),
     el("dt", {}, "Aids"),
-    el("dd", {}, `scratch paper ${onOff(exam.aids.scratch_paper)}; ${b ? `${b.count} break${b.count === 1 ? "" : "s"} of ${b.minutes} min (exam clock ${b.clock})` : "no breaks"}`),
+    el("dd", {}, `scratch paper ${onOff(exam.aids.scratch_paper)}; books ${onOff(exam.aids.books)}; ${b ? `${b.count} break${b.count === 1 ? "" : "s"} of ${b.minutes} min (exam clock ${b.clock})` : "no breaks"}`),
     el("dt", {}, "Candidates"),
     el("dd", {}, `${exam.enrolled} enrolled, ${exam.started} started`),
   );

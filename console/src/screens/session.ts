@@ -45,6 +45,16 @@ function details(e: StoredEvent): string {
       return `away ${secs(d.absence_ms)}${d.flagged ? ", was flagged" : ""}`;
     case "multiple_faces":
       return `${d.faces} faces for ${secs(d.seen_ms)}`;
+    case "looking_away_warning":
+    case "looking_away":
+      // Degrees from the candidate's own neutral pose; the direction is theirs.
+      return `to their ${String(d.direction ?? "?")} (yaw ${Number(d.yaw).toFixed(0)}°, pitch ${Number(d.pitch).toFixed(0)}°) for ${secs(d.duration_ms)}`;
+    case "looking_back":
+      return `looked ${String(d.direction ?? "?")} for ${secs(d.duration_ms)}${d.flagged ? ", was flagged" : ""}`;
+    case "object_detected":
+      return `${String(d.label ?? "object")} (score ${Number(d.score).toFixed(2)}) for ${secs(d.seen_ms)}`;
+    case "object_cleared":
+      return `${String(d.label ?? "object")} gone after ${secs(d.duration_ms)}`;
     case "camera_lost":
       return String(d.error ?? "");
     case "clip_saved":

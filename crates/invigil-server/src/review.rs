@@ -19,7 +19,9 @@
 //! `d` is how long the violation lasted (flag to its clearing event, or to
 //! the end of the session or the latest event when still open). Weights:
 //! `multiple_faces` 3, `candidate_absent` 2, `camera_blocked` 2,
-//! `camera_frozen` 1.5, `camera_lost` 1 (more often a technical fault).
+//! `object_detected` 2, `camera_frozen` 1.5, `looking_away` 1 (head pose
+//! is the likeliest to be innocent), `camera_lost` 1 (more often a
+//! technical fault). Warnings: `absence_warning` and `looking_away_warning`.
 //! Decision factor: dismissed (false flag) 0, confirmed 2, otherwise 1.
 
 use std::collections::HashMap;
@@ -57,8 +59,10 @@ pub struct EventFacts {
 
 /// Event kinds the review reads: every warning and violation, the events
 /// that clear them, and the session's end.
-pub const REVIEW_KINDS: [&str; 6] = [
+pub const REVIEW_KINDS: [&str; 8] = [
     "candidate_returned",
+    "looking_back",
+    "object_cleared",
     "multiple_faces_cleared",
     "camera_unblocked",
     "camera_unfrozen",
@@ -69,7 +73,7 @@ pub const REVIEW_KINDS: [&str; 6] = [
 fn weight(kind: &str) -> f64 {
     match kind {
         "multiple_faces" => 3.0,
-        "candidate_absent" | "camera_blocked" => 2.0,
+        "candidate_absent" | "camera_blocked" | "object_detected" => 2.0,
         "camera_frozen" => 1.5,
         _ => 1.0,
     }
@@ -82,6 +86,8 @@ fn clears(e: &EventFacts) -> Option<&'static str> {
         "multiple_faces_cleared" => Some("multiple_faces"),
         "camera_unblocked" => Some("camera_blocked"),
         "camera_unfrozen" => Some("camera_frozen"),
+        "looking_back" if e.flagged => Some("looking_away"),
+        "object_cleared" => Some("object_detected"),
         _ => None,
     }
 }
@@ -119,11 +125,13 @@ pub fn assess_with(
                     // event between: the first lasted until this one.
                     lasted.push((seq, e.kind.as_str(), e.t_ms.saturating_sub(t)));
                 }
-                if e.kind == "candidate_absent" {
+                if e.kind == "candidate_absent" || e.kind == "looking_away" {
                     violations_after_warning += 1;
                 }
             }
-            "warning" if e.kind == "absence_warning" => warnings += 1,
+            "warning" if e.kind == "absence_warning" || e.kind == "looking_away_warning" => {
+                warnings += 1
+            }
             _ => {}
         }
         if e.kind == "session_resumed" {
@@ -280,7 +288,7 @@ mod tests {
             t_ms: (t_s * 1000.0) as u64,
             kind: kind.into(),
             severity: severity.into(),
-            flagged: kind == "candidate_returned",
+            flagged: kind == "candidate_returned" || kind == "looking_back",
         }
     }
 
@@ -331,6 +339,41 @@ mod tests {
             0,
         );
         assert!(two_faces.priority > short.priority);
+    }
+
+    #[test]
+    fn conduct_flags_weigh_less_than_absence_and_clear_with_their_events() {
+        let look = assess(
+            &[
+                start(),
+                ev(1, 20.0, "looking_away_warning", "warning"),
+                ev(2, 30.0, "looking_away", "violation"),
+                ev(3, 35.0, "looking_back", "info"),
+                ev(4, 600.0, "session_ended", "info"),
+            ],
+            &HashMap::new(),
+            0,
+        );
+        // 1 × (1 + 5/60) = 1.08 → 12.7: half an absence of the same length.
+        assert_eq!(look.priority, 12.7);
+        let phone = assess(
+            &[
+                start(),
+                ev(1, 20.0, "object_detected", "violation"),
+                ev(2, 25.0, "object_cleared", "info"),
+                ev(3, 600.0, "session_ended", "info"),
+            ],
+            &HashMap::new(),
+            0,
+        );
+        assert_eq!(phone.priority, 23.7);
+        // A warning alone counts a quarter.
+        let warned = assess(
+            &[start(), ev(1, 20.0, "looking_away_warning", "warning")],
+            &HashMap::new(),
+            0,
+        );
+        assert_eq!(warned.priority, 3.1);
     }
 
     #[test]

@@ -197,6 +197,7 @@ fn run(session: Session, shared: &Shared, stop: &AtomicBool) {
     s.running = false;
     s.error = error;
     s.countdown_ms = None;
+    s.look_back_ms = None;
     s.connection = connection.clone();
     s.receipt = Some(Receipt {
         session_id: s.session_id.clone(),

@@ -131,6 +131,9 @@ pub struct Snapshot {
     pub violations: u64,
     /// While an absence warning is up: ms left before `candidate_absent`.
     pub countdown_ms: Option<u64>,
+    /// While a looking-away warning is up: ms left before `looking_away`
+    /// ("Look back at the screen").
+    pub look_back_ms: Option<u64>,
     /// Every warning and violation so far, oldest first.
     pub flagged: Vec<EventView>,
     pub connection: ConnectionView,
@@ -159,6 +162,10 @@ pub struct Snapshot {
     #[serde(skip)]
     #[cfg_attr(feature = "ts", ts(skip))]
     pub(crate) flag_at: Option<u64>,
+    /// Session time at which a warned look away becomes a flag.
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub(crate) look_flag_at: Option<u64>,
 }
 
 impl Snapshot {
@@ -176,6 +183,7 @@ impl Snapshot {
             events: 0,
             violations: 0,
             countdown_ms: None,
+            look_back_ms: None,
             flagged: Vec::new(),
             connection: ConnectionView::none(),
             receipt: None,
@@ -187,6 +195,7 @@ impl Snapshot {
             on_break: None,
             paused_ms: 0,
             flag_at: None,
+            look_flag_at: None,
         }
     }
 
@@ -208,12 +217,27 @@ impl Snapshot {
                     .unwrap_or(0);
                 self.flag_at = Some(e.t_ms + left);
             }
+            invigil_core::EventKind::LookingAwayWarning => {
+                let left = e
+                    .data
+                    .get("flag_in_ms")
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0);
+                self.look_flag_at = Some(e.t_ms + left);
+            }
+            invigil_core::EventKind::LookingAway | invigil_core::EventKind::LookingBack => {
+                self.look_flag_at = None;
+            }
             invigil_core::EventKind::CandidateAbsent
             | invigil_core::EventKind::CandidateReturned
-            | invigil_core::EventKind::SessionEnded => self.flag_at = None,
+            | invigil_core::EventKind::SessionEnded => {
+                self.flag_at = None;
+                self.look_flag_at = None;
+            }
             invigil_core::EventKind::BreakStarted => {
                 // The presence rules rest: no absence countdown runs.
                 self.flag_at = None;
+                self.look_flag_at = None;
                 let max_s = e.data.get("max_s").and_then(|v| v.as_f64()).unwrap_or(0.0);
                 self.on_break = Some(BreakSpan {
                     since_ms: e.t_ms,
@@ -237,6 +261,12 @@ impl Snapshot {
     pub(crate) fn tick(&mut self, t_ms: u64) {
         self.t_ms = t_ms;
         self.countdown_ms = self.flag_at.map(|at| at.saturating_sub(t_ms));
+        // An absence starts where a look away ends: the absence's countdown
+        // is the one shown.
+        if self.flag_at.is_some() {
+            self.look_flag_at = None;
+        }
+        self.look_back_ms = self.look_flag_at.map(|at| at.saturating_sub(t_ms));
         self.break_left_ms = self
             .on_break
             .map(|b| (b.since_ms + b.max_ms).saturating_sub(t_ms));
@@ -293,6 +323,33 @@ mod tests {
         assert_eq!(s.countdown_ms, None);
         assert_eq!(s.flagged.len(), 1);
         assert_eq!(s.events, 2);
+    }
+
+    #[test]
+    fn looking_away_has_its_own_countdown() {
+        let mut s = Snapshot::new("x");
+        s.apply(&event(
+            EventKind::LookingAwayWarning,
+            20_000,
+            serde_json::json!({"direction": "right", "flag_in_ms": 10_000}),
+        ));
+        assert_eq!((s.look_back_ms, s.countdown_ms), (Some(10_000), None));
+        s.tick(26_000);
+        assert_eq!(s.look_back_ms, Some(4_000));
+        s.apply(&event(EventKind::LookingBack, 27_000, serde_json::json!({})));
+        assert_eq!(s.look_back_ms, None);
+        // A look away that turns into an absence shows the absence's.
+        s.apply(&event(
+            EventKind::LookingAwayWarning,
+            40_000,
+            serde_json::json!({"flag_in_ms": 10_000}),
+        ));
+        s.apply(&event(
+            EventKind::AbsenceWarning,
+            42_000,
+            serde_json::json!({"flag_in_ms": 3_000}),
+        ));
+        assert_eq!((s.look_back_ms, s.countdown_ms), (None, Some(3_000)));
     }
 
     #[test]

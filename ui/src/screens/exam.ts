@@ -1,4 +1,5 @@
-// The exam: the self-view with the faces seen, the absence countdown,
+// The exam: the self-view with the faces seen, the absence and
+// looking-away countdowns,
 // what has been flagged and the connection; then the receipt.
 
 import { invoke } from "@tauri-apps/api/core";
@@ -80,6 +81,12 @@ function render(s: Snapshot, view: HTMLElement, countdown: HTMLElement, status: 
   if (s.countdown_ms !== null) {
     const secs = Math.max(0, Math.ceil(s.countdown_ms / 1000));
     const text = `Return to the camera view: ${secs} s`;
+    countdown.textContent = text;
+    countdown.hidden = false;
+    announce(text);
+  } else if (s.look_back_ms !== null) {
+    const secs = Math.max(0, Math.ceil(s.look_back_ms / 1000));
+    const text = `Look back at the screen: ${secs} s`;
     countdown.textContent = text;
     countdown.hidden = false;
     announce(text);
