@@ -59,16 +59,11 @@ def main(wheel):
         subprocess.run(
             [sys.executable, "-m", "tf2onnx.convert", "--tflite", src, "--output", out, "--opset", "13"],
             check=True,
-            # tf2onnx numbers the nodes it makes in set order.
-            env=dict(os.environ, PYTHONHASHSEED="0"),
         )
-        # tf2onnx writes the temporary path into the model's doc string and
-        # lists constants in set order; fixed ones make the file the same on
-        # every run.
+        # tf2onnx writes the temporary path into the model's doc string.
+        # (It also names some constants in a different order from run to
+        # run: a rerun may differ in bytes, not in what it computes.)
         model = onnx.load(out)
-        inits = sorted(model.graph.initializer, key=lambda t: t.name)
-        del model.graph.initializer[:]
-        model.graph.initializer.extend(inits)
         model.doc_string = "converted by tf2onnx 1.17.0 from " + TFLITE_PATH + " (mediapipe 0.10.14)"
         onnx.save(model, out)
         print("face_landmark.onnx", sha256(open(out, "rb").read()))

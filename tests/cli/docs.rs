@@ -129,3 +129,24 @@ fn front_doors_do_not_wire_sessions_themselves() {
         }
     }
 }
+
+/// Every event kind is in docs/events.md and every policy key in
+/// docs/policy.md, each as `code`.
+#[test]
+fn every_event_kind_and_policy_key_is_documented() {
+    let events = std::fs::read_to_string(root().join("docs/events.md")).unwrap();
+    for kind in invigil_core::EventKind::ALL {
+        assert!(
+            events.contains(&format!("`{}`", kind.as_str())),
+            "docs/events.md does not describe `{kind}`"
+        );
+    }
+    let policy = std::fs::read_to_string(root().join("docs/policy.md")).unwrap();
+    let keys = serde_json::to_value(invigil_core::Policy::default()).unwrap();
+    for key in keys.as_object().unwrap().keys() {
+        assert!(
+            policy.contains(&format!("`{key}`")),
+            "docs/policy.md does not describe `{key}`"
+        );
+    }
+}

@@ -281,8 +281,16 @@ impl Policy {
             ));
         }
         for (key, value, max) in [
-            ("looking_away_max_yaw_deg", self.looking_away_max_yaw_deg, 90.0),
-            ("looking_away_max_pitch_deg", self.looking_away_max_pitch_deg, 90.0),
+            (
+                "looking_away_max_yaw_deg",
+                self.looking_away_max_yaw_deg,
+                90.0,
+            ),
+            (
+                "looking_away_max_pitch_deg",
+                self.looking_away_max_pitch_deg,
+                90.0,
+            ),
         ] {
             if !(value.is_finite() && value >= 5.0 && value <= max) {
                 return Err(invalid(
@@ -483,7 +491,9 @@ mod tests {
             ("object_interval_s = 0", "object_interval_s"),
             ("object_min_score = 2", "object_min_score"),
         ] {
-            let err = Policy::from_toml(text, "exam.toml").unwrap_err().to_string();
+            let err = Policy::from_toml(text, "exam.toml")
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(key), "{text}: {err}");
         }
     }

@@ -82,7 +82,8 @@ pub(crate) fn check_overrides(
     overrides: &Map<String, Value>,
 ) -> ApiResult<Policy> {
     check_keys(field, overrides)?;
-    effective_policy(exam_policy, &Aids::default(), overrides).map_err(|e| ApiError::invalid_field(field, e))
+    effective_policy(exam_policy, &Aids::default(), overrides)
+        .map_err(|e| ApiError::invalid_field(field, e))
 }
 
 /// Checks one enrolment's fields; `at` names it in errors (`candidates[3]`,

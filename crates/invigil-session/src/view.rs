@@ -336,7 +336,11 @@ mod tests {
         assert_eq!((s.look_back_ms, s.countdown_ms), (Some(10_000), None));
         s.tick(26_000);
         assert_eq!(s.look_back_ms, Some(4_000));
-        s.apply(&event(EventKind::LookingBack, 27_000, serde_json::json!({})));
+        s.apply(&event(
+            EventKind::LookingBack,
+            27_000,
+            serde_json::json!({}),
+        ));
         assert_eq!(s.look_back_ms, None);
         // A look away that turns into an absence shows the absence's.
         s.apply(&event(

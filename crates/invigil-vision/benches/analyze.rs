@@ -9,7 +9,8 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion};
 use invigil_core::{Analyzer, Frame};
 use invigil_vision::{
-    letterbox, scene_stats, AnalyzerConfig, FaceDetector, ModelKind, VisionAnalyzer,
+    letterbox, scene_stats, AnalyzerConfig, FaceDetector, FaceLandmarker, ModelKind,
+    ObjectDetector, VisionAnalyzer,
 };
 
 /// A 640x480 webcam-like frame made from a real portrait.
@@ -43,6 +44,17 @@ fn bench(c: &mut Criterion) {
     let mut back = FaceDetector::new(ModelKind::Back256).unwrap();
     c.bench_function("back256 detect 640x480", |b| {
         b.iter(|| back.detect(black_box(&f)).unwrap())
+    });
+
+    // The conduct rules' models (docs/conduct.md).
+    let face = back.detect(&f).unwrap().into_iter().next().expect("a face");
+    let landmarker = FaceLandmarker::new().unwrap();
+    c.bench_function("head pose (crop + face mesh) 640x480", |b| {
+        b.iter(|| landmarker.pose(black_box(&f), &face).unwrap())
+    });
+    let objects = ObjectDetector::new().unwrap();
+    c.bench_function("objects (NanoDet 416) 640x480", |b| {
+        b.iter(|| objects.detect(black_box(&f)).unwrap())
     });
 
     // The analyzer on a stream of changing frames (every frame detected).

@@ -185,7 +185,10 @@ impl ObjectDetector {
                     continue;
                 }
                 let (cy, cx) = (i / cells, i % cells);
-                let (x, y) = ((cx as f32 + 0.5) * stride as f32, (cy as f32 + 0.5) * stride as f32);
+                let (x, y) = (
+                    (cx as f32 + 0.5) * stride as f32,
+                    (cy as f32 + 0.5) * stride as f32,
+                );
                 let d = distances(&reg[i * 4 * BINS..(i + 1) * 4 * BINS], stride as f32);
                 found.push(RawObject {
                     class,
@@ -266,7 +269,10 @@ mod tests {
         reg[3 * BINS + 5] = 10.0; // bottom: halfway between 4 and 5
         let d = distances(&reg, 8.0);
         assert!((d[0] - 24.0).abs() < 1e-3 && d[1].abs() < 1e-3, "{d:?}");
-        assert!((d[2] - 80.0).abs() < 1e-3 && (d[3] - 36.0).abs() < 1e-3, "{d:?}");
+        assert!(
+            (d[2] - 80.0).abs() < 1e-3 && (d[3] - 36.0).abs() < 1e-3,
+            "{d:?}"
+        );
     }
 
     #[test]

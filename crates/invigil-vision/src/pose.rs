@@ -119,10 +119,7 @@ impl FaceLandmarker {
         let out = self.plan.run(tvec!(tensor.into())).map_err(fail)?;
         let coords = crate::objects::values(&out[0]).map_err(fail)?;
         let face_logit = crate::objects::values(&out[1]).map_err(fail)?[0];
-        let points = coords
-            .chunks_exact(3)
-            .map(|c| [c[0], c[1], c[2]])
-            .collect();
+        let points = coords.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
         Ok(Landmarks { points, face_logit })
     }
 
@@ -249,8 +246,17 @@ mod tests {
     #[test]
     fn a_frontal_mesh_points_at_the_camera_and_turns_are_recovered() {
         let p = head_pose(&mesh(0.0, 0.0)).unwrap();
-        assert!(p.yaw.abs() < 0.5 && p.pitch.abs() < 0.5 && p.roll.abs() < 0.5, "{p:?}");
-        for (yaw, pitch) in [(30.0, 0.0), (-25.0, 0.0), (0.0, 20.0), (0.0, -30.0), (20.0, -15.0)] {
+        assert!(
+            p.yaw.abs() < 0.5 && p.pitch.abs() < 0.5 && p.roll.abs() < 0.5,
+            "{p:?}"
+        );
+        for (yaw, pitch) in [
+            (30.0, 0.0),
+            (-25.0, 0.0),
+            (0.0, 20.0),
+            (0.0, -30.0),
+            (20.0, -15.0),
+        ] {
             let p = head_pose(&mesh(yaw, pitch)).unwrap();
             assert!((p.yaw - yaw).abs() < 3.0, "yaw {yaw}: {p:?}");
             assert!((p.pitch - pitch).abs() < 3.0, "pitch {pitch}: {p:?}");

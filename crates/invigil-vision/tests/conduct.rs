@@ -88,7 +88,10 @@ fn nanodet_matches_onnxruntime() {
             let near = |g: &&RawObject| {
                 g.class == w.class
                     && (g.score - w.score).abs() < 0.02
-                    && g.corners.iter().zip(&w.corners).all(|(a, b)| (a - b).abs() < 2.0)
+                    && g.corners
+                        .iter()
+                        .zip(&w.corners)
+                        .all(|(a, b)| (a - b).abs() < 2.0)
             };
             assert!(
                 got.iter().any(|g| near(&g)),
@@ -98,7 +101,10 @@ fn nanodet_matches_onnxruntime() {
                 w.score
             );
         }
-        assert!(want.iter().any(|w| w.score >= 0.4), "{name}: a useful golden");
+        assert!(
+            want.iter().any(|w| w.score >= 0.4),
+            "{name}: a useful golden"
+        );
     }
 }
 
@@ -113,7 +119,11 @@ fn people_are_found_and_a_cup_is_nobody() {
             .filter(|o| o.label == ObjectLabel::Person && o.score >= 0.5)
             .count()
     };
-    assert!(people("group6.jpg") >= 3, "group6: {}", people("group6.jpg"));
+    assert!(
+        people("group6.jpg") >= 3,
+        "group6: {}",
+        people("group6.jpg")
+    );
     assert_eq!(people("astronaut.png"), 1);
     let cup = detector
         .detect(&frame(&fixtures().join("images/coffee.png")))
@@ -158,5 +168,8 @@ fn real_head_turns_have_the_right_sign() {
     let right = pose_of(&dir.join("Male_45_4_1.jpg"));
     assert!(front.yaw.abs() < 12.0, "front {front:?}");
     assert!(left.yaw > front.yaw + 12.0, "left {left:?} front {front:?}");
-    assert!(right.yaw < front.yaw - 12.0, "right {right:?} front {front:?}");
+    assert!(
+        right.yaw < front.yaw - 12.0,
+        "right {right:?} front {front:?}"
+    );
 }

@@ -508,7 +508,12 @@ mod tests {
     fn the_effective_policy_layers_exam_and_accommodations() {
         let exam = json!({"absence_flag_s": 8.0, "absence_warn_s": 3.0});
         let over = json!({"absence_flag_s": 30.0});
-        let p = effective_policy(exam.as_object().unwrap(), &Aids::default(), over.as_object().unwrap()).unwrap();
+        let p = effective_policy(
+            exam.as_object().unwrap(),
+            &Aids::default(),
+            over.as_object().unwrap(),
+        )
+        .unwrap();
         assert_eq!(p.absence_flag_s, 30.0);
         assert_eq!(p.absence_warn_s, 3.0);
         assert_eq!(p.blocked_flag_s, Policy::default().blocked_flag_s);

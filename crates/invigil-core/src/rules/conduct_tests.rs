@@ -70,7 +70,13 @@ fn run(policy: Policy, script: &[Step]) -> Vec<(String, u64, serde_json::Value)>
     events.extend(engine.finish(EndReason::EndOfStream));
     events
         .into_iter()
-        .map(|e| (e.kind.as_str().to_owned(), e.t_ms, serde_json::Value::Object(e.data)))
+        .map(|e| {
+            (
+                e.kind.as_str().to_owned(),
+                e.t_ms,
+                serde_json::Value::Object(e.data),
+            )
+        })
         .collect()
 }
 
@@ -126,7 +132,11 @@ fn thinking_glances_and_looking_down_at_allowed_paper_are_not_flagged() {
         step(20.0, NEUTRAL),
     ];
     assert!(kinds(&run(Policy::default(), &thinking)).is_empty());
-    let writing = [step(20.0, NEUTRAL), step(120.0, (NEUTRAL.0, NEUTRAL.1 - 40.0)), step(5.0, NEUTRAL)];
+    let writing = [
+        step(20.0, NEUTRAL),
+        step(120.0, (NEUTRAL.0, NEUTRAL.1 - 40.0)),
+        step(5.0, NEUTRAL),
+    ];
     let paper = Policy {
         scratch_paper: true,
         ..Policy::default()
@@ -134,15 +144,24 @@ fn thinking_glances_and_looking_down_at_allowed_paper_are_not_flagged() {
     assert!(kinds(&run(paper, &writing)).is_empty());
     // Without the aid, two minutes looking down is flagged.
     let events = run(Policy::default(), &writing);
-    assert_eq!(kinds(&events)[..2], ["looking_away_warning", "looking_away"]);
+    assert_eq!(
+        kinds(&events)[..2],
+        ["looking_away_warning", "looking_away"]
+    );
     assert_eq!(events[1].2["direction"], "down");
     // The aid allows looking down only: a long look up is still flagged.
-    let up = [step(20.0, NEUTRAL), step(20.0, (NEUTRAL.0, NEUTRAL.1 + 40.0))];
+    let up = [
+        step(20.0, NEUTRAL),
+        step(20.0, (NEUTRAL.0, NEUTRAL.1 + 40.0)),
+    ];
     let paper = Policy {
         scratch_paper: true,
         ..Policy::default()
     };
-    assert_eq!(kinds(&run(paper, &up))[..2], ["looking_away_warning", "looking_away"]);
+    assert_eq!(
+        kinds(&run(paper, &up))[..2],
+        ["looking_away_warning", "looking_away"]
+    );
 }
 
 #[test]
@@ -158,14 +177,23 @@ fn leaving_the_view_is_the_presence_rules_business_and_off_is_off() {
     ];
     let events = run(Policy::default(), &script);
     let k = kinds(&events);
-    assert_eq!(k.iter().filter(|k| **k == "looking_away_warning").count(), 1);
-    assert!(!k.contains(&"looking_back") && !k.contains(&"looking_away"), "{k:?}");
+    assert_eq!(
+        k.iter().filter(|k| **k == "looking_away_warning").count(),
+        1
+    );
+    assert!(
+        !k.contains(&"looking_back") && !k.contains(&"looking_away"),
+        "{k:?}"
+    );
     assert!(k.contains(&"candidate_absent"));
     let off = Policy {
         looking_away_flag_s: 0.0,
         ..Policy::default()
     };
-    let long = [step(20.0, NEUTRAL), step(60.0, (NEUTRAL.0 + 50.0, NEUTRAL.1))];
+    let long = [
+        step(20.0, NEUTRAL),
+        step(60.0, (NEUTRAL.0 + 50.0, NEUTRAL.1)),
+    ];
     assert!(kinds(&run(off, &long)).is_empty());
 }
 
@@ -186,16 +214,31 @@ fn a_phone_held_up_is_flagged_and_cleared() {
     let phone = || vec![object(ObjectLabel::Phone, 0.7, PHONE)];
     let events = run(
         Policy::default(),
-        &[with(10.0, Vec::new()), with(6.0, phone()), with(10.0, Vec::new())],
+        &[
+            with(10.0, Vec::new()),
+            with(6.0, phone()),
+            with(10.0, Vec::new()),
+        ],
     );
-    assert_eq!(kinds(&events), ["object_detected", "object_cleared"], "{events:?}");
+    assert_eq!(
+        kinds(&events),
+        ["object_detected", "object_cleared"],
+        "{events:?}"
+    );
     assert_eq!(events[1].1, 12_000, "seen at 10 s and still at 12 s");
     assert_eq!(events[1].2["label"], "phone");
-    assert_eq!(events[1].2["box"], serde_json::json!([400.0, 300.0, 60.0, 100.0]));
+    assert_eq!(
+        events[1].2["box"],
+        serde_json::json!([400.0, 300.0, 60.0, 100.0])
+    );
     // One sighting (one detector run) is not enough; nor is a weak one.
     let once = run(
         Policy::default(),
-        &[with(10.0, Vec::new()), with(2.0, phone()), with(10.0, Vec::new())],
+        &[
+            with(10.0, Vec::new()),
+            with(2.0, phone()),
+            with(10.0, Vec::new()),
+        ],
     );
     assert!(kinds(&once).is_empty(), "{once:?}");
     let weak = vec![object(ObjectLabel::Phone, 0.4, PHONE)];
@@ -233,12 +276,23 @@ fn a_second_person_counts_only_without_a_face() {
     // The candidate's own body: a person box around the face.
     let candidate = object(ObjectLabel::Person, 0.9, [200.0, 60.0, 240.0, 420.0]);
     let behind = object(ObjectLabel::Person, 0.8, [500.0, 40.0, 130.0, 400.0]);
-    assert!(kinds(&run(Policy::default(), &[with(20.0, vec![candidate.clone()])])).is_empty());
-    let events = run(Policy::default(), &[with(20.0, vec![candidate.clone(), behind.clone()])]);
+    assert!(kinds(&run(
+        Policy::default(),
+        &[with(20.0, vec![candidate.clone()])]
+    ))
+    .is_empty());
+    let events = run(
+        Policy::default(),
+        &[with(20.0, vec![candidate.clone(), behind.clone()])],
+    );
     assert_eq!(kinds(&events), ["object_detected"]);
     assert_eq!(events[1].2["label"], "person");
     // A person box that holds the candidate's face is the candidate, even
     // when it is split in two overlapping boxes.
     let split = object(ObjectLabel::Person, 0.7, [210.0, 80.0, 230.0, 400.0]);
-    assert!(kinds(&run(Policy::default(), &[with(20.0, vec![candidate, split])])).is_empty());
+    assert!(kinds(&run(
+        Policy::default(),
+        &[with(20.0, vec![candidate, split])]
+    ))
+    .is_empty());
 }

@@ -160,7 +160,11 @@ impl Rule for LookingAway {
                 policy.looking_away_max_yaw_deg as f32 / 2.0,
                 policy.looking_away_max_pitch_deg as f32 / 2.0,
             );
-            if let Some(n) = self.neutral.as_mut().filter(|_| y.abs() <= my && p.abs() <= mp) {
+            if let Some(n) = self
+                .neutral
+                .as_mut()
+                .filter(|_| y.abs() <= my && p.abs() <= mp)
+            {
                 n.0 += (pose.yaw - n.0) * NEUTRAL_FOLLOW;
                 n.1 += (pose.pitch - n.1) * NEUTRAL_FOLLOW;
             }
@@ -168,9 +172,14 @@ impl Rule for LookingAway {
         let flag_ms = ms(policy.looking_away_flag_s);
         let stages = [ms(policy.looking_away_warn_s), flag_ms];
         let (debounce, confirm) = (ms(policy.debounce_s), ms(policy.return_confirm_s));
-        match self.staged.step(t, away.is_some(), &stages, debounce, confirm) {
+        match self
+            .staged
+            .step(t, away.is_some(), &stages, debounce, confirm)
+        {
             Stage::Active { elapsed_ms, newly } => {
-                let direction = *self.direction.get_or_insert(away.unwrap_or(Direction::Left));
+                let direction = *self
+                    .direction
+                    .get_or_insert(away.unwrap_or(Direction::Left));
                 if let Some((y, p)) = current.filter(|_| away.is_some()) {
                     if y.abs() + p.abs() > self.offset.0.abs() + self.offset.1.abs() {
                         self.offset = (y, p);

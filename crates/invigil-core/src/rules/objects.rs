@@ -54,7 +54,9 @@ impl Rule for Objects {
         }
         let stale_ms = 2 * ms(policy.object_interval_s) + 1000;
         let current: Vec<SeenObject> = match &self.seen {
-            Some((at, objects)) if !frame.featureless && frame.t_ms.saturating_sub(*at) <= stale_ms => {
+            Some((at, objects))
+                if !frame.featureless && frame.t_ms.saturating_sub(*at) <= stale_ms =>
+            {
                 flagged(objects, frame, policy)
             }
             _ => Vec::new(),
