@@ -15,6 +15,40 @@ pub const POSE_INTERVAL_MS: u64 = 200;
 /// more often than this.
 pub const OBJECTS_SOON_MS: u64 = 500;
 
+/// The face mesh need not run again while the detector's keypoints say the
+/// head has not moved: the nose and mouth within this many eye distances
+/// of where they were (BlazeFace's coarse yaw and pitch), the face within
+/// a tenth of its width...
+pub const POSE_REUSE_MAX_SHAPE_CHANGE: f32 = 0.04;
+/// ...for at most this long.
+pub const POSE_REUSE_MAX_AGE_MS: u64 = 1000;
+
+/// The last face mesh measurement and the face it was measured on.
+struct MeshedFace {
+    t_ms: u64,
+    shape: [f32; 4],
+    center: [f32; 2],
+    width: f32,
+    pose: HeadPose,
+}
+
+impl MeshedFace {
+    /// Whether `face` is the same head in the same pose, by its keypoints.
+    fn still(&self, face: &Face, t: u64) -> bool {
+        let Some(shape) = invigil_core::rules::face_shape(face) else {
+            return false;
+        };
+        let c = face.center();
+        t >= self.t_ms
+            && t - self.t_ms < POSE_REUSE_MAX_AGE_MS
+            && shape
+                .iter()
+                .zip(&self.shape)
+                .all(|(a, b)| (a - b).abs() <= POSE_REUSE_MAX_SHAPE_CHANGE)
+            && (c[0] - self.center[0]).hypot(c[1] - self.center[1]) <= 0.1 * self.width
+    }
+}
+
 /// The conduct rules' models (docs/conduct.md) and when they run.
 pub struct ConductWatch {
     landmarker: Option<FaceLandmarker>,
@@ -23,6 +57,8 @@ pub struct ConductWatch {
     pose_interval_ms: u64,
     objects_interval_ms: u64,
     last_pose: Option<u64>,
+    meshed: Option<MeshedFace>,
+    reuse_poses: bool,
     last_objects: Option<u64>,
     last_face_count: Option<usize>,
     poses: u64,
@@ -45,6 +81,8 @@ impl ConductWatch {
             pose_interval_ms: POSE_INTERVAL_MS,
             objects_interval_ms: (policy.object_interval_s * 1000.0).round() as u64,
             last_pose: None,
+            meshed: None,
+            reuse_poses: true,
             last_objects: None,
             last_face_count: None,
             poses: 0,
@@ -72,7 +110,14 @@ impl ConductWatch {
             .then(|| Self::new(landmarker, objects, policy)))
     }
 
-    /// Head poses measured and object detector runs so far.
+    /// Runs the face mesh at every pose measurement, even when the
+    /// detector's keypoints say the head has not moved (benchmarks).
+    pub fn always_mesh(mut self) -> Self {
+        self.reuse_poses = false;
+        self
+    }
+
+    /// Face mesh runs and object detector runs so far.
     pub fn counts(&self) -> (u64, u64) {
         (self.poses, self.object_runs)
     }
@@ -99,8 +144,23 @@ impl ConductWatch {
         if let (Some(landmarker), Some(main)) = (&self.landmarker, main) {
             if Self::due(self.last_pose, t, self.pose_interval_ms) {
                 self.last_pose = Some(t);
-                pose = landmarker.pose(frame, main)?;
-                self.poses += u64::from(pose.is_some());
+                let reuse = self.reuse_poses && self.meshed.as_ref().is_some_and(|m| m.still(main, t));
+                if reuse {
+                    pose = self.meshed.as_ref().map(|m| m.pose);
+                } else {
+                    pose = landmarker.pose(frame, main)?;
+                    self.poses += 1;
+                    self.meshed = match (pose, invigil_core::rules::face_shape(main)) {
+                        (Some(pose), Some(shape)) => Some(MeshedFace {
+                            t_ms: t,
+                            shape,
+                            center: main.center(),
+                            width: main.bbox[2],
+                            pose,
+                        }),
+                        _ => None,
+                    };
+                }
             }
         }
         let mut objects = None;

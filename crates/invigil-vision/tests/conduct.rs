@@ -173,3 +173,42 @@ fn real_head_turns_have_the_right_sign() {
         "right {right:?} front {front:?}"
     );
 }
+
+/// The analyzer measures the pose 5 times a second, but runs the face mesh
+/// again only when the detector's keypoints moved or a second has passed;
+/// it looks for objects every `object_interval_s`.
+#[test]
+fn the_analyzer_runs_the_conduct_models_at_low_rates() {
+    use invigil_core::{Analyzer, Policy};
+    use invigil_vision::{analyzer_for, ConductWatch, DetectorProfile};
+    let img = image::open(fixtures().join("images/obama.jpg")).unwrap().to_rgb8();
+    let still = Frame::new(0, img.width(), img.height(), img.into_raw()).unwrap();
+    let policy = Policy::default();
+    let run = |watch: ConductWatch| {
+        let mut analyzer = analyzer_for(DetectorProfile::FullRange, None, &policy)
+            .unwrap()
+            .with_conduct(watch);
+        let mut poses = 0;
+        let mut object_runs = 0;
+        for i in 0..100u64 {
+            let mut f = still.clone();
+            f.t_ms = i * 100;
+            let obs = analyzer.analyze(&f).unwrap();
+            poses += usize::from(obs.pose.is_some());
+            object_runs += usize::from(obs.objects.is_some());
+        }
+        (poses, object_runs, analyzer.conduct_counts())
+    };
+    let (poses, object_runs, (meshes, detections)) = run(ConductWatch::for_policy(&policy).unwrap().unwrap());
+    assert_eq!(poses, 50, "a pose every 200 ms");
+    assert_eq!((object_runs, detections), (5, 5), "objects every 2 s");
+    assert!((10..=12).contains(&meshes), "the mesh about once a second: {meshes}");
+    let (_, _, (meshes, _)) = run(ConductWatch::for_policy(&policy).unwrap().unwrap().always_mesh());
+    assert_eq!(meshes, 50);
+    let off = Policy {
+        looking_away_flag_s: 0.0,
+        object_labels: Vec::new(),
+        ..Policy::default()
+    };
+    assert!(ConductWatch::for_policy(&off).unwrap().is_none());
+}
