@@ -154,7 +154,7 @@ impl Default for Policy {
             books: false,
             object_labels: vec![ObjectLabel::Person, ObjectLabel::Phone, ObjectLabel::Book],
             object_flag_s: 2.0,
-            object_min_score: 0.5,
+            object_min_score: 0.55,
             object_interval_s: 2.0,
         }
     }
