@@ -144,7 +144,8 @@ impl ConductWatch {
         if let (Some(landmarker), Some(main)) = (&self.landmarker, main) {
             if Self::due(self.last_pose, t, self.pose_interval_ms) {
                 self.last_pose = Some(t);
-                let reuse = self.reuse_poses && self.meshed.as_ref().is_some_and(|m| m.still(main, t));
+                let reuse =
+                    self.reuse_poses && self.meshed.as_ref().is_some_and(|m| m.still(main, t));
                 if reuse {
                     pose = self.meshed.as_ref().map(|m| m.pose);
                 } else {

@@ -181,7 +181,7 @@ impl ObjectDetector {
                     .enumerate()
                     .max_by(|a, b| a.1.total_cmp(b.1))
                     .expect("80 classes");
-                if !(score >= OBJECT_MIN_SCORE) {
+                if score.is_nan() || score < OBJECT_MIN_SCORE {
                     continue;
                 }
                 let (cy, cx) = (i / cells, i % cells);

@@ -130,7 +130,7 @@ impl FaceLandmarker {
             return Ok(None);
         };
         let mesh = self.run_crop(&crop.crop_square(frame, LANDMARK_SIDE))?;
-        if !(mesh.face_logit >= MIN_FACE_LOGIT) {
+        if mesh.face_logit.is_nan() || mesh.face_logit < MIN_FACE_LOGIT {
             return Ok(None);
         }
         Ok(head_pose(&mesh.points).map(|p| HeadPose {

@@ -181,7 +181,9 @@ fn real_head_turns_have_the_right_sign() {
 fn the_analyzer_runs_the_conduct_models_at_low_rates() {
     use invigil_core::{Analyzer, Policy};
     use invigil_vision::{analyzer_for, ConductWatch, DetectorProfile};
-    let img = image::open(fixtures().join("images/obama.jpg")).unwrap().to_rgb8();
+    let img = image::open(fixtures().join("images/obama.jpg"))
+        .unwrap()
+        .to_rgb8();
     let still = Frame::new(0, img.width(), img.height(), img.into_raw()).unwrap();
     let policy = Policy::default();
     let run = |watch: ConductWatch| {
@@ -199,11 +201,18 @@ fn the_analyzer_runs_the_conduct_models_at_low_rates() {
         }
         (poses, object_runs, analyzer.conduct_counts())
     };
-    let (poses, object_runs, (meshes, detections)) = run(ConductWatch::for_policy(&policy).unwrap().unwrap());
+    let (poses, object_runs, (meshes, detections)) =
+        run(ConductWatch::for_policy(&policy).unwrap().unwrap());
     assert_eq!(poses, 50, "a pose every 200 ms");
     assert_eq!((object_runs, detections), (5, 5), "objects every 2 s");
-    assert!((10..=12).contains(&meshes), "the mesh about once a second: {meshes}");
-    let (_, _, (meshes, _)) = run(ConductWatch::for_policy(&policy).unwrap().unwrap().always_mesh());
+    assert!(
+        (10..=12).contains(&meshes),
+        "the mesh about once a second: {meshes}"
+    );
+    let (_, _, (meshes, _)) = run(ConductWatch::for_policy(&policy)
+        .unwrap()
+        .unwrap()
+        .always_mesh());
     assert_eq!(meshes, 50);
     let off = Policy {
         looking_away_flag_s: 0.0,

@@ -142,3 +142,34 @@ fn expectations_count_in_windows() {
     );
     assert!(results[2].passed);
 }
+
+#[test]
+fn an_overlay_crop_takes_part_of_the_photo_and_must_lie_inside_it() {
+    let with_crop = |crop: &str| {
+        format!(
+            "[[segment]]\nkind = \"image\"\npath = \"room_empty.jpg\"\nduration_s = 0.2\nnoise = 0\njitter_px = 0\n\
+             overlays = [{{ path = \"astronaut.png\", x = 0, y = 0, width = 64{crop} }}]\n"
+        )
+    };
+    // The astronaut's top-left 64x64 pixels, pasted at full size.
+    let s = parse(&with_crop(", crop = [0, 0, 64, 64]")).unwrap();
+    let mut src = ScenarioSource::new(s).unwrap();
+    let frame = src.next_frame().unwrap().unwrap();
+    let astronaut = crate::load_image(&fixtures().join("astronaut.png"), 0).unwrap();
+    let at = |f: &invigil_core::Frame, x: u32, y: u32| {
+        let i = ((y * f.width + x) * 3) as usize;
+        [f.rgb[i], f.rgb[i + 1], f.rgb[i + 2]]
+    };
+    assert_eq!(at(&frame, 10, 20), at(&astronaut, 10, 20));
+    // Outside the photo, or empty: the scenario names the problem.
+    let outside = ScenarioSource::new(parse(&with_crop(", crop = [500, 0, 64, 64]")).unwrap())
+        .and_then(|mut s| s.next_frame().map(|_| ()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        outside.contains("crop") && outside.contains("astronaut.png"),
+        "{outside}"
+    );
+    let e = err(&with_crop(", crop = [0, 0, 0, 64]"));
+    assert!(e.contains("crop"), "{e}");
+}
