@@ -9,9 +9,10 @@ use super::{Emitter, FrameFacts, Rule, Stage, Staged};
 use crate::policy::ms;
 use crate::{EventKind, ObjectLabel, Policy, SeenObject};
 
-/// Two person boxes overlapping more than this (intersection over union)
-/// are one person.
-const SAME_PERSON_IOU: f32 = 0.5;
+/// A person box lying this much (its intersection with the other over its
+/// own area) inside a box that holds a face is part of that person: the
+/// detector also boxes an arm or the torso of the candidate on its own.
+const SAME_PERSON_INSIDE: f32 = 0.5;
 
 /// One kind of object, watched with hysteresis.
 #[derive(Default)]
@@ -27,7 +28,8 @@ struct Track {
 ///
 /// A `person` counts only when it is someone other than the candidate
 /// whose face is not visible (turned away, at the edge of the frame): a
-/// person box with no face in it, beside a face or another such box. A
+/// person box with no face in it and not lying mostly inside (or around)
+/// a box that holds one, beside a face or another such box. A
 /// second face is the multiple-faces rule's.
 #[derive(Default)]
 pub struct Objects {
@@ -142,7 +144,7 @@ fn flagged(objects: &[SeenObject], frame: &FrameFacts<'_>, policy: &Policy) -> V
         .copied()
         .filter(|p| {
             !faces.iter().any(|c| p.contains(*c))
-                && with_face.iter().all(|w| iou(w, p) < SAME_PERSON_IOU)
+                && with_face.iter().all(|w| inside(p, w) < SAME_PERSON_INSIDE)
         })
         .collect();
     // Someone else: a faceless person beside a visible face, or two
@@ -159,15 +161,17 @@ fn flagged(objects: &[SeenObject], frame: &FrameFacts<'_>, policy: &Policy) -> V
         .collect()
 }
 
-fn iou(a: &SeenObject, b: &SeenObject) -> f32 {
+/// How much of `a` lies inside `b` (0-1; its intersection over its area),
+/// or of `b` inside `a` when `b` is the smaller: two boxes of one person
+/// overlap mostly, whichever is the bigger.
+fn inside(a: &SeenObject, b: &SeenObject) -> f32 {
     let [ax, ay, aw, ah] = a.bbox;
     let [bx, by, bw, bh] = b.bbox;
     let ix = ((ax + aw).min(bx + bw) - ax.max(bx)).max(0.0);
     let iy = ((ay + ah).min(by + bh) - ay.max(by)).max(0.0);
-    let inter = ix * iy;
-    let union = aw * ah + bw * bh - inter;
-    if union > 0.0 {
-        inter / union
+    let smaller = (aw * ah).min(bw * bh);
+    if smaller > 0.0 {
+        ix * iy / smaller
     } else {
         0.0
     }
