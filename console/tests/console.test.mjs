@@ -594,11 +594,12 @@ function canonical(v) {
   return JSON.stringify(v);
 }
 
-/** Events `[kind, data]` as a client sends them: numbered, hash-chained. */
+/** Events `[kind, data, severity]` as a client sends them: numbered,
+ * hash-chained (severity `info` when not given). */
 function chainEvents(sessionId, events) {
   let prev = createHash("sha256").update(`invigil-chain-v1:${sessionId}`).digest("hex");
-  return events.map(([kind, data], seq) => {
-    const e = { v: 1, seq, t_ms: seq * 1000, kind, severity: "info", data, prev };
+  return events.map(([kind, data, severity = "info"], seq) => {
+    const e = { v: 1, seq, t_ms: seq * 1000, kind, severity, data, prev };
     prev = createHash("sha256").update(canonical(e)).digest("hex");
     return e;
   });
@@ -679,6 +680,53 @@ test("the check-in's face against ID and head-turn results show beside its photo
   assert.equal(await page.textContent("#liveness"), "Head-turn check not passed after 3 attempts: the head did not turn to the left far enough<script>");
   assert.equal(await page.locator("#liveness script, #identity script").count(), 0);
   await shot(page, "8-identity-disagrees");
+  await context.close();
+});
+
+test("the conduct rules' kinds are labelled, explained and filtered", async () => {
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  const page = await context.newPage();
+  await signIn(page);
+  const created = await fetch(`${base}/api/v1/sessions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ exam_id: "exam-conduct", candidate_id: "cand-conduct" }),
+  });
+  assert.equal(created.status, 201);
+  const { session_id: sid, token } = await created.json();
+  // What the client sends (docs/events.md); a hostile label stays text.
+  const events = chainEvents(sid, [
+    ["session_started", { schema: 1 }],
+    ["looking_away_warning", { yaw: -52.4, pitch: 3.1, direction: "right", duration_ms: 5000, flag_in_ms: 10000 }, "warning"],
+    ["looking_away", { yaw: -55, pitch: 2, direction: "right", duration_ms: 15000, flag_in_ms: 0 }, "violation"],
+    ["looking_back", { duration_ms: 21000, direction: "right", flagged: true }],
+    ["object_detected", { label: "phone<img src=x onerror=alert(1)>", score: 0.812, box: [400, 300, 60, 100], seen_ms: 2000 }, "violation"],
+    ["object_cleared", { label: "phone<img src=x onerror=alert(1)>", duration_ms: 6000 }],
+  ]);
+  const sent = await fetch(`${base}/api/v1/sessions/${sid}/events`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ events }),
+  });
+  assert.equal(sent.status, 200, await sent.text());
+  await page.goto(`${base}/#/session/${sid}`);
+  await page.waitForSelector('#events tr[data-kind="looking_away"]');
+  const row = (kind) => page.textContent(`#events tr[data-kind="${kind}"]`);
+  assert.match(await row("looking_away"), /Looking away from the screen.*to their right \(yaw -55°, pitch 2°\) for 15\.0 s/s);
+  assert.match(await row("looking_back"), /looked right for 21\.0 s, was flagged/);
+  assert.match(await row("object_detected"), /Object in view.*phone<img src=x onerror=alert\(1\)> \(score 0\.81\) for 2\.0 s/s);
+  assert.equal(await page.locator("#events img").count(), 0);
+  // The timeline strip's episodes end at their clearing events.
+  const spans = await page.$$eval("#strip .span", (s) => s.map((x) => x.title));
+  assert.deepEqual(spans, ["Looking away from the screen 00:02.0–00:03.0", "Object in view 00:04.0–00:05.0"]);
+  // Two violations, so the review priority counts them.
+  assert.match(await page.textContent("#session-summary"), /2 open alerts/);
+  await page.uncheck("#filter-looking_away");
+  assert.equal(await page.locator('#events tr[data-kind="looking_away"]').count(), 0);
+  assert.equal(await page.locator('#events tr[data-kind="object_detected"]').count(), 1);
+  await page.check("#filter-looking_away");
+  assert.equal(await page.locator('#events tr[data-kind="looking_away"]').count(), 1);
+  await shot(page, "9-conduct");
   await context.close();
 });
 

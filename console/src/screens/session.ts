@@ -219,9 +219,19 @@ function strip(t: Timeline, zoom: number, visible: (e: StoredEvent) => boolean, 
   const pct = (ms: number) => `${((100 * ms) / end).toFixed(3)}%`;
   const bar = el("div", { class: "strip", id: "strip", style: `width: ${100 * zoom}%` });
   // Episodes: a violation until the event that clears it (or the end).
-  const clearing: Record<string, string> = { candidate_absent: "candidate_returned", multiple_faces: "multiple_faces_cleared", camera_blocked: "camera_unblocked", camera_frozen: "camera_unfrozen" };
+  const clearing: Record<string, string> = {
+    candidate_absent: "candidate_returned",
+    multiple_faces: "multiple_faces_cleared",
+    camera_blocked: "camera_unblocked",
+    camera_frozen: "camera_unfrozen",
+    identity_mismatch: "identity_restored",
+    looking_away: "looking_back",
+    object_detected: "object_cleared",
+  };
+  // An object's episode ends when that label has gone.
+  const sameLabel = (v: StoredEvent, e: StoredEvent) => v.kind !== "object_detected" || e.data.label === v.data.label;
   for (const v of t.events.filter((e) => e.severity === "violation" && visible(e))) {
-    const clear = t.events.find((e) => e.seq > v.seq && e.kind === clearing[v.kind]);
+    const clear = t.events.find((e) => e.seq > v.seq && e.kind === clearing[v.kind] && sameLabel(v, e));
     const to = clear?.t_ms ?? end;
     bar.append(el("div", { class: "span violation", style: `left: ${pct(v.t_ms)}; width: ${pct(Math.max(to - v.t_ms, end / 400))}`, title: `${label(v.kind)} ${clock(v.t_ms)}–${clock(to)}` }));
   }
