@@ -699,6 +699,10 @@ pub enum ModelChoice {
     /// further faces): about half the CPU, but it relies on the fallback
     /// whenever the face is under ~20% of the frame width.
     Front,
+    /// Track, don't search: the short-range model on a crop around the
+    /// face found last (4 times a second), the full-range model on the
+    /// whole frame only to find it again and every 2 s for further faces.
+    Track,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -30,7 +30,7 @@ pub fn detectors(args: &ModelArgs) -> anyhow::Result<(FaceDetector, Option<FaceD
     let file = args.model_file.as_deref();
     Ok(match args.model {
         ModelChoice::Back => (load(ModelKind::Back256, file)?, None),
-        ModelChoice::Front => (
+        ModelChoice::Front | ModelChoice::Track => (
             load(ModelKind::Front128, file)?,
             Some(load(ModelKind::Back256, None)?),
         ),
@@ -42,5 +42,6 @@ pub fn detector_profile(model: ModelChoice) -> DetectorProfile {
     match model {
         ModelChoice::Back => DetectorProfile::FullRange,
         ModelChoice::Front => DetectorProfile::ShortRangeWithFallback,
+        ModelChoice::Track => DetectorProfile::Tracking,
     }
 }

@@ -32,6 +32,31 @@ fn every_bundled_scenario_passes() {
     assert_well_formed(&events(&kept));
 }
 
+/// Tracking (`--model track`, issue 18) keeps the events of the scenarios
+/// that depend most on which faces are found: a second face, a candidate
+/// who leaves, a switch to another person's photograph (no phantom second
+/// face left behind), someone at the edge.
+#[test]
+fn tracking_keeps_the_events() {
+    let scenarios = [
+        "second_person.toml",
+        "leaves_and_returns.toml",
+        "writes_on_scratch_paper.toml",
+        "replaced_mid_exam.toml",
+        "someone_at_the_edge.toml",
+    ];
+    let mut args = vec!["qa", "run", "--model", "track"];
+    let paths: Vec<String> = scenarios
+        .iter()
+        .map(|s| format!("tests/scenarios/{s}"))
+        .collect();
+    args.extend(paths.iter().map(String::as_str));
+    let o = invigil(&args);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    assert!(out.contains("5 passed, 0 failed"), "{out}");
+}
+
 #[test]
 fn a_failing_expectation_fails_the_run() {
     let dir = tempfile::tempdir().unwrap();

@@ -212,6 +212,12 @@ pub struct AnalyzerConfig {
     /// Score an extra face must reach (stricter again: it alone can raise
     /// `multiple_faces`).
     pub extra_faces_min_score: f32,
+    /// Track instead of searching: while a face is known, the primary
+    /// detector runs on a square crop this many times the face's size
+    /// around it (where the face is large and the short-range model at its
+    /// best), and the whole frame is searched only to find it again or to
+    /// look for further faces. `None` searches the whole frame every time.
+    pub track_crop_scale: Option<f32>,
 }
 
 impl Default for AnalyzerConfig {
@@ -225,6 +231,7 @@ impl Default for AnalyzerConfig {
             fallback_interval_ms: 500,
             extra_faces_interval_ms: Some(1000),
             extra_faces_min_score: 0.8,
+            track_crop_scale: None,
         }
     }
 }
@@ -313,7 +320,15 @@ impl VisionAnalyzer {
 
     /// Runs the detector(s) on one frame.
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Face>, VisionError> {
-        let mut faces = self.detector.detect(frame)?;
+        let last_faces = self.last.as_ref().map(|l| l.faces.clone());
+        let tracked = match (self.config.track_crop_scale, last_faces) {
+            (Some(scale), Some(last)) => self.track(frame, &last, scale)?,
+            _ => None,
+        };
+        let mut faces = match tracked {
+            Some(faces) => faces,
+            None => self.detector.detect(frame)?,
+        };
         let Some(fallback) = &mut self.fallback else {
             return Ok(faces);
         };
@@ -331,6 +346,18 @@ impl VisionAnalyzer {
             .last_fallback
             .as_ref()
             .is_some_and(|(t, _)| frame.t_ms >= *t && frame.t_ms - t < interval);
+        // The whole-frame answer no longer holds when the face in view is
+        // not among its faces (the candidate moved, someone else sat down):
+        // its faces would stand where nobody is now.
+        let stale = someone
+            && self.last_fallback.as_ref().is_some_and(|(_, far)| {
+                !far.is_empty()
+                    && !faces
+                        .iter()
+                        .filter(|f| f.score >= trigger)
+                        .any(|p| far.iter().any(|f| overlaps(p, f)))
+            });
+        let fresh = fresh && !stale;
         if !fresh {
             let far = fallback.detect(frame)?;
             self.last_fallback = Some((frame.t_ms, far));
@@ -350,6 +377,50 @@ impl VisionAnalyzer {
             .collect();
         faces.extend(extra);
         Ok(faces)
+    }
+
+    /// The primary detector on a crop around the largest face of the last
+    /// detection: the best face it finds there, in frame pixels; `None` when there was no face
+    /// to follow or it was not found there (the caller searches the whole
+    /// frame).
+    fn track(
+        &mut self,
+        frame: &Frame,
+        last: &[Face],
+        scale: f32,
+    ) -> Result<Option<Vec<Face>>, VisionError> {
+        let trigger = self.config.fallback_trigger_score;
+        let Some(main) = crate::identity::main_face(last).filter(|f| f.score >= trigger) else {
+            return Ok(None);
+        };
+        let side = (scale * main.bbox[2].max(main.bbox[3])).round();
+        let (fw, fh) = (frame.width as f32, frame.height as f32);
+        if !(side.is_finite() && side >= 32.0) || side >= fw.min(fh) {
+            return Ok(None);
+        }
+        let [cx, cy] = main.center();
+        let x0 = (cx - side / 2.0).clamp(0.0, fw - side) as u32;
+        let y0 = (cy - side / 2.0).clamp(0.0, fh - side) as u32;
+        let crop = crop_frame(frame, x0, y0, side as u32);
+        // The face followed, alone: a crop cuts other people's faces in
+        // part, so further faces are the whole-frame search's to find.
+        let Some(mut f) = self
+            .detector
+            .detect(&crop)?
+            .into_iter()
+            .filter(|f| f.score >= trigger)
+            .max_by(|a, b| a.score.total_cmp(&b.score))
+        else {
+            return Ok(None);
+        };
+        let (dx, dy) = (x0 as f32, y0 as f32);
+        f.bbox[0] += dx;
+        f.bbox[1] += dy;
+        for k in &mut f.keypoints {
+            k[0] += dx;
+            k[1] += dy;
+        }
+        Ok(Some(vec![f]))
     }
 
     /// Frames analysed and detector runs so far.
@@ -418,6 +489,24 @@ impl Analyzer for VisionAnalyzer {
     }
 }
 
+/// The `side` x `side` square of `frame` at (`x0`, `y0`), which must lie
+/// inside it.
+fn crop_frame(frame: &Frame, x0: u32, y0: u32, side: u32) -> Frame {
+    let w = frame.width as usize;
+    let (x0, y0, n) = (x0 as usize, y0 as usize, side as usize);
+    let mut rgb = Vec::with_capacity(n * n * 3);
+    for y in y0..y0 + n {
+        let start = (y * w + x0) * 3;
+        rgb.extend_from_slice(&frame.rgb[start..start + n * 3]);
+    }
+    Frame {
+        t_ms: frame.t_ms,
+        width: side,
+        height: side,
+        rgb,
+    }
+}
+
 /// Whether two face boxes cover the same face: either centre inside the
 /// other box.
 fn overlaps(a: &Face, b: &Face) -> bool {
@@ -439,6 +528,11 @@ pub enum DetectorProfile {
     /// full-range one only when it finds nobody (and once a second for
     /// further faces).
     ShortRangeWithFallback,
+    /// Track, don't search: the 128 px short-range model on a crop around
+    /// the face found last, up to 4 times a second; the full-range model on
+    /// the whole frame to find a face again and every 2 s for further
+    /// faces.
+    Tracking,
 }
 
 /// The analyzer `watch`, `qa run` and the app use: `profile`'s detectors
@@ -468,6 +562,17 @@ pub fn analyzer_for(
             load(ModelKind::Front128, model_file)?,
             Some(load(ModelKind::Back256, None)?),
             AnalyzerConfig::default(),
+        ),
+        DetectorProfile::Tracking => (
+            load(ModelKind::Front128, model_file)?,
+            Some(load(ModelKind::Back256, None)?),
+            AnalyzerConfig {
+                detect_interval_ms: 250,
+                fallback_interval_ms: 250,
+                extra_faces_interval_ms: Some(2000),
+                track_crop_scale: Some(2.5),
+                ..AnalyzerConfig::default()
+            },
         ),
     };
     // Keep candidates a little below the rules' threshold, so the policy
