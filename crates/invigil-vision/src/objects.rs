@@ -3,7 +3,6 @@
 //! screens). It costs ~20x a face detection, so the analyzer runs it every
 //! few seconds, never per frame.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use invigil_core::{Frame, ObjectLabel, SeenObject};
@@ -66,15 +65,6 @@ impl ObjectDetector {
         Self::from_bytes(embedded_bytes(), &format!("built-in {OBJECT_MODEL_FILE}"))
     }
 
-    /// Another copy of a model of the same shape.
-    pub fn from_file(path: &Path) -> Result<Self, VisionError> {
-        let bytes = std::fs::read(path).map_err(|source| VisionError::ModelRead {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_bytes(&bytes, &path.display().to_string())
-    }
-
     fn from_bytes(bytes: &[u8], name: &str) -> Result<Self, VisionError> {
         let invalid = |e: TractError| VisionError::Unusable {
             what: "NanoDet object detection",
@@ -82,13 +72,7 @@ impl ObjectDetector {
             message: format!("{e:#}"),
         };
         let side = OBJECT_SIDE;
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut std::io::Cursor::new(bytes))
-            .map_err(invalid)?
-            .with_input_fact(0, f32::fact([1, 3, side, side]).into())
-            .map_err(invalid)?
-            .into_optimized()
-            .map_err(invalid)?;
+        let model = optimized(bytes, [1, 3, side, side]).map_err(invalid)?;
         let shapes: Vec<Vec<usize>> = model
             .output_outlets()
             .map_err(invalid)?
@@ -199,6 +183,14 @@ impl ObjectDetector {
         }
         Ok(found)
     }
+}
+
+/// An ONNX model for one f32 input of `shape`, optimised by tract.
+pub(crate) fn optimized(bytes: &[u8], shape: [usize; 4]) -> TractResult<TypedModel> {
+    tract_onnx::onnx()
+        .model_for_read(&mut std::io::Cursor::new(bytes))?
+        .with_input_fact(0, f32::fact(shape).into())?
+        .into_optimized()
 }
 
 /// A model output's values, in order.

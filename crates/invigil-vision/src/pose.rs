@@ -9,7 +9,6 @@
 //! direction the face points (the model's depth is in the same units as
 //! its x and y).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use invigil_core::{Face, Frame, HeadPose};
@@ -58,15 +57,6 @@ impl FaceLandmarker {
         Self::from_bytes(embedded_bytes(), &format!("built-in {LANDMARKER_FILE}"))
     }
 
-    /// Another copy of a model of the same shape.
-    pub fn from_file(path: &Path) -> Result<Self, VisionError> {
-        let bytes = std::fs::read(path).map_err(|source| VisionError::ModelRead {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_bytes(&bytes, &path.display().to_string())
-    }
-
     fn from_bytes(bytes: &[u8], name: &str) -> Result<Self, VisionError> {
         let invalid = |e: TractError| VisionError::Unusable {
             what: "face landmark",
@@ -74,13 +64,7 @@ impl FaceLandmarker {
             message: format!("{e:#}"),
         };
         let side = LANDMARK_SIDE;
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut std::io::Cursor::new(bytes))
-            .map_err(invalid)?
-            .with_input_fact(0, f32::fact([1, side, side, 3]).into())
-            .map_err(invalid)?
-            .into_optimized()
-            .map_err(invalid)?;
+        let model = crate::objects::optimized(bytes, [1, side, side, 3]).map_err(invalid)?;
         let sizes: Vec<usize> = model
             .output_outlets()
             .map_err(invalid)?
