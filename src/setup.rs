@@ -25,12 +25,14 @@ fn load(kind: ModelKind, file: Option<&Path>) -> anyhow::Result<FaceDetector> {
     })
 }
 
-/// The primary detector, and the full-range fallback for `--model front`.
+/// The detectors for still images: the primary, and the full-range fallback
+/// for `--model front`. A still image has no face to follow, so `track` is
+/// its whole-frame search, the full-range model.
 pub fn detectors(args: &ModelArgs) -> anyhow::Result<(FaceDetector, Option<FaceDetector>)> {
     let file = args.model_file.as_deref();
     Ok(match args.model {
-        ModelChoice::Back => (load(ModelKind::Back256, file)?, None),
-        ModelChoice::Front | ModelChoice::Track => (
+        ModelChoice::Back | ModelChoice::Track => (load(ModelKind::Back256, file)?, None),
+        ModelChoice::Front => (
             load(ModelKind::Front128, file)?,
             Some(load(ModelKind::Back256, None)?),
         ),

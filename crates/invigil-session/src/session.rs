@@ -90,7 +90,7 @@ impl SessionOptions {
             fps: 10.0,
             realtime: false,
             policy: Policy::default(),
-            detectors: DetectorProfile::FullRange,
+            detectors: DetectorProfile::Tracking,
             model_file: None,
             stream: None,
             clips: true,

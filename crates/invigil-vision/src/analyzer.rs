@@ -320,15 +320,10 @@ impl VisionAnalyzer {
 
     /// Runs the detector(s) on one frame.
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Face>, VisionError> {
-        let last_faces = self.last.as_ref().map(|l| l.faces.clone());
-        let tracked = match (self.config.track_crop_scale, last_faces) {
-            (Some(scale), Some(last)) => self.track(frame, &last, scale)?,
-            _ => None,
-        };
-        let mut faces = match tracked {
-            Some(faces) => faces,
-            None => self.detector.detect(frame)?,
-        };
+        if let Some(scale) = self.config.track_crop_scale {
+            return self.detect_tracking(frame, scale);
+        }
+        let mut faces = self.detector.detect(frame)?;
         let Some(fallback) = &mut self.fallback else {
             return Ok(faces);
         };
@@ -369,6 +364,55 @@ impl VisionAnalyzer {
         if !someone {
             return Ok(if far.is_empty() { faces } else { far.to_vec() });
         }
+        let extra_min = self.config.extra_faces_min_score;
+        let extra: Vec<Face> = far
+            .iter()
+            .filter(|f| f.score >= extra_min && !faces.iter().any(|p| overlaps(p, f)))
+            .cloned()
+            .collect();
+        faces.extend(extra);
+        Ok(faces)
+    }
+
+    /// Tracking (`track_crop_scale`): the face in view followed on a crop;
+    /// the whole frame searched by the fallback (full-range) detector when
+    /// there is no face to follow or it was lost, every
+    /// `extra_faces_interval_ms` for further faces, and at once when the
+    /// face followed is not among the last search's faces. A search's own
+    /// answer is used as it is, as the full-range profile would.
+    fn detect_tracking(&mut self, frame: &Frame, scale: f32) -> Result<Vec<Face>, VisionError> {
+        let last = self.last.as_ref().map(|l| l.faces.clone());
+        let tracked = match last {
+            Some(last) => self.track(frame, &last, scale)?,
+            None => None,
+        };
+        let interval = self.config.extra_faces_interval_ms.unwrap_or(u64::MAX);
+        let search = |a: &mut Self| -> Result<Vec<Face>, VisionError> {
+            let far = match &mut a.fallback {
+                Some(fallback) => fallback.detect(frame)?,
+                None => a.detector.detect(frame)?,
+            };
+            a.last_fallback = Some((frame.t_ms, far.clone()));
+            Ok(far)
+        };
+        let Some(mut faces) = tracked else {
+            return search(self);
+        };
+        let fresh = self.last_fallback.as_ref().is_some_and(|(t, far)| {
+            frame.t_ms >= *t
+                && frame.t_ms - t < interval
+                && (far.is_empty() || faces.iter().any(|p| far.iter().any(|f| overlaps(p, f))))
+        });
+        if !fresh {
+            // What the crop alone saw does not outvote the whole frame: a
+            // face the followed one jumped away from leaves a crop of wall
+            // that the short-range model may call a face.
+            return search(self);
+        }
+        let far = self
+            .last_fallback
+            .as_ref()
+            .map_or(&[][..], |(_, f)| f.as_slice());
         let extra_min = self.config.extra_faces_min_score;
         let extra: Vec<Face> = far
             .iter()
@@ -522,7 +566,6 @@ fn overlaps(a: &Face, b: &Face) -> bool {
 pub enum DetectorProfile {
     /// The 256 px full-range model, up to 4 detections a second: finds
     /// faces from ~5% of the frame width at any usual webcam framing.
-    #[default]
     FullRange,
     /// The 128 px short-range model up to 10 times a second, with the
     /// full-range one only when it finds nobody (and once a second for
@@ -531,7 +574,9 @@ pub enum DetectorProfile {
     /// Track, don't search: the 128 px short-range model on a crop around
     /// the face found last, up to 4 times a second; the full-range model on
     /// the whole frame to find a face again and every 2 s for further
-    /// faces.
+    /// faces. The default: it finds what `FullRange` finds
+    /// (`tests/profiles.rs`) at ~60% of the CPU.
+    #[default]
     Tracking,
 }
 
@@ -547,6 +592,9 @@ pub fn analyzer_for(
         Some(path) => FaceDetector::from_file(kind, path),
         None => FaceDetector::new(kind),
     };
+    // Keep candidates a little below the rules' threshold, so the policy
+    // alone decides what counts.
+    let candidate_min = (policy.min_face_score as f32 - 0.1).clamp(0.05, 1.0);
     let (mut primary, fallback, config) = match profile {
         // The full-range model costs ~4x the short-range one; the rules work
         // in tenths of seconds, so 4 detections a second lose little.
@@ -563,6 +611,9 @@ pub fn analyzer_for(
             Some(load(ModelKind::Back256, None)?),
             AnalyzerConfig::default(),
         ),
+        // The whole-frame search is the full-range profile's, thresholds
+        // included (faint, small and second faces count as they do there);
+        // only the frames in between follow the face on a crop.
         DetectorProfile::Tracking => (
             load(ModelKind::Front128, model_file)?,
             Some(load(ModelKind::Back256, None)?),
@@ -571,13 +622,13 @@ pub fn analyzer_for(
                 fallback_interval_ms: 250,
                 extra_faces_interval_ms: Some(2000),
                 track_crop_scale: Some(2.5),
+                fallback_min_score: candidate_min,
+                extra_faces_min_score: candidate_min,
                 ..AnalyzerConfig::default()
             },
         ),
     };
-    // Keep candidates a little below the rules' threshold, so the policy
-    // alone decides what counts.
-    primary.set_min_score((policy.min_face_score as f32 - 0.1).clamp(0.05, 1.0));
+    primary.set_min_score(candidate_min);
     let analyzer = VisionAnalyzer::new(primary, config);
     Ok(match fallback {
         Some(f) => analyzer.with_fallback(f),
