@@ -4,10 +4,14 @@
     pip install onnxruntime==1.32.0 numpy pillow
     invigil qa render tests/scenarios/leaves_and_returns.toml --y4m /tmp/v.y4m  # (fps edited to 30)
     python3 benches/ort_baseline.py models/face_detection_front_128x128_barracuda.onnx /tmp/v.y4m
+    python3 benches/ort_baseline.py MODEL FOLDER_OF_JPEGS FPS   # the JPEG-folder variant
+
+`benches/vs_onnxruntime.sh` runs both loops and `invigil watch` on the same
+frames at 10 and 30 fps (issue 18, goal 1).
 
 Prints (1) onnxruntime's single-threaded time per inference on one input,
 and (2) the CPU time of a straightforward Python loop over the video: read
-Y4M, convert to RGB, letterbox, infer, decode, and the presence rule
+Y4M (or decode the folder's JPEGs with Pillow), convert to RGB, letterbox, infer, decode, and the presence rule
 (warn 2 s, flag 5 s, return 1 s) with the events it raises, so they can be
 compared with `invigil watch` on the same file.
 """
@@ -18,7 +22,10 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+import os
+
 model_path, video = sys.argv[1], sys.argv[2]
+folder_fps = float(sys.argv[3]) if len(sys.argv) > 3 else 10.0
 opts = ort.SessionOptions()
 opts.intra_op_num_threads = 1
 opts.inter_op_num_threads = 1
@@ -64,6 +71,12 @@ def faces(rgb):
 
 
 def frames(path):
+    if os.path.isdir(path):
+        names = sorted(n for n in os.listdir(path) if n.lower().endswith((".jpg", ".jpeg")))
+        for i, name in enumerate(names):
+            with Image.open(os.path.join(path, name)) as img:
+                yield round(i * 1000 / folder_fps), np.asarray(img.convert("RGB"))
+        return
     with open(path, "rb") as f:
         header = f.readline().split()
         w = int([t for t in header if t.startswith(b"W")][0][1:])
