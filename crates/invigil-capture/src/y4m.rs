@@ -379,10 +379,9 @@ mod tests {
             row_to_rgb(&luma, &u, &v, per, &mut got);
             let want: Vec<u8> = (0..w)
                 .flat_map(|x| {
-                    let (cu, cv) = if per == 0 {
-                        (128, 128)
-                    } else {
-                        (u[x / per], v[x / per])
+                    let (cu, cv) = match x.checked_div(per) {
+                        Some(c) => (u[c], v[c]),
+                        None => (128, 128),
                     };
                     yuv_to_rgb(i32::from(luma[x]), i32::from(cu), i32::from(cv))
                 })
