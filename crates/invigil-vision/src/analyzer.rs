@@ -396,7 +396,15 @@ impl VisionAnalyzer {
             Ok(far)
         };
         let Some(mut faces) = tracked else {
-            return search(self);
+            // Nobody found last time: look again every
+            // `fallback_interval_ms` (whoever comes back is found within
+            // it; the absence is already known).
+            let nobody = self.last_fallback.as_ref().is_some_and(|(t, far)| {
+                far.is_empty()
+                    && frame.t_ms >= *t
+                    && frame.t_ms - t < self.config.fallback_interval_ms
+            });
+            return if nobody { Ok(Vec::new()) } else { search(self) };
         };
         let fresh = self.last_fallback.as_ref().is_some_and(|(t, far)| {
             frame.t_ms >= *t
@@ -619,7 +627,7 @@ pub fn analyzer_for(
             Some(load(ModelKind::Back256, None)?),
             AnalyzerConfig {
                 detect_interval_ms: 250,
-                fallback_interval_ms: 250,
+                fallback_interval_ms: 500,
                 extra_faces_interval_ms: Some(2000),
                 track_crop_scale: Some(2.5),
                 fallback_min_score: candidate_min,
