@@ -15,6 +15,14 @@ pub const POSE_INTERVAL_MS: u64 = 200;
 /// more often than this.
 pub const OBJECTS_SOON_MS: u64 = 500;
 
+/// The object detector need not run again while no cell of the 64x48
+/// luma fingerprint moved by more than this many levels since it last ran
+/// (sensor noise moves a cell by ~1.5 at most; a phone or a book brought
+/// into view, by tens)...
+pub const OBJECTS_REUSE_MAX_CELL_CHANGE: f32 = 6.0;
+/// ...for at most this long: its answer is then looked for afresh.
+pub const OBJECTS_REUSE_MAX_AGE_MS: u64 = 10_000;
+
 /// The face mesh need not run again while the detector's keypoints say the
 /// head has not moved: the nose and mouth within this many eye distances
 /// of where they were (BlazeFace's coarse yaw and pitch), the face within
@@ -60,6 +68,9 @@ pub struct ConductWatch {
     meshed: Option<MeshedFace>,
     reuse_poses: bool,
     last_objects: Option<u64>,
+    /// When the object detector last ran, on what picture, and its answer.
+    objects_seen: Option<(u64, Fingerprint, Vec<SeenObject>)>,
+    reuse_objects: bool,
     last_face_count: Option<usize>,
     poses: u64,
     object_runs: u64,
@@ -84,6 +95,8 @@ impl ConductWatch {
             meshed: None,
             reuse_poses: true,
             last_objects: None,
+            objects_seen: None,
+            reuse_objects: true,
             last_face_count: None,
             poses: 0,
             object_runs: 0,
@@ -117,6 +130,13 @@ impl ConductWatch {
         self
     }
 
+    /// Runs the object detector whenever due, even on an unchanged picture
+    /// (benchmarks).
+    pub fn always_detect_objects(mut self) -> Self {
+        self.reuse_objects = false;
+        self
+    }
+
     /// Face mesh runs and object detector runs so far.
     pub fn counts(&self) -> (u64, u64) {
         (self.poses, self.object_runs)
@@ -131,6 +151,7 @@ impl ConductWatch {
         &mut self,
         frame: &Frame,
         faces: &[Face],
+        fingerprint: &Fingerprint,
     ) -> Result<(Option<HeadPose>, Option<Vec<SeenObject>>), VisionError> {
         let t = frame.t_ms;
         let present: Vec<&Face> = faces
@@ -172,8 +193,26 @@ impl ConductWatch {
                 || (changed && Self::due(self.last_objects, t, OBJECTS_SOON_MS));
             if due {
                 self.last_objects = Some(t);
-                self.object_runs += 1;
-                objects = Some(detector.detect(frame)?);
+                // The last answer still holds while the picture has not
+                // changed anywhere (a still room, a still candidate); the
+                // rule takes it as a fresh one.
+                let unchanged = self.reuse_objects
+                    && !changed
+                    && self.objects_seen.as_ref().is_some_and(|(at, seen, _)| {
+                        t >= *at
+                            && t - at < OBJECTS_REUSE_MAX_AGE_MS
+                            && seen
+                                .max_difference(fingerprint)
+                                .is_some_and(|d| d <= OBJECTS_REUSE_MAX_CELL_CHANGE)
+                    });
+                if unchanged {
+                    objects = self.objects_seen.as_ref().map(|(_, _, o)| o.clone());
+                } else {
+                    self.object_runs += 1;
+                    let seen = detector.detect(frame)?;
+                    self.objects_seen = Some((t, fingerprint.clone(), seen.clone()));
+                    objects = Some(seen);
+                }
             }
         }
         Ok((pose, objects))
@@ -504,7 +543,7 @@ impl Analyzer for VisionAnalyzer {
         if let Some(last) = self.reusable(frame.t_ms, &scene.fingerprint) {
             let faces = last.faces.clone();
             let (pose, objects) = match &mut self.conduct {
-                Some(watch) => watch.look(frame, &faces)?,
+                Some(watch) => watch.look(frame, &faces, &scene.fingerprint)?,
                 None => (None, None),
             };
             return Ok(Observation {
@@ -529,7 +568,7 @@ impl Analyzer for VisionAnalyzer {
             None => None,
         };
         let (pose, objects) = match &mut self.conduct {
-            Some(watch) => watch.look(frame, &faces)?,
+            Some(watch) => watch.look(frame, &faces, &scene.fingerprint)?,
             None => (None, None),
         };
         Ok(Observation {

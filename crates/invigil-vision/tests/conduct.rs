@@ -176,7 +176,8 @@ fn real_head_turns_have_the_right_sign() {
 
 /// The analyzer measures the pose 5 times a second, but runs the face mesh
 /// again only when the detector's keypoints moved or a second has passed;
-/// it looks for objects every `object_interval_s`.
+/// it looks for objects every `object_interval_s`, but runs the object
+/// detector again only when the picture changed or 10 s have passed.
 #[test]
 fn the_analyzer_runs_the_conduct_models_at_low_rates() {
     use invigil_core::{Analyzer, Policy};
@@ -186,25 +187,52 @@ fn the_analyzer_runs_the_conduct_models_at_low_rates() {
         .to_rgb8();
     let still = Frame::new(0, img.width(), img.height(), img.into_raw()).unwrap();
     let policy = Policy::default();
-    let run = |watch: ConductWatch| {
+    // A phone-sized dark patch (6% x 12% of the frame) put down at 5 s.
+    let mut changed = still.clone();
+    let (w, h) = (changed.width as usize, changed.height as usize);
+    for y in h / 2..h / 2 + h * 12 / 100 {
+        for x in w / 20..w / 20 + w * 6 / 100 {
+            changed.rgb[(y * w + x) * 3..][..3].copy_from_slice(&[20, 20, 25]);
+        }
+    }
+    let run_with = |watch: ConductWatch, patch_at: u64| {
         let mut analyzer = analyzer_for(DetectorProfile::FullRange, None, &policy)
             .unwrap()
             .with_conduct(watch);
         let mut poses = 0;
         let mut object_runs = 0;
         for i in 0..100u64 {
-            let mut f = still.clone();
-            f.t_ms = i * 100;
+            let t = i * 100;
+            let mut f = if t >= patch_at {
+                changed.clone()
+            } else {
+                still.clone()
+            };
+            f.t_ms = t;
             let obs = analyzer.analyze(&f).unwrap();
             poses += usize::from(obs.pose.is_some());
             object_runs += usize::from(obs.objects.is_some());
         }
         (poses, object_runs, analyzer.conduct_counts())
     };
+    let run = |watch| run_with(watch, u64::MAX);
     let (poses, object_runs, (meshes, detections)) =
         run(ConductWatch::for_policy(&policy).unwrap().unwrap());
     assert_eq!(poses, 50, "a pose every 200 ms");
-    assert_eq!((object_runs, detections), (5, 5), "objects every 2 s");
+    assert_eq!(
+        (object_runs, detections),
+        (5, 1),
+        "objects every 2 s, the detector once on a still picture"
+    );
+    let (_, _, (_, detections)) = run(ConductWatch::for_policy(&policy)
+        .unwrap()
+        .unwrap()
+        .always_detect_objects());
+    assert_eq!(detections, 5);
+    // The patch is looked at when the next look is due (6 s).
+    let (_, object_runs, (_, detections)) =
+        run_with(ConductWatch::for_policy(&policy).unwrap().unwrap(), 5000);
+    assert_eq!((object_runs, detections), (5, 2));
     assert!(
         (10..=12).contains(&meshes),
         "the mesh about once a second: {meshes}"
