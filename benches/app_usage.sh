@@ -21,10 +21,15 @@ sed -i "s#\.\./fixtures#$PWD/tests/fixtures#g" "$work/scenario.toml"
 "$cli" qa render "$work/scenario.toml" --y4m "$work/camera.y4m" >/dev/null
 
 port=$(( 20000 + RANDOM % 20000 ))
+echo "bench password 1" | "$cli" proctor add bench --role admin --password-stdin --data "$work/data" >/dev/null 2>&1
 "$cli" serve --data "$work/data" --listen "127.0.0.1:$port" 2>/dev/null & pids+=($!)
 sleep 1
-token="$(curl -s -X POST "http://127.0.0.1:$port/api/v1/sessions" -H 'content-type: application/json' \
-    -d '{"exam_id":"bench","candidate_id":"app"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+# An exam whose check-in is the fixture's photos (no head-turn liveness
+# step: the fixture camera cannot turn its head), one candidate, a code.
+export INVIGIL_SERVER="http://127.0.0.1:$port" INVIGIL_USER=bench INVIGIL_PASSWORD='bench password 1'
+"$cli" exams create bench --title "App usage bench" --opens now --closes "$(date -u -d "+1 day" +%Y-%m-%dT%H:%M:%SZ)" --no-liveness >/dev/null
+token="$("$cli" exams enrol bench --candidate app | awk -F, 'NR > 1 && $4 != "" {print $4; exit}')"
+[[ -n "$token" ]] || { echo "no launch code" >&2; exit 1; }
 
 Xvfb :93 -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 & pids+=($!)
 sleep 1

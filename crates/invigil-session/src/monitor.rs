@@ -14,10 +14,10 @@ use crate::session::{Observer, Session, SessionError, SessionOptions};
 use crate::view::{ConnectionView, FaceBox, Receipt, Snapshot};
 use invigil_core::sync::lock;
 
-/// Largest preview width, pixels; previews are made at most 5 times a
-/// second.
+/// Largest preview width, pixels; previews are made at most 4 times a
+/// second, as often as the exam screen asks for one.
 const PREVIEW_WIDTH: u32 = 320;
-const PREVIEW_EVERY: Duration = Duration::from_millis(200);
+const PREVIEW_EVERY: Duration = Duration::from_millis(250);
 
 struct Shared {
     snapshot: Mutex<Snapshot>,

@@ -55,7 +55,8 @@ export async function examScreen(): Promise<void> {
   while (!stopped) {
     const [snap, preview] = await Promise.all([invoke<Snapshot | null>("exam_status"), invoke<string | null>("exam_preview")]);
     if (!snap) break;
-    if (preview) img.src = preview;
+    // The same picture again need not be decoded and drawn again.
+    if (preview && preview !== img.src) img.src = preview;
     render(snap, view, countdown, status, flagged);
     breaks.render(snap);
     if (snap.receipt) {
