@@ -1,14 +1,15 @@
-//! Objects in view: NanoDet-m (COCO, 416x416, Apache-2.0; models/MODELS.md)
+//! Objects in view: NanoDet-m (COCO, 416 px, Apache-2.0; models/MODELS.md)
 //! on tract, for the objects rule (people, phones, books, laptops,
 //! screens). It costs ~20x a face detection, so the analyzer runs it every
 //! few seconds, never per frame.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use invigil_core::sync::lock;
 use invigil_core::{Frame, ObjectLabel, SeenObject};
 use tract_onnx::prelude::*;
 
-use crate::preprocess::letterbox;
+use crate::preprocess::{letterbox, Letterbox};
 use crate::VisionError;
 
 /// Side of the model's square input, pixels.
@@ -53,10 +54,29 @@ pub struct RawObject {
     pub corners: [f32; 4],
 }
 
-/// Finds objects in frames. Cheap to clone (the plan is shared).
+/// A plan for one input size, `[height, width]`.
+type SizedPlan = ([usize; 2], Arc<TypedRunnableModel>);
+
+/// Finds objects in frames. Cheap to clone (the plans are shared).
 #[derive(Clone)]
 pub struct ObjectDetector {
+    /// For the square 416x416 input.
     plan: Arc<TypedRunnableModel>,
+    /// For the last frame shape's cut-down input (see [`input_window`]),
+    /// made on first use: a camera keeps its size all session.
+    window_plan: Arc<Mutex<Option<SizedPlan>>>,
+    square_only: bool,
+}
+
+/// The part of the square letterboxed input a frame's picture covers,
+/// rounded out to the coarsest stride (32): `(x0, y0, width, height)`.
+/// NanoDet is fully convolutional, so the bars need not be computed: a
+/// 4:3 frame runs on 416x320 (77% of the work), 16:9 on 416x256 (62%).
+pub fn input_window(lb: &Letterbox) -> (usize, usize, usize, usize) {
+    let side = lb.size;
+    let up = |n: usize| (n.div_ceil(32) * 32).clamp(32, side);
+    let (w, h) = (up(lb.content_w), up(lb.content_h));
+    ((side - w) / 2, (side - h) / 2, w, h)
 }
 
 impl ObjectDetector {
@@ -80,7 +100,7 @@ impl ObjectDetector {
             .filter_map(|o| model.outlet_fact(*o).ok())
             .filter_map(|f| f.shape.as_concrete().map(<[usize]>::to_vec))
             .collect();
-        if output_order(&shapes).is_none() {
+        if output_order(&shapes, [side, side]).is_none() {
             return Err(VisionError::Unusable {
                 what: "NanoDet object detection",
                 name: name.to_owned(),
@@ -88,7 +108,37 @@ impl ObjectDetector {
             });
         }
         let plan = model.into_runnable().map_err(invalid)?;
-        Ok(Self { plan })
+        Ok(Self {
+            plan,
+            window_plan: Arc::new(Mutex::new(None)),
+            square_only: false,
+        })
+    }
+
+    /// Runs on the whole square input, bars included, as the model was
+    /// trained (comparisons, benchmarks).
+    pub fn square_only(mut self) -> Self {
+        self.square_only = true;
+        self
+    }
+
+    /// The plan for an input of `[h, w]`.
+    fn plan_for(&self, hw: [usize; 2]) -> Result<Arc<TypedRunnableModel>, VisionError> {
+        if hw == [OBJECT_SIDE, OBJECT_SIDE] {
+            return Ok(Arc::clone(&self.plan));
+        }
+        let mut cached = lock(&self.window_plan);
+        if let Some((at, plan)) = cached.as_ref() {
+            if *at == hw {
+                return Ok(Arc::clone(plan));
+            }
+        }
+        let fail = |e: TractError| VisionError::Inference(format!("NanoDet for {hw:?}: {e:#}"));
+        let plan = optimized(embedded_bytes(), [1, 3, hw[0], hw[1]])
+            .and_then(|m| m.into_runnable())
+            .map_err(fail)?;
+        *cached = Some((hw, Arc::clone(&plan)));
+        Ok(plan)
     }
 
     /// Objects the rules know, in frame pixels, best first, one box per
@@ -104,15 +154,29 @@ impl ObjectDetector {
             &mut nhwc,
             &mut scratch,
         );
+        let (x0, y0, w, h) = if self.square_only {
+            (0, 0, side, side)
+        } else {
+            input_window(&lb)
+        };
         // letterbox gives RGB in [-1, 1]; NanoDet takes normalised BGR, NCHW.
-        let mut input = vec![0f32; 3 * side * side];
-        for (i, px) in nhwc.chunks_exact(3).enumerate() {
-            for (c, bgr) in [2usize, 1, 0].into_iter().enumerate() {
-                let v = (px[bgr] + 1.0) * 127.5;
-                input[c * side * side + i] = (v - MEAN_BGR[c]) / STD_BGR[c];
+        let mut input = vec![0f32; 3 * w * h];
+        for y in 0..h {
+            let row = &nhwc[((y0 + y) * side + x0) * 3..][..w * 3];
+            for (x, px) in row.chunks_exact(3).enumerate() {
+                for (c, bgr) in [2usize, 1, 0].into_iter().enumerate() {
+                    let v = (px[bgr] + 1.0) * 127.5;
+                    input[c * w * h + y * w + x] = (v - MEAN_BGR[c]) / STD_BGR[c];
+                }
             }
         }
-        let raw = self.run_input(&input)?;
+        let mut raw = self.run_sized(&input, [h, w])?;
+        for r in &mut raw {
+            r.corners[0] += x0 as f32;
+            r.corners[2] += x0 as f32;
+            r.corners[1] += y0 as f32;
+            r.corners[3] += y0 as f32;
+        }
         let s = side as f32;
         let mut found: Vec<SeenObject> = raw
             .into_iter()
@@ -146,17 +210,22 @@ impl ObjectDetector {
     /// Every grid cell whose best class scores at least
     /// [`OBJECT_MIN_SCORE`], from a normalised NCHW input (no suppression).
     pub fn run_input(&self, input: &[f32]) -> Result<Vec<RawObject>, VisionError> {
-        let side = OBJECT_SIDE;
+        self.run_sized(input, [OBJECT_SIDE, OBJECT_SIDE])
+    }
+
+    /// As [`run_input`](Self::run_input) for an input of `[height, width]`
+    /// (multiples of 32).
+    fn run_sized(&self, input: &[f32], hw: [usize; 2]) -> Result<Vec<RawObject>, VisionError> {
         let fail = |e: TractError| VisionError::Inference(format!("{e:#}"));
-        let tensor = Tensor::from_shape(&[1, 3, side, side], input).map_err(fail)?;
-        let out = self.plan.run(tvec!(tensor.into())).map_err(fail)?;
+        let tensor = Tensor::from_shape(&[1, 3, hw[0], hw[1]], input).map_err(fail)?;
+        let out = self.plan_for(hw)?.run(tvec!(tensor.into())).map_err(fail)?;
         let shapes: Vec<Vec<usize>> = out.iter().map(|t| t.shape().to_vec()).collect();
-        let order = output_order(&shapes)
+        let order = output_order(&shapes, hw)
             .ok_or_else(|| VisionError::Inference(format!("unexpected outputs {shapes:?}")))?;
         let mut found = Vec::new();
         for (level, (cls_at, reg_at)) in order.into_iter().enumerate() {
             let stride = STRIDES[level];
-            let cells = side / stride;
+            let cells = hw[1] / stride;
             let cls = values(&out[cls_at]).map_err(fail)?;
             let reg = values(&out[reg_at]).map_err(fail)?;
             for (i, scores) in cls.chunks_exact(CLASSES).enumerate() {
@@ -200,11 +269,11 @@ pub(crate) fn values(t: &TValue) -> TractResult<Vec<f32>> {
 
 /// For each stride level, the indices of its class and box outputs:
 /// `[1, cells², 80]` and `[1, cells², 44]`.
-fn output_order(shapes: &[Vec<usize>]) -> Option<[(usize, usize); 3]> {
+fn output_order(shapes: &[Vec<usize>], hw: [usize; 2]) -> Option<[(usize, usize); 3]> {
     let find = |n: usize, width: usize| shapes.iter().position(|s| s[..] == [1, n, width]);
     let mut order = [(0, 0); 3];
     for (level, stride) in STRIDES.into_iter().enumerate() {
-        let n = (OBJECT_SIDE / stride).pow(2);
+        let n = (hw[0] / stride) * (hw[1] / stride);
         order[level] = (find(n, CLASSES)?, find(n, 4 * BINS)?);
     }
     Some(order)

@@ -131,6 +131,71 @@ fn people_are_found_and_a_cup_is_nobody() {
     assert!(cup.iter().all(|o| o.score < 0.5), "{cup:?}");
 }
 
+/// The detector runs on the part of the square input the picture covers
+/// (416x320 for 4:3, 416x256 for 16:9): the objects it finds are those of
+/// the whole square input, bars included.
+#[test]
+fn the_cut_down_input_finds_what_the_square_one_finds() {
+    use invigil_vision::objects::input_window;
+    use invigil_vision::Letterbox;
+    assert_eq!(
+        input_window(&Letterbox::new(640, 480, 416)),
+        (0, 48, 416, 320)
+    );
+    assert_eq!(
+        input_window(&Letterbox::new(1280, 720, 416)),
+        (0, 80, 416, 256)
+    );
+    assert_eq!(
+        input_window(&Letterbox::new(480, 640, 416)),
+        (48, 0, 320, 416)
+    );
+    assert_eq!(
+        input_window(&Letterbox::new(500, 500, 416)),
+        (0, 0, 416, 416)
+    );
+    let cut = ObjectDetector::new().unwrap();
+    let square = ObjectDetector::new().unwrap().square_only();
+    let mut compared = 0;
+    for name in [
+        "group6.jpg",
+        "city.jpg",
+        "coffee.png",
+        "astronaut.png",
+        "room_empty.jpg",
+        "camera.png",
+    ] {
+        let f = frame(&fixtures().join("images").join(name));
+        let a: Vec<_> = cut
+            .detect(&f)
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.score >= 0.4)
+            .collect();
+        let b: Vec<_> = square
+            .detect(&f)
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.score >= 0.4)
+            .collect();
+        for o in &b {
+            let near = a.iter().any(|p| {
+                p.label == o.label
+                    && (p.score - o.score).abs() <= 0.1
+                    && (0..4).all(|i| (p.bbox[i] - o.bbox[i]).abs() <= 0.05 * f.width as f32)
+            });
+            assert!(near || o.score < 0.5, "{name}: {o:?} not found in {a:?}");
+            compared += 1;
+        }
+        let strong = |v: &[invigil_core::SeenObject]| v.iter().filter(|o| o.score >= 0.55).count();
+        assert!(
+            strong(&a).abs_diff(strong(&b)) <= 1,
+            "{name}: {a:?} vs {b:?}"
+        );
+    }
+    assert!(compared >= 5, "{compared} objects compared");
+}
+
 /// The head pose of the largest face in a photograph.
 fn pose_of(path: &Path) -> invigil_core::HeadPose {
     let frame = frame(path);
