@@ -69,4 +69,20 @@ impl FrameSource for ImageDirSource {
         self.next += 1;
         Ok(Some(frame))
     }
+
+    /// Images before `not_before_ms` are not read at all: their times come
+    /// from the frame rate.
+    fn next_frame_from(
+        &mut self,
+        not_before_ms: u64,
+    ) -> Result<(Option<Frame>, u64), CaptureError> {
+        let mut skipped = 0;
+        while self.next < self.files.len()
+            && frame_time_ms(self.next as u64, self.fps) < not_before_ms
+        {
+            self.next += 1;
+            skipped += 1;
+        }
+        Ok((self.next_frame()?, skipped))
+    }
 }

@@ -59,6 +59,23 @@ pub trait FrameSource: Send {
     /// The next frame, `Ok(None)` at the end of the stream. A camera that
     /// goes away returns [`CaptureError::Disconnected`].
     fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError>;
+
+    /// The next frame at or after media time `not_before_ms` (`None` at
+    /// the end), and how many earlier frames were passed over. The default
+    /// decodes every frame and drops the early ones; sources that know a
+    /// frame's time before decoding it (Y4M) pass over them undecoded.
+    fn next_frame_from(
+        &mut self,
+        not_before_ms: u64,
+    ) -> Result<(Option<Frame>, u64), CaptureError> {
+        let mut skipped = 0;
+        loop {
+            match self.next_frame()? {
+                Some(f) if f.t_ms < not_before_ms => skipped += 1,
+                f => return Ok((f, skipped)),
+            }
+        }
+    }
 }
 
 /// Options for opening a source from a `--source` string.

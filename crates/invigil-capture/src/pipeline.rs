@@ -20,6 +20,11 @@ pub struct PipelineOptions {
     /// Pace a file source like a camera (sleep until each frame's time) and
     /// drop frames when analysis falls behind.
     pub realtime: bool,
+    /// Analyse at most one frame per this many ms of media time (0: every
+    /// frame); frames in between are passed over, undecoded where the
+    /// source allows, and counted as skipped (not dropped: nothing fell
+    /// behind). The rules work in tenths of seconds.
+    pub min_interval_ms: u64,
 }
 
 /// Counters reported while running and at the end.
@@ -27,6 +32,8 @@ pub struct PipelineOptions {
 pub struct Progress {
     pub frames: u64,
     pub dropped: u64,
+    /// Frames passed over by `min_interval_ms`.
+    pub skipped: u64,
     pub events: u64,
     pub violations: u64,
     /// Media time of the last frame, ms.
@@ -72,11 +79,13 @@ struct MailboxState {
     frame: Option<Frame>,
     end: Option<Delivery>,
     dropped: u64,
+    skipped: u64,
 }
 
 impl Mailbox {
-    fn put(&self, d: Delivery) {
+    fn put(&self, d: Delivery, skipped: u64) {
         let mut state = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        state.skipped += skipped;
         match d {
             Delivery::Frame(f) => {
                 if state.frame.replace(f).is_some() {
@@ -88,17 +97,19 @@ impl Mailbox {
         self.ready.notify_one();
     }
 
-    fn take(&self) -> (Delivery, u64) {
+    fn take(&self) -> (Delivery, u64, u64) {
         let mut state = self.slot.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let dropped = std::mem::take(&mut state.dropped);
+            let skipped = std::mem::take(&mut state.skipped);
             if let Some(f) = state.frame.take() {
-                return (Delivery::Frame(f), dropped);
+                return (Delivery::Frame(f), dropped, skipped);
             }
             if let Some(end) = state.end.take() {
-                return (end, dropped);
+                return (end, dropped, skipped);
             }
             state.dropped += dropped;
+            state.skipped += skipped;
             state = self.ready.wait(state).unwrap_or_else(|p| p.into_inner());
         }
     }
@@ -107,7 +118,11 @@ impl Mailbox {
 /// Where frames come from: straight from the source, or through the
 /// mailbox of a capture thread.
 enum Feed {
-    Direct(Box<dyn FrameSource>),
+    Direct {
+        source: Box<dyn FrameSource>,
+        interval: u64,
+        last_t: Option<u64>,
+    },
     Threaded {
         mailbox: Arc<Mailbox>,
         stop: Arc<AtomicBool>,
@@ -116,9 +131,13 @@ enum Feed {
 }
 
 impl Feed {
-    fn new(mut source: Box<dyn FrameSource>, live: bool, pace: bool) -> Self {
+    fn new(mut source: Box<dyn FrameSource>, live: bool, pace: bool, interval: u64) -> Self {
         if !live {
-            return Feed::Direct(source);
+            return Feed::Direct {
+                source,
+                interval,
+                last_t: None,
+            };
         }
         let mailbox = Arc::new(Mailbox {
             slot: Mutex::new(MailboxState::default()),
@@ -130,7 +149,7 @@ impl Feed {
             let stop = Arc::clone(&stop);
             std::thread::Builder::new()
                 .name("invigil-capture".into())
-                .spawn(move || capture_loop(source.as_mut(), &mailbox, &stop, pace))
+                .spawn(move || capture_loop(source.as_mut(), &mailbox, &stop, pace, interval))
                 .expect("spawn capture thread")
         };
         Feed::Threaded {
@@ -140,12 +159,21 @@ impl Feed {
         }
     }
 
-    fn next(&mut self) -> (Delivery, u64) {
+    /// The next delivery, frames dropped (analysis behind) and frames
+    /// skipped (`min_interval_ms`) before it.
+    fn next(&mut self) -> (Delivery, u64, u64) {
         match self {
-            Feed::Direct(source) => match source.next_frame() {
-                Ok(Some(f)) => (Delivery::Frame(f), 0),
-                Ok(None) => (Delivery::End, 0),
-                Err(e) => (Delivery::Failed(e), 0),
+            Feed::Direct {
+                source,
+                interval,
+                last_t,
+            } => match source.next_frame_from(not_before(*last_t, *interval)) {
+                Ok((Some(f), skipped)) => {
+                    *last_t = Some(f.t_ms);
+                    (Delivery::Frame(f), 0, skipped)
+                }
+                Ok((None, skipped)) => (Delivery::End, 0, skipped),
+                Err(e) => (Delivery::Failed(e), 0, 0),
             },
             Feed::Threaded { mailbox, .. } => mailbox.take(),
         }
@@ -236,7 +264,12 @@ pub fn run_with_tap<A: Analyzer>(
     emit(engine.start(), &mut progress)?;
 
     let live = info.live || options.realtime;
-    let mut feed = Feed::new(source, live, options.realtime && !info.live);
+    let mut feed = Feed::new(
+        source,
+        live,
+        options.realtime && !info.live,
+        options.min_interval_ms,
+    );
     let mut end = EndReason::EndOfStream;
     let mut source_error = None;
     let mut camera_lost = false;
@@ -245,9 +278,11 @@ pub fn run_with_tap<A: Analyzer>(
             end = EndReason::Stopped;
             break;
         }
-        let (delivery, dropped) = feed.next();
+        let (delivery, dropped, skipped) = feed.next();
         progress.dropped += dropped;
         engine.add_dropped_frames(dropped);
+        progress.skipped += skipped;
+        engine.add_skipped_frames(skipped);
         match delivery {
             Delivery::Frame(frame) => {
                 let obs = analyzer
@@ -311,12 +346,25 @@ pub fn run_with_tap<A: Analyzer>(
     })
 }
 
-fn capture_loop(source: &mut dyn FrameSource, mailbox: &Mailbox, stop: &AtomicBool, pace: bool) {
+/// The earliest media time of the next frame to analyse.
+fn not_before(last_t: Option<u64>, interval: u64) -> u64 {
+    last_t.map_or(0, |t| t.saturating_add(interval))
+}
+
+fn capture_loop(
+    source: &mut dyn FrameSource,
+    mailbox: &Mailbox,
+    stop: &AtomicBool,
+    pace: bool,
+    interval: u64,
+) {
     let start = Instant::now();
     let mut first_t: Option<u64> = None;
+    let mut last_t: Option<u64> = None;
     while !stop.load(Ordering::Relaxed) {
-        match source.next_frame() {
-            Ok(Some(frame)) => {
+        match source.next_frame_from(not_before(last_t, interval)) {
+            Ok((Some(frame), skipped)) => {
+                last_t = Some(frame.t_ms);
                 if pace {
                     let t0 = *first_t.get_or_insert(frame.t_ms);
                     let due = Duration::from_millis(frame.t_ms.saturating_sub(t0));
@@ -324,14 +372,14 @@ fn capture_loop(source: &mut dyn FrameSource, mailbox: &Mailbox, stop: &AtomicBo
                         std::thread::sleep(wait);
                     }
                 }
-                mailbox.put(Delivery::Frame(frame));
+                mailbox.put(Delivery::Frame(frame), skipped);
             }
-            Ok(None) => {
-                mailbox.put(Delivery::End);
+            Ok((None, skipped)) => {
+                mailbox.put(Delivery::End, skipped);
                 return;
             }
             Err(e) => {
-                mailbox.put(Delivery::Failed(e));
+                mailbox.put(Delivery::Failed(e), 0);
                 return;
             }
         }

@@ -254,6 +254,45 @@ impl FrameSource for Y4mSource {
     }
 
     fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+        self.next_frame_from(0).map(|(f, _)| f)
+    }
+
+    /// Frames before `not_before_ms` are read and checked, not converted.
+    fn next_frame_from(
+        &mut self,
+        not_before_ms: u64,
+    ) -> Result<(Option<Frame>, u64), CaptureError> {
+        let mut skipped = 0;
+        loop {
+            if !self.read_frame()? {
+                return Ok((None, skipped));
+            }
+            let t_ms = self.t_ms(self.index);
+            self.index += 1;
+            if t_ms < not_before_ms {
+                skipped += 1;
+                continue;
+            }
+            let rgb = self.to_rgb();
+            return Frame::new(t_ms, self.width as u32, self.height as u32, rgb)
+                .map(|f| (Some(f), skipped))
+                .map_err(|e| CaptureError::corrupt(&self.path, e.to_string()));
+        }
+    }
+}
+
+impl Y4mSource {
+    /// Media time of frame `index`. In u128: index * 1000 * den cannot
+    /// overflow; Frame::new refuses a time beyond MAX_T_MS.
+    fn t_ms(&self, index: u64) -> u64 {
+        let t_ms = (u128::from(index) * 1000 * u128::from(self.fps_den)
+            + u128::from(self.fps_num / 2))
+            / u128::from(self.fps_num);
+        u64::try_from(t_ms).unwrap_or(u64::MAX)
+    }
+
+    /// Reads the next frame's picture into `buf`; `false` at the end.
+    fn read_frame(&mut self) -> Result<bool, CaptureError> {
         let mut line = Vec::new();
         let n = self
             .reader
@@ -262,7 +301,7 @@ impl FrameSource for Y4mSource {
             .read_until(b'\n', &mut line)
             .map_err(|e| CaptureError::io(&self.path, e))?;
         if n == 0 {
-            return Ok(None);
+            return Ok(false);
         }
         if !line.starts_with(b"FRAME") || !line.ends_with(b"\n") {
             return Err(CaptureError::corrupt(
@@ -290,17 +329,7 @@ impl FrameSource for Y4mSource {
                 ),
             ));
         }
-        // In u128: index * 1000 * den cannot overflow; Frame::new refuses
-        // a time beyond MAX_T_MS.
-        let t_ms = (u128::from(self.index) * 1000 * u128::from(self.fps_den)
-            + u128::from(self.fps_num / 2))
-            / u128::from(self.fps_num);
-        let t_ms = u64::try_from(t_ms).unwrap_or(u64::MAX);
-        self.index += 1;
-        let rgb = self.to_rgb();
-        Frame::new(t_ms, self.width as u32, self.height as u32, rgb)
-            .map(Some)
-            .map_err(|e| CaptureError::corrupt(&self.path, e.to_string()))
+        Ok(true)
     }
 }
 

@@ -86,13 +86,25 @@ fn go(
     analyzer: &mut OneFace,
     realtime: bool,
 ) -> (Vec<Event>, invigil_capture::pipeline::Summary) {
+    go_every(source, analyzer, realtime, 0)
+}
+
+fn go_every(
+    source: Scripted,
+    analyzer: &mut OneFace,
+    realtime: bool,
+    min_interval_ms: u64,
+) -> (Vec<Event>, invigil_capture::pipeline::Summary) {
     let mut engine = RuleEngine::new(Policy::default());
     let mut events = Vec::new();
     let summary = run(
         Box::new(source),
         analyzer,
         &mut engine,
-        &PipelineOptions { realtime },
+        &PipelineOptions {
+            realtime,
+            min_interval_ms,
+        },
         &AtomicBool::new(false),
         &mut |e| {
             events.push(e.clone());
@@ -188,4 +200,33 @@ fn a_corrupt_file_ends_the_session_and_reports_the_error() {
     let end = events.last().unwrap();
     assert_eq!(end.data["reason"], "source_error");
     assert!(end.data["error"].as_str().unwrap().contains("truncated"));
+}
+
+/// With `min_interval_ms`, a 30 fps source is analysed ~15 times a second,
+/// in order, the frames in between counted as skipped (not dropped), file
+/// and live alike; `session_ended` reports them.
+#[test]
+fn an_analysis_rate_cap_skips_frames_and_counts_them() {
+    for live in [false, true] {
+        let mut analyzer = OneFace {
+            cost: Duration::ZERO,
+            seen: Vec::new(),
+        };
+        // 60 frames 33 ms apart (t = 0, 33, 66, 99, ...).
+        let (events, summary) = go_every(Scripted::new(60, live, 33), &mut analyzer, false, 66);
+        assert_eq!(analyzer.seen.len(), 30, "live {live}: {:?}", analyzer.seen);
+        assert!(analyzer.seen.windows(2).all(|w| w[1] - w[0] >= 66));
+        assert_eq!(summary.progress.skipped, 30);
+        assert_eq!(summary.progress.frames, 30);
+        let end = events.last().unwrap();
+        assert_eq!(end.data["skipped_frames"], 30);
+        assert_eq!(end.data["dropped_frames"], 0);
+    }
+    // 10 fps is below the cap: nothing skipped.
+    let mut analyzer = OneFace {
+        cost: Duration::ZERO,
+        seen: Vec::new(),
+    };
+    let (_, summary) = go_every(Scripted::new(20, false, 100), &mut analyzer, false, 66);
+    assert_eq!((summary.progress.frames, summary.progress.skipped), (20, 0));
 }

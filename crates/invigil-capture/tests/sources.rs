@@ -77,6 +77,32 @@ fn y4m_round_trips_colour_and_timing() {
     assert!(mean < 12.0, "mean difference {mean}");
 }
 
+/// A Y4M source passes over frames before a time without converting them,
+/// and still checks each one (a truncated frame is an error either way).
+#[test]
+fn y4m_passes_over_early_frames() {
+    let dir = tmp();
+    let path = dir.path().join("clip.y4m");
+    let frames: Vec<Frame> = (0..5).map(|_| photo()).collect();
+    let mut file = std::fs::File::create(&path).unwrap();
+    write_y4m(&mut file, &frames, 30, true).unwrap();
+    drop(file);
+    let mut src = open(&path).unwrap();
+    let (f, skipped) = src.next_frame_from(0).unwrap();
+    assert_eq!((f.unwrap().t_ms, skipped), (0, 0));
+    let (f, skipped) = src.next_frame_from(66).unwrap();
+    let f = f.unwrap();
+    assert_eq!((f.t_ms, skipped), (67, 1));
+    assert_eq!(f.rgb.len(), frames[0].rgb.len());
+    let (f, skipped) = src.next_frame_from(1000).unwrap();
+    assert!(f.is_none() && skipped == 2, "the rest is early");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
+    let mut src = open(&path).unwrap();
+    let err = src.next_frame_from(1000).unwrap_err().to_string();
+    assert!(err.contains("truncated"), "{err}");
+}
+
 #[test]
 fn y4m_other_chroma_layouts() {
     let dir = tmp();
@@ -244,6 +270,12 @@ fn image_directories_play_sorted_and_report_bad_images() {
         err.contains("d.png") && err.contains("cannot decode"),
         "{err}"
     );
+    // Images passed over are not read: the broken one is never decoded.
+    let mut src = open(dir.path()).unwrap();
+    let (first, skipped) = src.next_frame_from(0).unwrap();
+    assert_eq!((first.unwrap().t_ms, skipped), (0, 0));
+    let (rest, skipped) = src.next_frame_from(200).unwrap();
+    assert!(rest.is_none() && skipped == 3);
 
     let empty = tmp();
     let err = open(empty.path()).err().unwrap().to_string();

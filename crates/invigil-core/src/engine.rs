@@ -44,6 +44,7 @@ pub struct RuleEngine {
     last_t: u64,
     frames: u64,
     dropped_frames: u64,
+    skipped_frames: u64,
     finished: bool,
     on_break: Option<OnBreak>,
 }
@@ -74,6 +75,7 @@ impl RuleEngine {
             last_t: 0,
             frames: 0,
             dropped_frames: 0,
+            skipped_frames: 0,
             finished: false,
             on_break: None,
         }
@@ -96,6 +98,12 @@ impl RuleEngine {
     /// Frames that the source had to drop before analysis; reported at the end.
     pub fn add_dropped_frames(&mut self, n: u64) {
         self.dropped_frames += n;
+    }
+
+    /// Counts frames the pipeline passed over on purpose (analysis rate
+    /// cap), for `session_ended`.
+    pub fn add_skipped_frames(&mut self, n: u64) {
+        self.skipped_frames += n;
     }
 
     /// An engine that carries on a session an earlier run left unfinished
@@ -248,6 +256,7 @@ impl RuleEngine {
             "frames": self.frames,
             "duration_ms": self.last_t,
             "dropped_frames": self.dropped_frames,
+            "skipped_frames": self.skipped_frames,
         });
         if let EndReason::SourceError(message) = &reason {
             data["error"] = Value::String(message.clone());

@@ -51,6 +51,12 @@ impl StreamOptions {
     }
 }
 
+/// Analyse at most one frame per this many ms of media time (~15 a
+/// second): the rules work in tenths of seconds and clips are kept at 10
+/// fps, so a 30 fps camera's every other frame is passed over, undecoded
+/// where the source allows (issue 18; `session_ended.skipped_frames`).
+pub const ANALYSIS_MIN_INTERVAL_MS: u64 = 66;
+
 /// What to monitor, and how.
 #[derive(Clone, Debug)]
 pub struct SessionOptions {
@@ -422,6 +428,7 @@ impl Session {
                 &mut engine,
                 &PipelineOptions {
                     realtime: options.realtime,
+                    min_interval_ms: ANALYSIS_MIN_INTERVAL_MS,
                 },
                 stop,
                 &mut sink,
