@@ -49,14 +49,19 @@ fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
-#[test]
-fn y4m_round_trips_colour_and_timing() {
-    let dir = tmp();
-    let path = dir.path().join("clip.y4m");
+/// Five frames of the photo as a 30 fps Y4M file in `dir`.
+fn five_frames_y4m(dir: &Path) -> (PathBuf, Vec<Frame>) {
+    let path = dir.join("clip.y4m");
     let frames: Vec<Frame> = (0..5).map(|_| photo()).collect();
     let mut file = std::fs::File::create(&path).unwrap();
     write_y4m(&mut file, &frames, 30, true).unwrap();
-    drop(file);
+    (path, frames)
+}
+
+#[test]
+fn y4m_round_trips_colour_and_timing() {
+    let dir = tmp();
+    let (path, frames) = five_frames_y4m(dir.path());
     let mut src = open(&path).unwrap();
     assert_eq!(src.info().fps, Some(30.0));
     assert_eq!(src.info().frames, Some(5));
@@ -82,11 +87,7 @@ fn y4m_round_trips_colour_and_timing() {
 #[test]
 fn y4m_passes_over_early_frames() {
     let dir = tmp();
-    let path = dir.path().join("clip.y4m");
-    let frames: Vec<Frame> = (0..5).map(|_| photo()).collect();
-    let mut file = std::fs::File::create(&path).unwrap();
-    write_y4m(&mut file, &frames, 30, true).unwrap();
-    drop(file);
+    let (path, frames) = five_frames_y4m(dir.path());
     let mut src = open(&path).unwrap();
     let (f, skipped) = src.next_frame_from(0).unwrap();
     assert_eq!((f.unwrap().t_ms, skipped), (0, 0));

@@ -362,7 +362,7 @@ impl VisionAnalyzer {
         if let Some(scale) = self.config.track_crop_scale {
             return self.detect_tracking(frame, scale);
         }
-        let mut faces = self.detector.detect(frame)?;
+        let faces = self.detector.detect(frame)?;
         let Some(fallback) = &mut self.fallback else {
             return Ok(faces);
         };
@@ -403,14 +403,7 @@ impl VisionAnalyzer {
         if !someone {
             return Ok(if far.is_empty() { faces } else { far.to_vec() });
         }
-        let extra_min = self.config.extra_faces_min_score;
-        let extra: Vec<Face> = far
-            .iter()
-            .filter(|f| f.score >= extra_min && !faces.iter().any(|p| overlaps(p, f)))
-            .cloned()
-            .collect();
-        faces.extend(extra);
-        Ok(faces)
+        Ok(self.with_extra_faces(faces))
     }
 
     /// Tracking (`track_crop_scale`): the face in view followed on a crop;
@@ -434,7 +427,7 @@ impl VisionAnalyzer {
             a.last_fallback = Some((frame.t_ms, far.clone()));
             Ok(far)
         };
-        let Some(mut faces) = tracked else {
+        let Some(faces) = tracked else {
             // Nobody found last time: look again every
             // `fallback_interval_ms` (whoever comes back is found within
             // it; the absence is already known).
@@ -456,6 +449,12 @@ impl VisionAnalyzer {
             // that the short-range model may call a face.
             return search(self);
         }
+        Ok(self.with_extra_faces(faces))
+    }
+
+    /// `faces` and the last whole-frame search's further faces: those
+    /// scoring `extra_faces_min_score` that overlap none of `faces`.
+    fn with_extra_faces(&self, mut faces: Vec<Face>) -> Vec<Face> {
         let far = self
             .last_fallback
             .as_ref()
@@ -467,7 +466,7 @@ impl VisionAnalyzer {
             .cloned()
             .collect();
         faces.extend(extra);
-        Ok(faces)
+        faces
     }
 
     /// The primary detector on a crop around the largest face of the last
