@@ -1,7 +1,9 @@
 //! Real webcams through nokhwa. The camera lives on its own thread; frames
 //! come out through a small channel so the camera never waits for anyone.
 
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use invigil_core::Frame;
@@ -98,6 +100,86 @@ enum Message {
 pub struct CameraSource {
     info: SourceInfo,
     frames: Receiver<Message>,
+    gate: Arc<Gate>,
+    /// The time of the last frame handed to the reader.
+    last_t: Option<u64>,
+}
+
+/// What the reader wants of the camera thread: frames captured before
+/// `not_before_ms` are passed over without being decoded (the analysis
+/// rate cap, `PipelineOptions::min_interval_ms`), and counted. Handing a
+/// frame over moves the gate on by `interval_ms` at once, so the frames
+/// captured while the reader analyses it are not decoded either.
+/// Frames waiting for the reader; the camera thread does not decode a
+/// frame that would find the queue full.
+#[derive(Default)]
+struct Gate {
+    not_before_ms: AtomicU64,
+    interval_ms: AtomicU64,
+    skipped: AtomicU64,
+    queued: AtomicU64,
+    /// The reader is gone (the source was dropped).
+    closed: AtomicBool,
+}
+
+/// Decoded frames waiting for the reader at most.
+const QUEUE: usize = 2;
+
+/// The camera thread's loop: takes a raw frame and its capture time from
+/// `grab`, decodes it with `decode` unless the reader has no use for it
+/// yet, and offers it to the reader without waiting. Ends when the reader
+/// is gone or the camera has failed for [`ERROR_GRACE`].
+fn deliver<B>(
+    mut grab: impl FnMut() -> (u64, Result<B, String>),
+    decode: impl Fn(B) -> Result<(u32, u32, Vec<u8>), String>,
+    gate: &Gate,
+    tx: &SyncSender<Message>,
+) {
+    let mut hiccups = Hiccups::default();
+    while !gate.closed.load(Ordering::Relaxed) {
+        let (t_ms, raw) = grab();
+        if raw.is_ok() {
+            if t_ms < gate.not_before_ms.load(Ordering::Relaxed) {
+                hiccups.ok();
+                gate.skipped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            // The reader is behind: this frame would be dropped anyway.
+            if gate.queued.load(Ordering::Relaxed) >= QUEUE as u64 {
+                hiccups.ok();
+                continue;
+            }
+        }
+        let frame = raw
+            .and_then(&decode)
+            .and_then(|(w, h, rgb)| Frame::new(t_ms, w, h, rgb).map_err(|e| e.to_string()));
+        let msg = match frame {
+            Ok(f) => {
+                hiccups.ok();
+                Message::Frame(f)
+            }
+            // A corrupt MJPEG frame or a USB hiccup: skip it.
+            Err(e) if !hiccups.failed(Instant::now()) => {
+                tracing::debug!("camera frame skipped: {e}");
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            Err(e) => Message::Failed(e),
+        };
+        let failed = matches!(msg, Message::Failed(_));
+        // A full channel means the reader is busy: drop this frame rather
+        // than wait (the camera never waits).
+        match tx.try_send(msg) {
+            Err(TrySendError::Disconnected(_)) => break,
+            _ if failed => break,
+            Ok(()) => {
+                gate.queued.fetch_add(1, Ordering::Relaxed);
+                let next = t_ms.saturating_add(gate.interval_ms.load(Ordering::Relaxed));
+                gate.not_before_ms.fetch_max(next, Ordering::Relaxed);
+            }
+            Err(TrySendError::Full(_)) => {}
+        }
+    }
 }
 
 impl CameraSource {
@@ -105,10 +187,13 @@ impl CameraSource {
     /// 640x480 at up to 30 fps: enough for face detection, cheap to decode).
     pub fn open(index: u32, name: &str) -> Result<Self, CaptureError> {
         let (ready_tx, ready_rx) = sync_channel::<Result<(u32, u32, u32), String>>(1);
-        let (tx, rx) = sync_channel::<Message>(2);
+        let (tx, rx) = sync_channel::<Message>(QUEUE);
+        let gate = Arc::new(Gate::default());
+        let shared_gate = Arc::clone(&gate);
         std::thread::Builder::new()
             .name(format!("invigil-camera-{index}"))
             .spawn(move || {
+                let gate = shared_gate;
                 // Any format we can decode opens the camera; then the best
                 // one for us is chosen from the full list (nokhwa's own
                 // "closest" fails on cameras without MJPEG at exactly the
@@ -146,39 +231,21 @@ impl CameraSource {
                 let fmt = camera.camera_format();
                 let _ = ready_tx.send(Ok((fmt.width(), fmt.height(), fmt.frame_rate())));
                 let start = Instant::now();
-                let mut hiccups = Hiccups::default();
-                loop {
-                    let frame = camera
-                        .frame()
-                        .and_then(|b| b.decode_image::<RgbFormat>())
-                        .map_err(|e| e.to_string())
-                        .and_then(|img| {
-                            let (w, h) = img.dimensions();
-                            let t_ms = start.elapsed().as_millis() as u64;
-                            Frame::new(t_ms, w, h, img.into_raw()).map_err(|e| e.to_string())
-                        });
-                    let msg = match frame {
-                        Ok(f) => {
-                            hiccups.ok();
-                            Message::Frame(f)
-                        }
-                        // A corrupt MJPEG frame or a USB hiccup: skip it.
-                        Err(e) if !hiccups.failed(Instant::now()) => {
-                            tracing::debug!("camera frame skipped: {e}");
-                            std::thread::sleep(Duration::from_millis(20));
-                            continue;
-                        }
-                        Err(e) => Message::Failed(e),
-                    };
-                    let failed = matches!(msg, Message::Failed(_));
-                    // A full channel means the reader is busy: drop this
-                    // frame rather than wait (the camera never waits).
-                    match tx.try_send(msg) {
-                        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => break,
-                        _ if failed => break,
-                        _ => {}
-                    }
-                }
+                deliver(
+                    || {
+                        let raw = camera.frame().map_err(|e| e.to_string());
+                        (start.elapsed().as_millis() as u64, raw)
+                    },
+                    |buffer| {
+                        let img = buffer
+                            .decode_image::<RgbFormat>()
+                            .map_err(|e| e.to_string())?;
+                        let (w, h) = img.dimensions();
+                        Ok((w, h, img.into_raw()))
+                    },
+                    &gate,
+                    &tx,
+                );
                 let _ = camera.stop_stream();
             })
             .map_err(|e| CaptureError::Camera(e.to_string()))?;
@@ -196,6 +263,8 @@ impl CameraSource {
                 live: true,
             },
             frames: rx,
+            gate,
+            last_t: None,
         })
     }
 }
@@ -206,8 +275,56 @@ impl FrameSource for CameraSource {
     }
 
     fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+        self.next_frame_from(0).map(|(f, _)| f)
+    }
+
+    /// Frames captured before `not_before_ms` are not decoded: the camera
+    /// thread passes over them (and counts them) as they arrive.
+    fn next_frame_from(
+        &mut self,
+        not_before_ms: u64,
+    ) -> Result<(Option<Frame>, u64), CaptureError> {
+        // The reader's interval, from the frame it had last.
+        let interval = match self.last_t {
+            Some(last) if not_before_ms > last => not_before_ms - last,
+            _ => 0,
+        };
+        self.gate.interval_ms.store(interval, Ordering::Relaxed);
+        if not_before_ms == 0 {
+            self.gate.not_before_ms.store(0, Ordering::Relaxed);
+        } else {
+            self.gate
+                .not_before_ms
+                .fetch_max(not_before_ms, Ordering::Relaxed);
+        }
+        let mut skipped = 0;
+        loop {
+            let frame = self.receive()?;
+            // Decoded before the reader moved the gate on.
+            if frame.t_ms < not_before_ms {
+                skipped += 1;
+                continue;
+            }
+            skipped += self.gate.skipped.swap(0, Ordering::Relaxed);
+            self.last_t = Some(frame.t_ms);
+            return Ok((Some(frame), skipped));
+        }
+    }
+}
+
+impl Drop for CameraSource {
+    fn drop(&mut self) {
+        self.gate.closed.store(true, Ordering::Relaxed);
+    }
+}
+
+impl CameraSource {
+    fn receive(&self) -> Result<Frame, CaptureError> {
         match self.frames.recv_timeout(STALL_TIMEOUT) {
-            Ok(Message::Frame(f)) => Ok(Some(f)),
+            Ok(Message::Frame(f)) => {
+                self.gate.queued.fetch_sub(1, Ordering::Relaxed);
+                Ok(f)
+            }
             Ok(Message::Failed(e)) => Err(CaptureError::Disconnected(e)),
             Err(RecvTimeoutError::Timeout) => Err(CaptureError::Disconnected(format!(
                 "no frame for {} s",
@@ -277,6 +394,75 @@ mod tests {
         assert!(
             h.failed(t0 + Duration::from_millis(4400)),
             "2 s of nothing but errors"
+        );
+    }
+
+    /// A 30 fps camera read at most every 66 ms: the frames in between are
+    /// passed over undecoded (counted as skipped), including those captured
+    /// while the reader is busy with the last one.
+    #[test]
+    fn frames_the_reader_has_no_use_for_are_not_decoded() {
+        use std::sync::atomic::AtomicUsize;
+        let (tx, rx) = sync_channel::<Message>(QUEUE);
+        let gate = Arc::new(Gate::default());
+        let decoded = Arc::new(AtomicUsize::new(0));
+        let camera = {
+            let (gate, decoded) = (Arc::clone(&gate), Arc::clone(&decoded));
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                deliver(
+                    || {
+                        // A frame every 33 ms of capture time, delivered
+                        // faster than real time.
+                        std::thread::sleep(Duration::from_millis(2));
+                        i += 1;
+                        ((i - 1) * 33, Ok(i - 1))
+                    },
+                    |_: u64| {
+                        decoded.fetch_add(1, Ordering::Relaxed);
+                        Ok((2, 2, vec![0; 12]))
+                    },
+                    &gate,
+                    &tx,
+                );
+            })
+        };
+        let mut source = CameraSource {
+            info: SourceInfo {
+                name: "fake camera".into(),
+                kind: "camera",
+                fps: Some(30.0),
+                frames: None,
+                live: true,
+            },
+            frames: rx,
+            gate,
+            last_t: None,
+        };
+        let (first, _) = source.next_frame_from(0).unwrap();
+        let mut last = first.unwrap().t_ms;
+        let (mut delivered, mut skipped) = (1u64, 0u64);
+        for _ in 0..20 {
+            let (frame, s) = source.next_frame_from(last + 66).unwrap();
+            let t = frame.unwrap().t_ms;
+            assert!(t >= last + 66, "frame at {t} ms after one at {last} ms");
+            // The reader takes its time over each frame.
+            std::thread::sleep(Duration::from_millis(5));
+            (last, delivered, skipped) = (t, delivered + 1, skipped + s);
+        }
+        drop(source);
+        camera.join().unwrap();
+        let decoded = decoded.load(Ordering::Relaxed) as u64;
+        // Every other frame of 30 fps is wanted at 66 ms.
+        assert!(
+            skipped + 2 >= delivered,
+            "{skipped} skipped for {delivered} delivered"
+        );
+        // Only the frames handed over (and the couple queued when the
+        // reader stopped) were decoded.
+        assert!(
+            decoded <= delivered + 3,
+            "{decoded} frames decoded for {delivered} delivered"
         );
     }
 }

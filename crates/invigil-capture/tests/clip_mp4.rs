@@ -2,8 +2,8 @@
 //! frames that went in. The MP4 is read here box by box (no muxer code is
 //! shared with the writer) and every sample decoded with OpenH264.
 
-use invigil_capture::clip_mp4::encode_clip;
-use invigil_core::clip::ClipRecorder;
+use invigil_capture::clip_mp4::{encode_clip, ClipEncoder, ClipError};
+use invigil_core::clip::{ClipFrame, ClipRecorder};
 use invigil_core::{Event, EventKind, Frame, Policy, Severity, EVENT_SCHEMA_VERSION};
 use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
@@ -233,4 +233,62 @@ fn flagged_clip_is_a_playable_fast_start_mp4() {
         "{decoded} of {} frames decoded",
         encoded.frames
     );
+}
+
+/// Encoding the open clip as it grows (what a session does, so that a long
+/// clip is never held raw) gives the same MP4 as encoding it whole.
+#[test]
+fn a_clip_encoded_as_it_grows_is_the_clip_encoded_whole() {
+    let policy = Policy::default();
+    let (mut whole, mut growing) = (ClipRecorder::new(&policy), ClipRecorder::new(&policy));
+    let (mut clip, mut streamed) = (None, None);
+    let mut encoder: Option<ClipEncoder> = None;
+    let mut held = 0usize;
+    for i in 0..450u64 {
+        let t = i * 1000 / 30;
+        let events = if i == 240 {
+            vec![violation(7, t)]
+        } else {
+            vec![]
+        };
+        let f = frame(t);
+        clip = clip.or(whole.push(Some(&f), &events));
+        let closed = growing.push(Some(&f), &events);
+        if let Some(c) = closed {
+            feed(&mut encoder, &mut held, c.frames);
+            streamed = encoder.take().map(|e| e.finish().unwrap());
+        }
+        if let Some((w, h, frames)) = growing.take_open_frames() {
+            assert_eq!((w, h), (640, 360));
+            feed(&mut encoder, &mut held, frames);
+        }
+    }
+    assert_eq!(whole.fps(), 10.0);
+    let whole = encode_clip(&clip.unwrap(), 10.0).unwrap();
+    let streamed = streamed.expect("the streamed clip closed");
+    assert_eq!(streamed.frames, whole.frames);
+    assert!(streamed.mp4 == whole.mp4, "the MP4s differ");
+    // Only the pre-roll (5 s at 10 fps) was ever handed over at once.
+    assert!(held <= 51, "{held} frames held at once");
+
+    // A frame of the wrong size is an error, not a broken file.
+    let mut e = ClipEncoder::new(640, 360, 10.0, 0).unwrap();
+    let small = ClipFrame {
+        t_ms: 0,
+        yuv: std::sync::Arc::new(vec![0; 10]),
+    };
+    let err = e.push(&small).expect_err("refused").to_string();
+    assert!(err.contains("10 bytes in a 640x360 clip"), "{err}");
+    assert!(matches!(e.finish(), Err(ClipError::Empty)));
+}
+
+/// Pushes `frames` into the clip's encoder, started at its first frame.
+fn feed(encoder: &mut Option<ClipEncoder>, held: &mut usize, frames: Vec<ClipFrame>) {
+    *held = (*held).max(frames.len());
+    for frame in frames {
+        encoder
+            .get_or_insert_with(|| ClipEncoder::new(640, 360, 10.0, frame.t_ms).unwrap())
+            .push(&frame)
+            .unwrap();
+    }
 }

@@ -23,6 +23,8 @@ pub struct ClipFrame {
 pub struct Clip {
     pub width: u32,
     pub height: u32,
+    /// Its frames, less those already handed out by
+    /// [`ClipRecorder::take_open_frames`] while it was open.
     pub frames: Vec<ClipFrame>,
     /// The violations it covers (the first opened it).
     pub event_seqs: Vec<u64>,
@@ -32,7 +34,11 @@ pub struct Clip {
 }
 
 struct Open {
+    /// Frames not yet taken by `take_open_frames`.
     frames: Vec<ClipFrame>,
+    /// Source time of its first and last frame.
+    first_t: Option<u64>,
+    last_t: Option<u64>,
     event_seqs: Vec<u64>,
     /// Source time at which the clip closes.
     close_at: u64,
@@ -103,6 +109,8 @@ impl ClipRecorder {
                         .collect();
                     let first = frames.first().map_or(now, |f| f.t_ms);
                     self.open = Some(Open {
+                        first_t: frames.first().map(|f| f.t_ms),
+                        last_t: frames.last().map(|f| f.t_ms),
                         frames,
                         event_seqs: vec![e.seq],
                         close_at: (now + self.post_ms).min(first + self.max_ms),
@@ -127,11 +135,20 @@ impl ClipRecorder {
         self.close()
     }
 
+    /// The open clip's frames kept since the last call (and its size), so
+    /// that a long clip can be encoded as it grows instead of held whole:
+    /// the clip that closes then carries only the frames not taken.
+    pub fn take_open_frames(&mut self) -> Option<(u32, u32, Vec<ClipFrame>)> {
+        let open = self.open.as_mut()?;
+        let (w, h) = self.size?;
+        Some((w, h, std::mem::take(&mut open.frames)))
+    }
+
     fn close(&mut self) -> Option<Clip> {
         let open = self.open.take()?;
         let (width, height) = self.size?;
-        let first = open.frames.first()?.t_ms;
-        let last = open.frames.last()?.t_ms;
+        let first = open.first_t?;
+        let last = open.last_t?;
         let session = |t: u64| (t as i64 + open.offset).max(0) as u64;
         Some(Clip {
             width,
@@ -174,7 +191,9 @@ impl ClipRecorder {
             self.ring.pop_front();
         }
         if let Some(open) = &mut self.open {
-            if open.frames.last().is_none_or(|f| f.t_ms < kept.t_ms) {
+            if open.last_t.is_none_or(|t| t < kept.t_ms) {
+                open.first_t.get_or_insert(kept.t_ms);
+                open.last_t = Some(kept.t_ms);
                 open.frames.push(kept.clone());
             }
         }
@@ -382,6 +401,36 @@ mod tests {
         assert_eq!(clip.event_seqs, [9]);
         assert_eq!(clip.frames.len(), 30);
         assert!(rec.finish().is_none());
+    }
+
+    #[test]
+    fn an_open_clip_can_be_taken_as_it_grows() {
+        let mut rec = ClipRecorder::new(&Policy::default());
+        let (mut taken, mut clips) = (Vec::new(), Vec::new());
+        for i in 0..200u64 {
+            let t = i * 100;
+            let events = if t == 8000 {
+                vec![violation(4, t)]
+            } else {
+                vec![]
+            };
+            clips.extend(rec.push(Some(&frame(t)), &events));
+            if let Some((w, h, frames)) = rec.take_open_frames() {
+                assert_eq!((w, h), (640, 360));
+                taken.extend(frames);
+            }
+        }
+        assert!(rec.take_open_frames().is_none(), "no clip is open");
+        let [clip] = &clips[..] else {
+            panic!("{} clips", clips.len())
+        };
+        // The pre-roll and every frame after were handed out in order; the
+        // clip brings the frame that closed it.
+        assert_eq!(clip.frames.len(), 1);
+        taken.extend(clip.frames.iter().cloned());
+        let times: Vec<u64> = taken.iter().map(|f| f.t_ms).collect();
+        assert_eq!(times, (30..=130).map(|i| i * 100).collect::<Vec<_>>());
+        assert_eq!((clip.start_ms, clip.end_ms), (3000, 13000));
     }
 
     #[test]

@@ -5,9 +5,9 @@
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use invigil_capture::clip_mp4::{encode_clip, ClipError, EncodedClip};
+use invigil_capture::clip_mp4::{ClipEncoder, ClipError, EncodedClip};
 use invigil_capture::pipeline::{FrameTap, Note};
-use invigil_core::clip::{Clip, ClipRecorder};
+use invigil_core::clip::{Clip, ClipFrame, ClipRecorder};
 use invigil_core::{Event, EventKind, Frame, Observation, Policy};
 use serde_json::json;
 
@@ -20,21 +20,76 @@ struct Encoded {
     took: std::time::Duration,
 }
 
-fn encode(mut clip: Clip, fps: f64) -> Encoded {
-    let started = std::time::Instant::now();
-    let result = encode_clip(&clip, fps);
-    clip.frames = Vec::new();
-    Encoded {
-        clip,
-        result,
-        took: started.elapsed(),
+/// Work for the encoder, in the order the recorder produced it.
+enum Job {
+    /// Frames of the open clip, kept since the last ones (and its size).
+    Frames(u32, u32, Vec<ClipFrame>),
+    /// The clip closed: its remaining frames and what it covers.
+    Close(Clip),
+}
+
+/// Encodes the open clip as its frames come, so that a long clip is never
+/// held raw in memory (30 s at 10 fps, 640x480, would be 138 MB).
+struct Streamer {
+    fps: f64,
+    current: Option<Result<ClipEncoder, ClipError>>,
+    took: std::time::Duration,
+}
+
+impl Streamer {
+    fn new(fps: f64) -> Self {
+        Self {
+            fps,
+            current: None,
+            took: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Does one job; a closed clip comes back encoded.
+    fn run(&mut self, job: Job) -> Option<Encoded> {
+        match job {
+            Job::Frames(w, h, frames) => {
+                self.encode(w, h, frames);
+                None
+            }
+            Job::Close(mut clip) => {
+                let frames = std::mem::take(&mut clip.frames);
+                self.encode(clip.width, clip.height, frames);
+                let result = match self.current.take() {
+                    Some(Ok(encoder)) => encoder.finish(),
+                    Some(Err(e)) => Err(e),
+                    None => Err(ClipError::Empty),
+                };
+                Some(Encoded {
+                    clip,
+                    result,
+                    took: std::mem::take(&mut self.took),
+                })
+            }
+        }
+    }
+
+    fn encode(&mut self, w: u32, h: u32, frames: Vec<ClipFrame>) {
+        let started = std::time::Instant::now();
+        for frame in frames {
+            let fps = self.fps;
+            let current = self
+                .current
+                .get_or_insert_with(|| ClipEncoder::new(w, h, fps, frame.t_ms));
+            if let Ok(encoder) = current {
+                if let Err(e) = encoder.push(&frame) {
+                    *current = Err(e);
+                }
+            }
+        }
+        self.took += started.elapsed();
     }
 }
 
 /// Encodes clips on its own thread, so a live camera's frames keep being
 /// analysed while a clip is encoded (0.2-0.3 s of a core for 10 s).
 struct Worker {
-    jobs: Option<mpsc::Sender<Clip>>,
+    jobs: Option<mpsc::Sender<Job>>,
     done: mpsc::Receiver<Encoded>,
     pending: usize,
     thread: Option<JoinHandle<()>>,
@@ -42,14 +97,17 @@ struct Worker {
 
 impl Worker {
     fn start(fps: f64) -> std::io::Result<Self> {
-        let (jobs, inbox) = mpsc::channel::<Clip>();
+        let (jobs, inbox) = mpsc::channel::<Job>();
         let (outbox, done) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("invigil-clips".into())
             .spawn(move || {
-                for clip in inbox {
-                    if outbox.send(encode(clip, fps)).is_err() {
-                        break;
+                let mut streamer = Streamer::new(fps);
+                for job in inbox {
+                    if let Some(encoded) = streamer.run(job) {
+                        if outbox.send(encoded).is_err() {
+                            break;
+                        }
                     }
                 }
             })?;
@@ -61,16 +119,19 @@ impl Worker {
         })
     }
 
-    fn submit(&mut self, clip: Clip, fps: f64) -> Option<Encoded> {
-        match self.jobs.as_ref().map(|j| j.send(clip)) {
+    /// Queues a job; gives it back if the worker is gone (it panicked).
+    fn submit(&mut self, job: Job) -> Result<(), Job> {
+        let closes = matches!(job, Job::Close(_));
+        match self.jobs.as_ref().map(|j| j.send(job)) {
             Some(Ok(())) => {
-                self.pending += 1;
-                None
+                self.pending += usize::from(closes);
+                Ok(())
             }
-            // The worker is gone (it panicked): encode here rather than
-            // lose the clip.
-            Some(Err(mpsc::SendError(clip))) => Some(encode(clip, fps)),
-            None => None,
+            Some(Err(mpsc::SendError(job))) => {
+                self.jobs = None;
+                Err(job)
+            }
+            None => Ok(()),
         }
     }
 
@@ -114,6 +175,8 @@ pub struct ClipTap<'a> {
     uplink: &'a Uplink,
     saved: u64,
     worker: Option<Worker>,
+    /// Encodes on the pipeline thread: without a worker, or after it died.
+    inline: Streamer,
 }
 
 impl<'a> ClipTap<'a> {
@@ -121,11 +184,14 @@ impl<'a> ClipTap<'a> {
     /// `clip_saved` event comes right after the clip's last frame, the same
     /// on every run of a fixture.
     pub fn new(policy: &Policy, uplink: &'a Uplink) -> Self {
+        let recorder = ClipRecorder::new(policy);
+        let inline = Streamer::new(recorder.fps());
         Self {
-            recorder: ClipRecorder::new(policy),
+            recorder,
             uplink,
             saved: 0,
             worker: None,
+            inline,
         }
     }
 
@@ -146,20 +212,37 @@ impl<'a> ClipTap<'a> {
         self.saved
     }
 
-    /// Hands a closed clip to the encoder; returns what is ready to save.
-    fn close(&mut self, clip: Option<Clip>, wait: bool) -> Vec<Note> {
-        let fps = self.recorder.fps();
+    /// Hands a closed clip, then the open clip's new frames, to the
+    /// encoder; returns what is ready to save.
+    fn advance(&mut self, closed: Option<Clip>, wait: bool) -> Vec<Note> {
         let mut ready = Vec::new();
-        if let Some(clip) = clip {
-            match &mut self.worker {
-                Some(w) => ready.extend(w.submit(clip, fps)),
-                None => ready.push(encode(clip, fps)),
+        if let Some(clip) = closed {
+            ready.extend(self.send(Job::Close(clip)));
+        }
+        if let Some((w, h, frames)) = self.recorder.take_open_frames() {
+            if !frames.is_empty() {
+                ready.extend(self.send(Job::Frames(w, h, frames)));
             }
         }
         if let Some(w) = &mut self.worker {
             ready.extend(w.collect(wait));
         }
         ready.into_iter().filter_map(|e| self.save(e)).collect()
+    }
+
+    fn send(&mut self, job: Job) -> Option<Encoded> {
+        let job = match &mut self.worker {
+            Some(w) => match w.submit(job) {
+                Ok(()) => return None,
+                Err(job) => {
+                    // The frames it had of an open clip are lost with it.
+                    tracing::error!("the clip encoder thread stopped; encoding inline");
+                    job
+                }
+            },
+            None => job,
+        };
+        self.inline.run(job)
     }
 
     fn save(&mut self, encoded: Encoded) -> Option<Note> {
@@ -213,11 +296,11 @@ impl FrameTap for ClipTap<'_> {
         events: &[Event],
     ) -> Vec<Note> {
         let clip = self.recorder.push(frame, events);
-        self.close(clip, false)
+        self.advance(clip, false)
     }
 
     fn finish(&mut self) -> Vec<Note> {
         let clip = self.recorder.finish();
-        self.close(clip, true)
+        self.advance(clip, true)
     }
 }

@@ -162,6 +162,7 @@ impl FaceDetector {
             });
         }
         let plan = model.into_runnable().map_err(invalid)?;
+        crate::memory::release_freed();
         Ok(Self {
             kind,
             plan,

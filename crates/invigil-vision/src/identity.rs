@@ -257,6 +257,7 @@ impl FaceEmbedder {
             });
         }
         let plan = model.into_runnable().map_err(invalid)?;
+        crate::memory::release_freed();
         Ok(Self { plan })
     }
 

@@ -16,6 +16,7 @@ mod decode;
 mod detector;
 mod error;
 pub mod identity;
+pub mod memory;
 pub mod objects;
 pub mod pose;
 mod preprocess;

@@ -57,14 +57,15 @@ pub struct RawObject {
 /// A plan for one input size, `[height, width]`.
 type SizedPlan = ([usize; 2], Arc<TypedRunnableModel>);
 
-/// Finds objects in frames. Cheap to clone (the plans are shared).
+/// Finds objects in frames. Cheap to clone (the plan is shared).
 #[derive(Clone)]
 pub struct ObjectDetector {
-    /// For the square 416x416 input.
-    plan: Arc<TypedRunnableModel>,
-    /// For the last frame shape's cut-down input (see [`input_window`]),
-    /// made on first use: a camera keeps its size all session.
-    window_plan: Arc<Mutex<Option<SizedPlan>>>,
+    /// The plan for the last input size: first the square 416x416 one the
+    /// model was checked with, then the cut-down input of the frames' shape
+    /// (see [`input_window`]), made on first use. Only one is kept (each
+    /// holds its own packed copy of the weights, ~15 MB): a camera keeps its
+    /// size all session.
+    plan: Arc<Mutex<SizedPlan>>,
     square_only: bool,
 }
 
@@ -108,9 +109,9 @@ impl ObjectDetector {
             });
         }
         let plan = model.into_runnable().map_err(invalid)?;
+        crate::memory::release_freed();
         Ok(Self {
-            plan,
-            window_plan: Arc::new(Mutex::new(None)),
+            plan: Arc::new(Mutex::new(([side, side], plan))),
             square_only: false,
         })
     }
@@ -124,20 +125,17 @@ impl ObjectDetector {
 
     /// The plan for an input of `[h, w]`.
     fn plan_for(&self, hw: [usize; 2]) -> Result<Arc<TypedRunnableModel>, VisionError> {
-        if hw == [OBJECT_SIDE, OBJECT_SIDE] {
-            return Ok(Arc::clone(&self.plan));
-        }
-        let mut cached = lock(&self.window_plan);
-        if let Some((at, plan)) = cached.as_ref() {
-            if *at == hw {
-                return Ok(Arc::clone(plan));
-            }
+        let mut cached = lock(&self.plan);
+        if cached.0 == hw {
+            return Ok(Arc::clone(&cached.1));
         }
         let fail = |e: TractError| VisionError::Inference(format!("NanoDet for {hw:?}: {e:#}"));
         let plan = optimized(embedded_bytes(), [1, 3, hw[0], hw[1]])
             .and_then(|m| m.into_runnable())
             .map_err(fail)?;
-        *cached = Some((hw, Arc::clone(&plan)));
+        *cached = (hw, Arc::clone(&plan));
+        drop(cached);
+        crate::memory::release_freed();
         Ok(plan)
     }
 

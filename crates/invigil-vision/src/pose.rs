@@ -83,6 +83,7 @@ impl FaceLandmarker {
             });
         }
         let plan = model.into_runnable().map_err(invalid)?;
+        crate::memory::release_freed();
         Ok(Self { plan })
     }
 
