@@ -5,6 +5,8 @@
 # docs/performance.md.
 #
 #   benches/app_usage.sh [path/to/invigil-app] [path/to/invigil]
+#   PERF=1 ...        also prints the app's top symbols while monitoring
+#   SMAPS=FILE ...    also saves its memory map and prints the largest parts
 # Needs Xvfb, tauri-driver, WebKitWebDriver, curl, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,6 +84,13 @@ click '#start'; click '#begin-checkin'
 for _ in 1 2 3 4 5 6 7; do photo; done
 click '#begin-exam'; sleep 5
 measure "monitoring (30 fps 640x480, streaming)" 30
+# With SMAPS=FILE: the app's memory map while monitoring, for reading
+# where its memory goes (the largest mappings by PSS are printed).
+if [[ -n "${SMAPS:-}" ]]; then
+    cp "/proc/$apppid/smaps" "$SMAPS"
+    awk '/^[0-9a-f]+-[0-9a-f]+ / {name = ($6 == "" ? "[anon]" : $6)} /^Pss:/ {pss[name] += $2}
+         END {for (n in pss) printf "%8.1f MB  %s\n", pss[n]/1024, n}' "$SMAPS" | sort -rn | head -15
+fi
 # With PERF=1: where the app's time goes while monitoring.
 if [[ -n "${PERF:-}" ]]; then
     perf record -F 499 -g -o "$work/perf.data" -p "$apppid" -- sleep 15 >/dev/null 2>&1

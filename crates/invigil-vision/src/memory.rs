@@ -4,9 +4,9 @@
 //! (the ONNX bytes parsed, f16 weights widened to f32, then packed for the
 //! matrix kernels). glibc's allocator keeps most of what is freed in its
 //! heap for reuse, so a process that has loaded the face, landmark, object
-//! and SFace models holds ~180 MB where ~100 MB is in use
-//! (docs/performance.md, "Memory"). [`release_freed`] asks the allocator to
-//! return its free pages once the models are loaded.
+//! and SFace models holds ~180 MB where ~100 MB is in use (docs/
+//! performance.md, "The candidate app"). [`release_freed`] asks the
+//! allocator to return its free pages once a model is loaded.
 
 /// Returns the allocator's free memory to the operating system (glibc's
 /// `malloc_trim`); does nothing on other platforms, whose allocators return
