@@ -510,9 +510,41 @@ pub struct DatabaseArgs {
     #[arg(long, value_name = "DIR", default_value = "invigil-data")]
     pub data: PathBuf,
     /// Use this database instead of SQLite in --data, e.g.
-    /// postgres://user:password@host/db (media still go to --data).
+    /// postgres://user:password@host/db (media still go to --data unless
+    /// --media says otherwise).
     #[arg(long, value_name = "URL", env = "INVIGIL_DATABASE_URL")]
     pub database: Option<String>,
+    /// Where media bodies (clips, photos) go: a directory, or an
+    /// S3-compatible bucket as s3://BUCKET[/PREFIX] with credentials,
+    /// region and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_REGION, AWS_ENDPOINT_URL (a self-hosted store) and
+    /// AWS_ALLOW_HTTP=true (a plain-HTTP one); docs/deploy.md. Default:
+    /// the media directory in --data.
+    #[arg(long, value_name = "DIR|s3://BUCKET[/PREFIX]", env = "INVIGIL_MEDIA")]
+    pub media: Option<String>,
+    /// The S3 store's address, over AWS_ENDPOINT_URL (e.g.
+    /// http://127.0.0.1:9000 for a self-hosted store).
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// The S3 store's region, over AWS_REGION.
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// Allow a plain-HTTP S3 endpoint (AWS_ALLOW_HTTP=true); for a store
+    /// on the same machine or a private network only.
+    #[arg(long)]
+    pub s3_allow_http: bool,
+}
+
+impl DatabaseArgs {
+    /// The S3 flags, over the `AWS_*` variables.
+    pub fn s3_options(&self) -> invigil_server::store::S3Options {
+        invigil_server::store::S3Options {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            allow_http: self.s3_allow_http,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Args, Debug)]

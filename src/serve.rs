@@ -18,6 +18,8 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn config(db: &DatabaseArgs, listen: std::net::SocketAddr) -> Config {
     let mut config = Config::new(&db.data, listen);
     config.database_url = db.database.clone();
+    config.media = db.media.clone();
+    config.s3 = db.s3_options();
     config
 }
 
@@ -66,7 +68,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let server = Server::start(config).await?;
         eprintln!("invigil server listening on http://{}", server.addr());
         eprintln!("  database: {db_shown}");
-        eprintln!("  media:    {}", args.db.data.join("media").display());
+        eprintln!("  media:    {}", server.state().store().describe());
         eprintln!("  API:      http://{}/api/v1/openapi.json", server.addr());
         match args.retention_days {
             Some(days) => {

@@ -33,6 +33,8 @@ async fn open(db: &DatabaseArgs) -> anyhow::Result<AppState> {
     }
     let mut config = Config::new(&db.data, "127.0.0.1:0".parse().expect("valid address"));
     config.database_url = db.database.clone();
+    config.media = db.media.clone();
+    config.s3 = db.s3_options();
     AppState::open(config)
         .await
         .with_context(|| format!("cannot open the server data in {}", db.data.display()))

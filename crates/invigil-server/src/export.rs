@@ -7,9 +7,11 @@
 //! their hashes, media index, notes, decisions, chain check) and `media/`
 //! with one file per clip or photo, named `<kind>-<sha256 prefix>.<ext>`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use futures_util::StreamExt;
 use invigil_core::chain;
 use invigil_core::Event;
 use serde_json::{json, Value};
@@ -66,18 +68,11 @@ pub async fn export_session(state: &AppState, id: &str, out: &Path) -> anyhow::R
                 problems.push(format!("media {sha}: not a SHA-256 name"));
                 continue;
             };
-            let store = state.store.clone();
-            let body = tokio::task::spawn_blocking(move || store.get(&digest)).await??;
-            let Some(body) = body else {
+            let Some(mut body) = state.store.get(&digest, None).await? else {
                 problems.push(format!("media {sha}: the body is missing from the store"));
                 item["file"] = Value::Null;
                 continue;
             };
-            if chain::hex(&Sha256::digest(&body)) != sha {
-                problems.push(format!(
-                    "media {sha}: the stored body does not match its SHA-256"
-                ));
-            }
             // Kinds are checked on upload; a file name is built only from
             // a plain word all the same.
             let kind = item["kind"]
@@ -89,11 +84,28 @@ pub async fn export_session(state: &AppState, id: &str, out: &Path) -> anyhow::R
             let ext = extension(item["content_type"].as_str().unwrap_or_default());
             let name = format!("{kind}-{}.{ext}", &sha[..12]);
             let path = media_dir.join(&name);
-            std::fs::write(&path, &body)
+            // Streamed to the file, hashed on the way.
+            let mut file = std::fs::File::create(&path)
                 .with_context(|| format!("cannot write {}", path.display()))?;
+            let mut hasher = Sha256::new();
+            let mut written = 0u64;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk?;
+                hasher.update(&chunk);
+                file.write_all(&chunk)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                written += chunk.len() as u64;
+            }
+            file.sync_all()
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            if chain::hex(&hasher.finalize()) != sha {
+                problems.push(format!(
+                    "media {sha}: the stored body does not match its SHA-256"
+                ));
+            }
             item["file"] = json!(format!("media/{name}"));
             media_files += 1;
-            bytes += body.len() as u64;
+            bytes += written;
         }
     }
     let events = timeline["events"].as_array().map_or(0, Vec::len);

@@ -51,7 +51,7 @@ use tokio::sync::broadcast;
 
 pub use db::{Backend, Db};
 pub use error::ApiError;
-use store::{FsStore, MediaStore};
+use store::MediaStore;
 
 /// Largest event batch body by default (1 MiB: ~2,000 events).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
@@ -112,6 +112,11 @@ pub struct Config {
     /// How badges name their issuer; default `did:web` when the public URL
     /// is `https://`, else `did:key` (docs/badges.md).
     pub badge_did: Option<badges::DidMethod>,
+    /// Where media bodies go: a directory, or `s3://BUCKET[/PREFIX]` with
+    /// the `AWS_*` variables (docs/deploy.md). Default: `data_dir/media`.
+    pub media: Option<String>,
+    /// Settings of an S3 media store over the `AWS_*` variables.
+    pub s3: store::S3Options,
 }
 
 impl Config {
@@ -132,6 +137,8 @@ impl Config {
             connections: serve::ConnectionLimits::default(),
             open_enrolment: false,
             public_url: None,
+            media: None,
+            s3: store::S3Options::default(),
             badge_issuer_name: "invigil".into(),
             badge_did: None,
         }
@@ -141,6 +148,13 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| db::sqlite_url(&self.data_dir))
+    }
+
+    /// `media`, or the `media` directory in `data_dir`.
+    pub fn media_location(&self) -> String {
+        self.media
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("media").display().to_string())
     }
 
     /// The public URL (no trailing slash), issuer name and DID method.
@@ -225,18 +239,13 @@ impl AppState {
             format!("cannot create data directory {}", config.data_dir.display())
         })?;
         let db = Db::open(&config.database_url()).await?;
-        let media_dir = config.data_dir.join("media");
-        let store = FsStore::new(&media_dir)
-            .with_context(|| format!("cannot create media store {}", media_dir.display()))?;
+        let upload_dir = config.data_dir.join("tmp");
+        std::fs::create_dir_all(&upload_dir)
+            .with_context(|| format!("cannot create {}", upload_dir.display()))?;
+        let store = store::open(&config.media_location(), &config.s3)?;
         let signer = signing::Signer::load_or_create(&config.data_dir)?;
         let badge_keys = badges::BadgeKeys::load_or_create(&config.data_dir)?;
-        Ok(Self::with_parts(
-            config,
-            db,
-            Arc::new(store),
-            signer,
-            badge_keys,
-        ))
+        Ok(Self::with_parts(config, db, store, signer, badge_keys))
     }
 
     pub fn with_parts(
@@ -279,6 +288,16 @@ impl AppState {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Where uploads are received before they are verified and stored.
+    pub(crate) fn upload_dir(&self) -> PathBuf {
+        self.config.data_dir.join("tmp")
+    }
+
+    /// The media store.
+    pub fn store(&self) -> &Arc<dyn MediaStore> {
+        &self.store
     }
 
     /// Subscribes to the live alert stream (what `/api/v1/alerts` sends).

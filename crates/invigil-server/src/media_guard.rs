@@ -131,9 +131,7 @@ pub(crate) async fn remove_if_unused(state: &AppState, sha: &Sha256Hex) -> anyho
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    let store = state.store.clone();
-    let digest = sha.clone();
-    let deleted = tokio::task::spawn_blocking(move || store.delete(&digest)).await?;
+    let deleted = state.store.delete(sha).await;
     sqlx::query("DELETE FROM media_removals WHERE sha256 = $1")
         .bind(sha.as_str())
         .execute(&state.db.pool)

@@ -354,11 +354,15 @@ async fn judge(state: &AppState, session_id: &str, request: &str) {
             .flatten()
             .and_then(|(p,)| session_policy(&p))
             .unwrap_or_default();
-    let seen = {
-        let (state, sha, policy) = (state.clone(), sha.clone(), policy.clone());
-        tokio::task::spawn_blocking(move || look(&state, &sha, &policy))
-            .await
-            .unwrap_or_else(|e| Err(format!("the check failed: {e}")))
+    let seen = match crate::store::read_all(state.store.as_ref(), &sha).await {
+        Err(e) => Err(format!("media store: {e}")),
+        Ok(None) => Err("the snapshot is missing from the media store".to_owned()),
+        Ok(Some(body)) => {
+            let (state, policy) = (state.clone(), policy.clone());
+            tokio::task::spawn_blocking(move || look(&state, &body, &policy))
+                .await
+                .unwrap_or_else(|e| Err(format!("the check failed: {e}")))
+        }
     };
     let t_ms = check.t_ms.unwrap_or(0);
     let client = check.client_faces.unwrap_or(0);
@@ -413,13 +417,8 @@ async fn judge(state: &AppState, session_id: &str, request: &str) {
 }
 
 /// Decodes the snapshot and runs the server's detector on it.
-fn look(state: &AppState, sha: &Sha256Hex, policy: &Policy) -> Result<Seen, String> {
-    let body = state
-        .store
-        .get(sha)
-        .map_err(|e| format!("media store: {e}"))?
-        .ok_or("the snapshot is missing from the media store")?;
-    let frame = decode(&body)?;
+fn look(state: &AppState, body: &[u8], policy: &Policy) -> Result<Seen, String> {
+    let frame = decode(body)?;
     let faces = {
         let mut slot = lock(&state.spot.detector);
         if slot.is_none() {

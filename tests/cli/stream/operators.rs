@@ -364,3 +364,20 @@ fn sign_ins_are_logged_and_a_removed_proctor_is_out_at_once() {
     assert!(!text.contains("hunter2"), "a password was logged: {text}");
     assert!(!text.contains(PASSWORD), "a password was logged: {text}");
 }
+
+/// A `--media` that names no store is refused before anything is touched.
+#[test]
+fn a_bad_media_location_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_proctor(&data);
+    for (media, says) in [
+        ("gs://bucket", "give a directory or s3://BUCKET[/PREFIX]"),
+        ("s3://Not_A_Bucket", "is not a bucket name"),
+        ("s3://bucket/a/../b", "has an empty, . or .. part"),
+    ] {
+        let out = sessions_cmd(&data, &["list", "--media", media]);
+        assert!(!out.status.success(), "{media}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{media}: {}", stderr(&out));
+    }
+}

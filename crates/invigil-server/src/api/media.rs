@@ -2,19 +2,19 @@
 //! under their SHA-256, read by proctors (with byte ranges, so browsers
 //! can seek in a clip).
 
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use invigil_core::protocol::{ErrorBody, MediaKind, MediaStored, SessionState, SNAPSHOT_MAX_BYTES};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::json::body_bytes;
 use crate::store::Sha256Hex;
 use crate::timeline::load_summary;
 use crate::validate::{media_kind, sniff_media, validate_media_name, INLINE_MEDIA_TYPES};
@@ -97,8 +97,10 @@ pub(super) async fn upload_media(
             .await
             .map_err(ApiError::closing)?;
     }
-    let body: Bytes = body_bytes(req, &()).await?;
-    let actual = invigil_core::chain::hex(&Sha256::digest(&body));
+    // Streamed to a file and hashed on the way: a clip is never held
+    // whole in memory, and the store sees only a verified body.
+    let upload = receive(&state, req, declared).await?;
+    let actual = invigil_core::chain::hex(&upload.sha256);
     if actual != sha.as_str() {
         return Err(ApiError::invalid_field(
             "sha256",
@@ -108,7 +110,7 @@ pub(super) async fn upload_media(
             ),
         ));
     }
-    let content_type = sniff_media(kind, &body)?;
+    let content_type = sniff_media(kind, &upload.head)?;
     // Not while this session is being deleted.
     let _session = state.lock_session(&id).await;
     let session = load_summary(&state, &id).await?;
@@ -117,11 +119,11 @@ pub(super) async fn upload_media(
         if session.state == SessionState::Ended {
             return Err(ended(&id));
         }
-        check_quota(&state, &id, body.len() as u64, kind).await?;
+        check_quota(&state, &id, upload.bytes, kind).await?;
     }
     // The row first, then the body (see media_guard): a body is never
     // removed from the store once a row naming it is committed.
-    let body_len = body.len();
+    let body_len = upload.bytes;
     let row = media_guard::MediaRow {
         session_id: &session.session_id,
         sha256: &sha,
@@ -131,12 +133,11 @@ pub(super) async fn upload_media(
         bytes: body_len as i64,
     };
     let inserted = u64::from(media_guard::record(&state, &row).await?);
-    let store = state.store.clone();
-    let sha_w = sha.clone();
-    let stored = tokio::task::spawn_blocking(move || store.put(&sha_w, &body))
+    let stored = state
+        .store
+        .put_file(&sha, upload.file.path())
         .await
-        .map_err(ApiError::internal)
-        .and_then(|r| r.map_err(|e| ApiError::internal(format!("media store: {e}"))));
+        .map_err(|e| ApiError::internal(format!("media store: {e}")));
     if let Err(e) = stored {
         if inserted == 1 {
             media_guard::unrecord(&state, &id, &sha).await;
@@ -156,10 +157,64 @@ pub(super) async fn upload_media(
         status,
         Json(MediaStored {
             sha256: sha.as_str().to_owned(),
-            bytes: body_len as u64,
+            bytes: body_len,
         }),
     )
         .into_response())
+}
+
+/// An upload received into a temporary file.
+struct Upload {
+    file: tempfile::NamedTempFile,
+    sha256: [u8; 32],
+    bytes: u64,
+    /// Its first bytes, for telling its type.
+    head: Vec<u8>,
+}
+
+/// Bytes of an upload kept for telling its type ([`sniff_media`]).
+const SNIFF_BYTES: usize = 16;
+
+/// Streams the request body into a file under the data directory, hashing
+/// it; 413 past `max_media_bytes` (told by Content-Length or counted).
+async fn receive(state: &AppState, req: Request, declared: u64) -> ApiResult<Upload> {
+    let max = state.config.max_media_bytes as u64;
+    let too_large = || {
+        ApiError::too_large(format!(
+            "the request body is over this endpoint's size limit ({max} bytes)"
+        ))
+        .closing()
+    };
+    if declared > max {
+        return Err(too_large());
+    }
+    let failed = |e: std::io::Error| ApiError::internal(format!("cannot receive an upload: {e}"));
+    let file = tempfile::NamedTempFile::new_in(state.upload_dir()).map_err(failed)?;
+    let mut out = tokio::fs::File::from_std(file.as_file().try_clone().map_err(failed)?);
+    let mut hasher = Sha256::new();
+    let (mut bytes, mut head) = (0u64, Vec::new());
+    let mut body = req.into_body().into_data_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+        bytes += chunk.len() as u64;
+        if bytes > max {
+            return Err(too_large());
+        }
+        if head.len() < SNIFF_BYTES {
+            let take = (SNIFF_BYTES - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        hasher.update(&chunk);
+        out.write_all(&chunk).await.map_err(failed)?;
+    }
+    out.flush().await.map_err(failed)?;
+    Ok(Upload {
+        file,
+        sha256: hasher.finalize().into(),
+        bytes,
+        head,
+    })
 }
 
 /// Whether the session lists this body already (a repeated upload).
@@ -269,25 +324,42 @@ pub(super) async fn get_media(
             "media are named by their SHA-256: 64 lowercase hex digits",
         )
     })?;
-    let (content_type, name): (String, String) = sqlx::query_as(
-        "SELECT content_type, name FROM media WHERE session_id = $1 AND sha256 = $2",
+    let (content_type, name, total): (String, String, i64) = sqlx::query_as(
+        "SELECT content_type, name, bytes FROM media WHERE session_id = $1 AND sha256 = $2",
     )
     .bind(&id)
     .bind(sha.as_str())
     .fetch_optional(&state.db.pool)
     .await?
     .ok_or_else(|| ApiError::not_found(format!("session {id} has no media {sha256}")))?;
-    let store = state.store.clone();
-    let body = tokio::task::spawn_blocking(move || store.get(&sha))
+    let total = total.max(0) as u64;
+    // Browsers seek in a clip with range requests.
+    let range = match headers
+        .get(header::RANGE)
+        .map(|v| byte_range(v.to_str().unwrap_or(""), total))
+    {
+        None => None,
+        Some(Some(range)) => Some(range),
+        Some(None) => {
+            return Ok((
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{total}"))],
+            )
+                .into_response())
+        }
+    };
+    // Streamed from the store: a clip is never held whole here.
+    let body = state
+        .store
+        .get(&sha, range.map(|(start, end)| start..end + 1))
         .await
-        .map_err(ApiError::internal)?
         .map_err(|e| ApiError::internal(format!("media store: {e}")))?
         .ok_or_else(|| {
             ApiError::internal(format!(
                 "media {sha256} is listed but missing from the store"
             ))
         })?;
-    let total = body.len() as u64;
+    let body = axum::body::Body::from_stream(body);
     // Only types checked on upload are shown inline; a row stored before
     // uploads were checked is downloaded, never rendered.
     let (content_type, disposition) = if INLINE_MEDIA_TYPES.contains(&content_type.as_str()) {
@@ -318,25 +390,19 @@ pub(super) async fn get_media(
         ),
         (header::ACCEPT_RANGES, "bytes".to_owned()),
     ];
-    // Browsers seek in a clip with range requests.
-    match headers
-        .get(header::RANGE)
-        .map(|v| byte_range(v.to_str().unwrap_or(""), total))
-    {
-        None => Ok((common, body).into_response()),
-        Some(Some((start, end))) => Ok((
+    match range {
+        None => Ok((common, [(header::CONTENT_LENGTH, total.to_string())], body).into_response()),
+        Some((start, end)) => Ok((
             StatusCode::PARTIAL_CONTENT,
             common,
-            [(
-                header::CONTENT_RANGE,
-                format!("bytes {start}-{end}/{total}"),
-            )],
-            body[start as usize..=end as usize].to_vec(),
-        )
-            .into_response()),
-        Some(None) => Ok((
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            [(header::CONTENT_RANGE, format!("bytes */{total}"))],
+            [
+                (
+                    header::CONTENT_RANGE,
+                    format!("bytes {start}-{end}/{total}"),
+                ),
+                (header::CONTENT_LENGTH, (end + 1 - start).to_string()),
+            ],
+            body,
         )
             .into_response()),
     }

@@ -81,8 +81,10 @@ async fn media_types_come_from_the_bytes_and_are_served_sandboxed() {
     let html = b"<html><script>alert(document.cookie)</script></html>".to_vec();
     let sha = hex_sha(&html);
     let digest = invigil_server::store::Sha256Hex::parse(&sha).unwrap();
-    let store = invigil_server::store::FsStore::new(&s.dir.path().join("media")).unwrap();
-    invigil_server::store::MediaStore::put(&store, &digest, &html).unwrap();
+    let state = s.server.state();
+    invigil_server::store::put_bytes(state.store().as_ref(), &digest, &html, s.dir.path())
+        .await
+        .unwrap();
     sqlx::query(
         "INSERT INTO media (session_id, sha256, name, kind, content_type, bytes, received_ms) \
          VALUES ($1, $2, 'old \"page', 'face_photo', 'text/html', $3, 0)",
