@@ -131,11 +131,19 @@ pub async fn append(
     validate(&batch)?;
     let _guard = state.lock_session(session_id).await;
 
-    let row: ChainRow = sqlx::query_as(
-        "SELECT exam_id, candidate_id, state, next_seq, head FROM sessions WHERE id = $1",
-    )
+    // The chain's head is read and extended in one transaction. Across
+    // nodes (PostgreSQL) the session's row is locked for it: two nodes
+    // given the same batch at once (a client retrying through a load
+    // balancer) take turns, and the second finds the events stored.
+    let postgres = state.db.backend == crate::db::Backend::Postgres;
+    let mut tx = state.db.pool.begin().await?;
+    let row: ChainRow = sqlx::query_as(if postgres {
+        "SELECT exam_id, candidate_id, state, next_seq, head FROM sessions WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT exam_id, candidate_id, state, next_seq, head FROM sessions WHERE id = $1"
+    })
     .bind(session_id)
-    .fetch_optional(&state.db.pool)
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no session {session_id}")))?;
     let ChainRow {
@@ -157,7 +165,7 @@ pub async fn append(
         .bind(session_id)
         .bind(min_seq as i64)
         .bind(stored_next as i64)
-        .fetch_all(&state.db.pool)
+        .fetch_all(&mut *tx)
         .await?;
         for (seq, hash) in rows {
             known.insert(seq as u64, hash);
@@ -172,6 +180,7 @@ pub async fn append(
     } = match appended {
         Ok(a) => a,
         Err(rejection) => {
+            drop(tx);
             let err = rejection_error(rejection);
             record_note(
                 state,
@@ -198,8 +207,9 @@ pub async fn append(
     }
 
     let now = now_ms();
-    if !fresh.is_empty() {
-        let mut tx = state.db.pool.begin().await?;
+    if fresh.is_empty() {
+        drop(tx);
+    } else {
         for (e, hash) in &fresh {
             sqlx::query(
                 "INSERT INTO events (session_id, seq, t_ms, kind, severity, body, hash, received_ms) \
@@ -242,12 +252,25 @@ pub async fn append(
         .bind(session_id)
         .execute(&mut *tx)
         .await?;
+        if postgres {
+            let last = fresh.last().map_or(0, |(e, _)| e.seq);
+            crate::relay::notify(
+                &mut tx,
+                crate::relay::Kind::Events,
+                &last.to_string(),
+                session_id,
+            )
+            .await?;
+        }
         tx.commit().await?;
 
         // The events are stored: from here nothing may fail the request
         // (a retry would count them as duplicates and their alerts would
         // never be pushed). Alerts first, then the review priority.
-        for (e, _) in &fresh {
+        // On PostgreSQL every node (this one included) pushes them when
+        // the notification comes (relay.rs), so that each proctor gets
+        // each alert once whichever node stored it.
+        for (e, _) in fresh.iter().filter(|_| !postgres) {
             if e.severity >= Severity::Warning {
                 // No receivers is fine: nobody is watching.
                 let _ = state.alerts.send(Arc::new(Alert {
@@ -371,7 +394,7 @@ pub async fn record_note(
     kind: &str,
     actor: &str,
     detail: serde_json::Value,
-) -> ApiResult<()> {
+) -> ApiResult<String> {
     // Notes made in the same millisecond (a started_offline and its
     // closed_before_contact) keep the order they were made in: the
     // timeline orders by time, and ids are random.
@@ -381,8 +404,9 @@ pub async fn record_note(
             .fetch_one(&state.db.pool)
             .await?;
     let at_ms = now_ms().max(last.map_or(0, |l| l + 1));
+    let id = auth::new_id();
     sqlx::query("INSERT INTO notes (id, session_id, at_ms, kind, actor, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(auth::new_id())
+        .bind(&id)
         .bind(session_id)
         .bind(at_ms)
         .bind(kind)
@@ -390,5 +414,5 @@ pub async fn record_note(
         .bind(detail.to_string())
         .execute(&state.db.pool)
         .await?;
-    Ok(())
+    Ok(id)
 }

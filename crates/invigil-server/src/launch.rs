@@ -297,26 +297,33 @@ pub(crate) async fn note(
     detail: Value,
     alert: bool,
 ) {
-    if let Err(e) =
-        crate::ingest::record_note(state, session_id, kind, "server", detail.clone()).await
-    {
-        tracing::error!(
-            session = session_id,
-            "cannot record a {kind} note: {}",
-            e.message
-        );
-        return;
-    }
+    let note_id =
+        match crate::ingest::record_note(state, session_id, kind, "server", detail.clone()).await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(
+                    session = session_id,
+                    "cannot record a {kind} note: {}",
+                    e.message
+                );
+                return;
+            }
+        };
     if !alert {
         return;
     }
-    let who: Option<(String, String)> =
+    // Across nodes (PostgreSQL), every node pushes it when told.
+    let who: Option<(String, String)> = if state.db.backend == crate::db::Backend::Postgres {
+        crate::relay::publish(state, crate::relay::Kind::Note, &note_id, session_id).await;
+        None
+    } else {
         sqlx::query_as("SELECT exam_id, candidate_id FROM sessions WHERE id = $1")
             .bind(session_id)
             .fetch_optional(&state.db.pool)
             .await
             .ok()
-            .flatten();
+            .flatten()
+    };
     if let Some((exam_id, candidate_id)) = who {
         let _ = state.notes.send(Arc::new(NoteAlert {
             session_id: session_id.to_owned(),

@@ -34,6 +34,7 @@ pub mod retention;
 pub mod review;
 pub mod serve;
 pub use signing::{key_id, unhex, verify as verify_receipt, Signer, KEY_FILE};
+mod relay;
 mod signing;
 mod spot;
 pub mod store;
@@ -415,6 +416,9 @@ impl Server {
         let addr = listener.local_addr()?;
         if let Some(days) = state.config.retention_days {
             retention::spawn_retention(state.clone(), days);
+        }
+        if state.db.backend == db::Backend::Postgres {
+            relay::spawn(state.clone(), state.config.database_url());
         }
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone());

@@ -171,7 +171,18 @@ pub(super) async fn decide(
         decision,
         session: load_summary(&state, &id).await?,
     };
-    // Other proctors' consoles follow (no receivers is fine).
-    let _ = state.decisions.send(std::sync::Arc::new(decided.clone()));
+    // Other proctors' consoles follow (no receivers is fine); across
+    // nodes (PostgreSQL), every node pushes it when told.
+    if state.db.backend == crate::db::Backend::Postgres {
+        crate::relay::publish(
+            &state,
+            crate::relay::Kind::Decision,
+            &decided.decision.id,
+            &id,
+        )
+        .await;
+    } else {
+        let _ = state.decisions.send(std::sync::Arc::new(decided.clone()));
+    }
     Ok((StatusCode::CREATED, Json(decided)))
 }

@@ -1,0 +1,298 @@
+//! Alerts across server nodes on one PostgreSQL database (docs/deploy.md).
+//!
+//! The database is the source of truth; PostgreSQL's `LISTEN/NOTIFY` is
+//! only the wake-up, naming a row, never carrying it: `e:<last seq>:<session
+//! id>` from the ingest transaction that stores a batch (one per
+//! transaction: NOTIFY takes a global lock at commit), `d:<decision
+//! id>:<session id>` for a proctor's decision, `n:<note id>:<session id>`
+//! for a server note that alerts (well under NOTIFY's 8,000-byte payload
+//! limit), all on channel [`CHANNEL`]. Every node, the one that wrote the
+//! row included, listens; on an `e` it reads the session's events after the
+//! last one it relayed and pushes their alerts to its own proctors, in
+//! order, each once; on a `d` or `n` it reads that row and pushes it. Notifications are lost while a listener is
+//! disconnected, so after every (re)connection, and every
+//! [`SWEEP_EVERY`] as a safety net, a node reads every session with events
+//! since it last looked ([`CATCH_UP_MARGIN_MS`] of clock skew allowed).
+//!
+//! On SQLite (one node) none of this runs: ingest pushes alerts directly.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use invigil_core::protocol::{Alert, Decided, NoteAlert, TimelineNote};
+use invigil_core::{Event, Severity};
+use sqlx::postgres::PgListener;
+
+use crate::{now_ms, AppState};
+
+/// The notification channel.
+pub(crate) const CHANNEL: &str = "invigil_events";
+
+/// How often a node looks for events whose notification it missed.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// Allowance for the nodes' clocks (events carry the receiving node's
+/// time) when a node catches up.
+const CATCH_UP_MARGIN_MS: i64 = 60_000;
+
+/// What a notification is about.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kind {
+    /// Events up to a seq.
+    Events,
+    /// A decision, by id.
+    Decision,
+    /// A server note that alerts, by id.
+    Note,
+}
+
+impl Kind {
+    fn tag(self) -> &'static str {
+        match self {
+            Kind::Events => "e",
+            Kind::Decision => "d",
+            Kind::Note => "n",
+        }
+    }
+}
+
+/// Sends the wake-up within the transaction that writes the row
+/// (delivered when it commits).
+pub(crate) async fn notify(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    kind: Kind,
+    key: &str,
+    session_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(format!("{}:{key}:{session_id}", kind.tag()))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Sends the wake-up for a row already committed. A failure is logged:
+/// the row is stored, and consoles see it on their next refresh.
+pub(crate) async fn publish(state: &AppState, kind: Kind, key: &str, session_id: &str) {
+    let sent = sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(format!("{}:{key}:{session_id}", kind.tag()))
+        .execute(&state.db.pool)
+        .await;
+    if let Err(e) = sent {
+        tracing::warn!(session = session_id, "alert relay: cannot notify: {e}");
+    }
+}
+
+/// Starts the node's listener (PostgreSQL only).
+pub(crate) fn spawn(state: AppState, url: String) {
+    tokio::spawn(async move { listen(state, url).await });
+}
+
+/// What a node has relayed.
+struct Relay {
+    /// The last seq relayed per session.
+    seen: HashMap<String, i64>,
+    /// Events received before this were never this node's to relay
+    /// (sessions it has not seen yet).
+    since_ms: i64,
+    /// When the node last looked at every session (catch-up).
+    swept_ms: i64,
+}
+
+async fn listen(state: AppState, url: String) {
+    let started = now_ms();
+    let mut relay = Relay {
+        seen: HashMap::new(),
+        since_ms: started,
+        swept_ms: started,
+    };
+    let mut closing = state.closing.subscribe();
+    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let mut listener = match connect(&url).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("alert relay: cannot listen on PostgreSQL ({e}); retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = closing.changed() => return,
+                }
+            }
+        };
+        // Anything stored while this node was not listening.
+        relay.catch_up(&state).await;
+        loop {
+            tokio::select! {
+                n = listener.try_recv() => match n {
+                    Ok(Some(n)) => {
+                        let mut parts = n.payload().splitn(3, ':');
+                        match (parts.next(), parts.next(), parts.next()) {
+                            (Some("e"), Some(_), Some(session)) => relay.session(&state, session).await,
+                            (Some("d"), Some(id), Some(session)) => decision(&state, id, session).await,
+                            (Some("n"), Some(id), Some(session)) => note(&state, id, session).await,
+                            _ => tracing::warn!("alert relay: unexpected payload {:?}", n.payload()),
+                        }
+                    }
+                    // The connection was lost; the next call reconnects
+                    // and listens again. What was sent meanwhile is lost:
+                    // catch up.
+                    Ok(None) => {
+                        tracing::warn!("alert relay: the PostgreSQL connection was lost; reconnecting");
+                        relay.catch_up(&state).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!("alert relay: {e}; reconnecting");
+                        break;
+                    }
+                },
+                _ = sweep.tick() => relay.catch_up(&state).await,
+                _ = closing.changed() => return,
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = closing.changed() => return,
+        }
+    }
+}
+
+async fn connect(url: &str) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+impl Relay {
+    /// Relays every session with events since the last sweep.
+    async fn catch_up(&mut self, state: &AppState) {
+        let from = self.swept_ms - CATCH_UP_MARGIN_MS;
+        let now = now_ms();
+        let sessions: Result<Vec<(String,)>, _> =
+            sqlx::query_as("SELECT id FROM sessions WHERE last_event_ms >= $1")
+                .bind(from)
+                .fetch_all(&state.db.pool)
+                .await;
+        match sessions {
+            Ok(sessions) => {
+                for (id,) in sessions {
+                    self.session(state, &id).await;
+                }
+                self.swept_ms = now;
+            }
+            Err(e) => tracing::warn!("alert relay: cannot catch up: {e}"),
+        }
+    }
+
+    /// Pushes the alerts of `session_id`'s events after the last relayed.
+    async fn session(&mut self, state: &AppState, session_id: &str) {
+        type Row = (i64, String, String, i64, String, String);
+        let after = self.seen.get(session_id).copied();
+        let rows: Result<Vec<Row>, _> = sqlx::query_as(
+            "SELECT e.seq, e.severity, e.body, e.received_ms, s.exam_id, s.candidate_id \
+             FROM events e JOIN sessions s ON s.id = e.session_id \
+             WHERE e.session_id = $1 AND e.seq > $2 AND ($3 = 1 OR e.received_ms >= $4) \
+             ORDER BY e.seq",
+        )
+        .bind(session_id)
+        .bind(after.unwrap_or(-1))
+        .bind(i64::from(after.is_some()))
+        .bind(self.since_ms - CATCH_UP_MARGIN_MS)
+        .fetch_all(&state.db.pool)
+        .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(session = session_id, "alert relay: cannot read events: {e}");
+                return;
+            }
+        };
+        for (seq, severity, body, received_ms, exam_id, candidate_id) in rows {
+            self.seen.insert(session_id.to_owned(), seq);
+            // What ingest pushes: warnings and violations.
+            let alerting = [Severity::Warning, Severity::Violation]
+                .iter()
+                .any(|s| s.as_str() == severity);
+            if !alerting {
+                continue;
+            }
+            let event: Event = match serde_json::from_str(&body) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::warn!(
+                        session = session_id,
+                        seq,
+                        "alert relay: unreadable event: {e}"
+                    );
+                    continue;
+                }
+            };
+            // No receivers is fine: nobody is watching on this node.
+            let _ = state.alerts.send(Arc::new(Alert {
+                session_id: session_id.to_owned(),
+                exam_id,
+                candidate_id,
+                received_ms,
+                event,
+            }));
+        }
+    }
+}
+
+/// Pushes a decision to this node's consoles.
+async fn decision(state: &AppState, decision_id: &str, session_id: &str) {
+    let found = async {
+        let decision = crate::timeline::load_decisions(state, session_id)
+            .await?
+            .into_iter()
+            .find(|d| d.id == decision_id);
+        let session = crate::timeline::load_summary(state, session_id).await?;
+        Ok::<_, crate::error::ApiError>(decision.map(|decision| Decided { decision, session }))
+    }
+    .await;
+    match found {
+        Ok(Some(decided)) => {
+            let _ = state.decisions.send(Arc::new(decided));
+        }
+        // Deleted meanwhile (the session went): nothing to show.
+        Ok(None) => {}
+        Err(e) => tracing::warn!(
+            session = session_id,
+            "alert relay: cannot read a decision: {}",
+            e.message
+        ),
+    }
+}
+
+/// Pushes a server note to this node's consoles.
+async fn note(state: &AppState, note_id: &str, session_id: &str) {
+    type Row = (i64, String, String, String, String, String);
+    let row: Result<Option<Row>, _> = sqlx::query_as(
+        "SELECT n.at_ms, n.kind, n.actor, n.detail, s.exam_id, s.candidate_id \
+         FROM notes n JOIN sessions s ON s.id = n.session_id WHERE n.id = $1 AND n.session_id = $2",
+    )
+    .bind(note_id)
+    .bind(session_id)
+    .fetch_optional(&state.db.pool)
+    .await;
+    match row {
+        Ok(Some((at_ms, kind, actor, detail, exam_id, candidate_id))) => {
+            let _ = state.notes.send(Arc::new(NoteAlert {
+                session_id: session_id.to_owned(),
+                exam_id,
+                candidate_id,
+                note: TimelineNote {
+                    at_ms,
+                    kind,
+                    actor,
+                    detail: serde_json::from_str(&detail).unwrap_or_default(),
+                },
+            }));
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(session = session_id, "alert relay: cannot read a note: {e}"),
+    }
+}

@@ -1,0 +1,182 @@
+//! Several server nodes on one PostgreSQL database: alerts reach a
+//! proctor whichever node stored the events, each once and in order per
+//! session, and a batch sent to two nodes at once is stored once
+//! (docs/deploy.md). Skipped (loudly) without `INVIGIL_TEST_POSTGRES`.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::{chained, Db, TestServer};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+/// The `alert` events of an SSE text about `sessions` (other tests share
+/// the database, and every node relays every session's alerts).
+fn parse_alerts(text: &str, sessions: &[&str]) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut is_alert = false;
+    for line in text.lines() {
+        if let Some(kind) = line.strip_prefix("event: ") {
+            is_alert = kind == "alert";
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            let alert: Value = match serde_json::from_str(data) {
+                Ok(v) if is_alert => v,
+                _ => continue,
+            };
+            if sessions.contains(&alert["session_id"].as_str().unwrap_or_default()) {
+                out.push(alert);
+            }
+        }
+    }
+    out
+}
+
+/// Reads alerts about `sessions` from an SSE stream until `want` have
+/// come (or the deadline), then a little longer to catch any doubles.
+async fn alerts(
+    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    sessions: &[&str],
+    want: usize,
+) -> Vec<Value> {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    // Whole SSE events only: cut at the last blank line.
+    let count = |t: &str| parse_alerts(&t[..t.rfind("\n\n").map_or(0, |i| i + 2)], sessions).len();
+    while count(&text) < want {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("{} of {want} alerts came: {text}", count(&text)))
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    // Doubles would come right behind.
+    let settle = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(settle, stream.next()).await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let whole = &text[..text.rfind("\n\n").map_or(0, |i| i + 2)];
+    parse_alerts(whole, sessions)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_every_node_once_and_in_order() {
+    let Some(a) = TestServer::start(Db::Postgres).await else {
+        return;
+    };
+    let b = TestServer::start(Db::Postgres).await.unwrap();
+    let proctor = b.proctor("nodes-proctor").await;
+    let r = b
+        .http
+        .get(b.url("/api/v1/alerts"))
+        .bearer_auth(&proctor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut stream = r.bytes_stream();
+
+    // Two candidates: one streams through node a, one through a and b
+    // alternately (a load balancer's round robin).
+    let exam = common::unique("exam-nodes");
+    let (one, one_token) = a.session(&exam, "cand-one").await;
+    let (two, two_token) = b.session(&exam, "cand-two").await;
+    let one_events = chained(&one, 8);
+    let two_events = chained(&two, 8);
+    for i in 0..8 {
+        assert_eq!(a.append(&one, &one_token, &one_events[i..=i]).await.0, 200);
+        let node = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(
+            node.append(&two, &two_token, &two_events[i..=i]).await.0,
+            200
+        );
+    }
+    let warned = |events: &[invigil_core::Event]| {
+        events
+            .iter()
+            .filter(|e| e.severity >= invigil_core::Severity::Warning)
+            .count()
+    };
+    let want = warned(&one_events) + warned(&two_events);
+    assert!(want >= 4, "the fixture has alerts ({want})");
+    let got = alerts(&mut stream, &[&one, &two], want).await;
+    assert_eq!(got.len(), want, "each alert once: {got:#?}");
+    let mut by_session: HashMap<String, Vec<u64>> = HashMap::new();
+    for alert in &got {
+        by_session
+            .entry(alert["session_id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(alert["event"]["seq"].as_u64().unwrap());
+    }
+    for (id, events) in [(&one, &one_events), (&two, &two_events)] {
+        let expected: Vec<u64> = events
+            .iter()
+            .filter(|e| e.severity >= invigil_core::Severity::Warning)
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(by_session[id.as_str()], expected, "session {id} in order");
+    }
+    assert!(got.iter().all(|a| a["candidate_id"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("cand-"))));
+
+    // A decision made on node a reaches the console on node b; the same
+    // sign-in works on both (tokens are in the database).
+    let seq = by_session[one.as_str()][0];
+    let (status, v) = a
+        .post(
+            &format!("/api/v1/sessions/{one}/decisions"),
+            Some(&proctor),
+            &serde_json::json!({"action": "dismiss", "event_seq": seq, "note": "a reflection"})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let decided = |t: &str| {
+        t.split("event: decision\n")
+            .skip(1)
+            .filter_map(|rest| rest.lines().next()?.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .find(|d| d["session"]["session_id"] == one.as_str())
+    };
+    while decided(&text).is_none() {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("the decision reaches node b")
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let d = decided(&text).unwrap();
+    assert_eq!(d["decision"]["note"], "a reflection");
+    assert_eq!(d["decision"]["event_seq"], seq);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_sent_to_two_nodes_at_once_is_stored_once() {
+    let Some(a) = TestServer::start(Db::Postgres).await else {
+        return;
+    };
+    let b = TestServer::start(Db::Postgres).await.unwrap();
+    let proctor = a.proctor("nodes-proctor-2").await;
+    for round in 0..5 {
+        let exam = common::unique("exam-retry");
+        let (id, token) = a.session(&exam, &format!("cand-{round}")).await;
+        let events = chained(&id, 6);
+        // The client's request and its retry through the other node.
+        let (ra, rb) = tokio::join!(
+            a.append(&id, &token, &events),
+            b.append(&id, &token, &events)
+        );
+        assert_eq!((ra.0, rb.0), (200, 200), "{ra:?} {rb:?}");
+        let stored = ra.1["accepted"].as_u64().unwrap() + rb.1["accepted"].as_u64().unwrap();
+        let doubled = ra.1["duplicates"].as_u64().unwrap() + rb.1["duplicates"].as_u64().unwrap();
+        assert_eq!((stored, doubled), (6, 6), "{ra:?} {rb:?}");
+        let timeline = a.timeline(&id, &proctor).await;
+        assert_eq!(timeline["events"].as_array().unwrap().len(), 6);
+    }
+}
