@@ -42,7 +42,15 @@ function toast(a: Alert): void {
   setTimeout(() => t.remove(), 8000);
 }
 
+/** Alerts shown, by `session:seq`: a stream resumed after a reconnect
+ * (the browser sends Last-Event-ID) repeats the last minute's. */
+const shown = new Set<string>();
+
 function onAlert(a: Alert): void {
+  const key = `${a.session_id}:${a.event.seq}`;
+  if (shown.has(key)) return;
+  if (shown.size > 20000) shown.clear();
+  shown.add(key);
   const record: AlertRecord = { session_id: a.session_id, seq: a.event.seq, kind: a.event.kind, severity: a.event.severity, receivedAt: Date.now() };
   probe.alerts.push(record);
   state.lastAlert.set(a.session_id, { ...a, at: Date.now() });

@@ -44,14 +44,14 @@ async fn alerts(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     // Whole SSE events only: cut at the last blank line.
     let count = |t: &str| parse_alerts(&t[..t.rfind("\n\n").map_or(0, |i| i + 2)], sessions).len();
-    while count(&text) < want {
-        let chunk = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .unwrap_or_else(|_| panic!("{} of {want} alerts came: {text}", count(&text)))
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    common::read_sse_until(
+        stream,
+        &mut text,
+        deadline,
+        &format!("{want} alerts"),
+        |t| count(t) >= want,
+    )
+    .await;
     // Doubles would come right behind.
     let settle = tokio::time::Instant::now() + Duration::from_millis(1500);
     while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(settle, stream.next()).await {
@@ -59,6 +59,17 @@ async fn alerts(
     }
     let whole = &text[..text.rfind("\n\n").map_or(0, |i| i + 2)];
     parse_alerts(whole, sessions)
+}
+
+/// The seqs of each session's alerts, in the order they came.
+fn seqs_by_session(alerts: &[Value]) -> HashMap<String, Vec<u64>> {
+    let mut out: HashMap<String, Vec<u64>> = HashMap::new();
+    for alert in alerts {
+        out.entry(alert["session_id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(alert["event"]["seq"].as_u64().unwrap());
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,13 +114,7 @@ async fn alerts_reach_every_node_once_and_in_order() {
     assert!(want >= 4, "the fixture has alerts ({want})");
     let got = alerts(&mut stream, &[&one, &two], want).await;
     assert_eq!(got.len(), want, "each alert once: {got:#?}");
-    let mut by_session: HashMap<String, Vec<u64>> = HashMap::new();
-    for alert in &got {
-        by_session
-            .entry(alert["session_id"].as_str().unwrap().to_owned())
-            .or_default()
-            .push(alert["event"]["seq"].as_u64().unwrap());
-    }
+    let by_session = seqs_by_session(&got);
     for (id, events) in [(&one, &one_events), (&two, &two_events)] {
         let expected: Vec<u64> = events
             .iter()
@@ -121,6 +126,29 @@ async fn alerts_reach_every_node_once_and_in_order() {
     assert!(got.iter().all(|a| a["candidate_id"]
         .as_str()
         .is_some_and(|c| c.starts_with("cand-"))));
+
+    // The console's connection to b drops; it resumes on node a from the
+    // first alert it saw and gets them all again, per session in order
+    // (it drops the repeats itself).
+    let first = &got[0];
+    let last_id = format!(
+        "{}:{}:{}",
+        first["received_ms"],
+        first["session_id"].as_str().unwrap(),
+        first["event"]["seq"]
+    );
+    let r = a
+        .http
+        .get(a.url("/api/v1/alerts"))
+        .bearer_auth(&proctor)
+        .header("last-event-id", last_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut resumed = r.bytes_stream();
+    let again = alerts(&mut resumed, &[&one, &two], want).await;
+    assert_eq!(seqs_by_session(&again), by_session);
 
     // A decision made on node a reaches the console on node b; the same
     // sign-in works on both (tokens are in the database).
@@ -137,20 +165,18 @@ async fn alerts_reach_every_node_once_and_in_order() {
     let mut text = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let decided = |t: &str| {
-        t.split("event: decision\n")
-            .skip(1)
-            .filter_map(|rest| rest.lines().next()?.strip_prefix("data: "))
-            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        common::sse_data(t, "decision")
+            .into_iter()
             .find(|d| d["session"]["session_id"] == one.as_str())
     };
-    while decided(&text).is_none() {
-        let chunk = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .expect("the decision reaches node b")
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    common::read_sse_until(
+        &mut stream,
+        &mut text,
+        deadline,
+        "the decision on node b",
+        |t| decided(t).is_some(),
+    )
+    .await;
     let d = decided(&text).unwrap();
     assert_eq!(d["decision"]["note"], "a reflection");
     assert_eq!(d["decision"]["event_seq"], seq);

@@ -3,7 +3,6 @@
 //! the exam's window, and runs the exam's policy; a client that runs
 //! another policy is flagged.
 
-use futures_util::StreamExt;
 use invigil_core::chain::Chain;
 use invigil_core::{Event, EventKind, EVENT_SCHEMA_VERSION};
 use serde_json::{json, Value};
@@ -748,21 +747,17 @@ async fn lying_clients(s: TestServer) {
     // The alert reached the console, as a `note` event (this session's:
     // on PostgreSQL every server relays every session's notes, and other
     // tests share the database).
-    let ours = |text: &str| -> Option<Value> {
-        text.split("event: note\n")
-            .skip(1)
-            .filter_map(|rest| rest.lines().next()?.strip_prefix("data: "))
-            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+    let ours = |text: &str| {
+        crate::common::sse_data(text, "note")
+            .into_iter()
             .find(|a| a["session_id"] == sessions[1].as_str())
     };
     let mut text = String::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while ours(&text).is_none() {
-        let chunk = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .expect("a note alert in time");
-        text.push_str(&String::from_utf8_lossy(&chunk.unwrap().unwrap()));
-    }
+    crate::common::read_sse_until(&mut stream, &mut text, deadline, "a note alert", |t| {
+        ours(t).is_some()
+    })
+    .await;
     let alert = ours(&text).unwrap();
     assert_eq!(alert["session_id"], sessions[1].as_str());
     assert_eq!(alert["candidate_id"], "liar");

@@ -95,21 +95,62 @@ async fn alerts_reach_connected_proctors(s: TestServer) {
     };
     let mut text = String::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while ours(&text).len() < 2 {
-        let chunk = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .expect("alerts arrive")
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    common::read_sse_until(&mut stream, &mut text, deadline, "2 alerts", |t| {
+        ours(t).len() >= 2
+    })
+    .await;
     let alerts = ours(&text);
     assert_eq!(alerts.len(), 2, "{text}");
     assert_eq!(alerts[0]["event"]["kind"], "absence_warning");
     assert_eq!(alerts[1]["event"]["kind"], "candidate_absent");
     assert_eq!(alerts[1]["session_id"], id);
     assert_eq!(alerts[1]["candidate_id"], "cand-7");
-    assert!(text.contains(&format!("id: {id}:2")));
+    let first_id = format!(
+        "{}:{id}:{}",
+        alerts[0]["received_ms"], alerts[0]["event"]["seq"]
+    );
+    assert!(text.contains(&format!("id: {first_id}\n")), "{text}");
+    assert!(text.contains(&format!(":{id}:2\n")), "{text}");
+
+    // A console that reconnects (EventSource sends the last id it saw)
+    // gets what it may have missed from the database, then live alerts,
+    // none twice.
+    let resumed = s
+        .http
+        .get(s.url("/api/v1/alerts"))
+        .bearer_auth(&proctor)
+        .header("last-event-id", &first_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    let mut resumed = resumed.bytes_stream();
+    let mut again = String::new();
+    common::read_sse_until(&mut resumed, &mut again, deadline, "the replay", |t| {
+        ours(t).len() >= 2
+    })
+    .await;
+    let replayed = ours(&again);
+    assert_eq!(replayed[..2], alerts[..], "{again}");
+    // An id that is not one of ours: live alerts only, said so.
+    let r = s
+        .http
+        .get(s.url("/api/v1/alerts"))
+        .bearer_auth(&proctor)
+        .header("last-event-id", "not an id")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let first = tokio::time::timeout_at(deadline, r.bytes_stream().next())
+        .await
+        .expect("a first line")
+        .unwrap()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&first).contains("Last-Event-ID not understood"),
+        "{first:?}"
+    );
 
     // Another proctor's decision reaches this stream too.
     let frank = s.proctor("frank").await;
@@ -121,21 +162,18 @@ async fn alerts_reach_connected_proctors(s: TestServer) {
         )
         .await;
     assert_eq!(status, 201);
+    // This session's (on PostgreSQL other tests' decisions are relayed too).
+    let ours = |t: &str| {
+        common::sse_data(t, "decision")
+            .into_iter()
+            .find(|d| d["session"]["session_id"] == id.as_str())
+    };
     let mut text = String::new();
-    while !text.contains("event: decision") || !text.ends_with("\n\n") {
-        let chunk = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .expect("the decision arrives")
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    let decision: Value = text
-        .lines()
-        .skip_while(|l| *l != "event: decision")
-        .find_map(|l| l.strip_prefix("data: "))
-        .map(|d| serde_json::from_str(d).unwrap())
-        .unwrap();
+    common::read_sse_until(&mut stream, &mut text, deadline, "the decision", |t| {
+        ours(t).is_some()
+    })
+    .await;
+    let decision = ours(&text).unwrap();
     assert_eq!(decision["decision"]["proctor"], "frank");
     assert_eq!(decision["decision"]["action"], "dismiss");
     assert_eq!(decision["session"]["open_alerts"], 0);

@@ -187,6 +187,35 @@ impl TestServer {
     }
 }
 
+/// Reads an SSE stream onto `text` until `done(text)`; panics naming
+/// `what` when it has not happened by `deadline`.
+pub async fn read_sse_until(
+    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    text: &mut String,
+    deadline: tokio::time::Instant,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) {
+    use futures_util::StreamExt;
+    while !done(text) {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("{what} in time; the stream so far: {text}"))
+            .expect("the stream stays open")
+            .expect("the stream reads");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+/// An alert stream's first `data:` line after each `event: KIND` line.
+pub fn sse_data(text: &str, kind: &str) -> Vec<Value> {
+    text.split(&format!("event: {kind}\n"))
+        .skip(1)
+        .filter_map(|rest| rest.lines().find_map(|l| l.strip_prefix("data: ")))
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect()
+}
+
 /// A body that reads as an MP4 (an `ftyp` box), then `payload`: what the
 /// server takes as a clip.
 pub fn mp4(payload: &[u8]) -> Vec<u8> {
