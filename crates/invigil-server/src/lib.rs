@@ -244,6 +244,10 @@ impl AppState {
         std::fs::create_dir_all(&upload_dir)
             .with_context(|| format!("cannot create {}", upload_dir.display()))?;
         let store = store::open(&config.media_location(), &config.s3)?;
+        store
+            .check()
+            .await
+            .with_context(|| format!("cannot use the media store {}", store.describe()))?;
         let signer = signing::Signer::load_or_create(&config.data_dir)?;
         let badge_keys = badges::BadgeKeys::load_or_create(&config.data_dir)?;
         Ok(Self::with_parts(config, db, store, signer, badge_keys))

@@ -47,6 +47,11 @@ pub trait MediaStore: Send + Sync + 'static {
     fn delete<'a>(&'a self, sha256: &'a Sha256Hex) -> BoxFuture<'a, io::Result<bool>>;
     /// Where the bodies are, for people: a directory or `s3://bucket/prefix`.
     fn describe(&self) -> String;
+    /// Whether the store answers with these settings (at start, so that a
+    /// wrong key or endpoint stops the server instead of its first upload).
+    fn check(&self) -> BoxFuture<'_, io::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A whole body read into memory: for small ones (snapshots, the server's
@@ -497,6 +502,22 @@ impl MediaStore for S3Store {
 
     fn describe(&self) -> String {
         self.url.clone()
+    }
+
+    /// Asks for a key that is never written: "not found" means the store
+    /// is reachable and accepts the key; anything else is the problem.
+    fn check(&self) -> BoxFuture<'_, io::Result<()>> {
+        Box::pin(async move {
+            let probe = if self.prefix.is_empty() {
+                ObjectPath::from(".invigil-check")
+            } else {
+                ObjectPath::from(format!("{}/.invigil-check", self.prefix))
+            };
+            match self.store.head(&probe).await {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(self.error(&probe, e)),
+            }
+        })
     }
 }
 

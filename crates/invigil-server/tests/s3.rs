@@ -99,6 +99,28 @@ async fn a_store_with_the_wrong_secret_is_refused() {
         Ok(_) => panic!("read with a bad signature"),
     };
     assert!(err.contains("s3://exam-media"), "{err}");
+
+    // A server so configured does not start: it says so at once rather
+    // than at its first upload.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = invigil_server::Config::new(dir.path(), "127.0.0.1:0".parse().unwrap());
+    config.media = Some("s3://exam-media/prod".into());
+    config.s3 = wrong;
+    let err = match invigil_server::Server::start(config).await {
+        Err(e) => format!("{e:#}"),
+        Ok(_) => panic!("a server started with a wrong S3 secret"),
+    };
+    assert!(
+        err.contains("cannot use the media store s3://exam-media/prod"),
+        "{err}"
+    );
+    // With the right key it does (the check's key is never written).
+    let mut config = invigil_server::Config::new(dir.path(), "127.0.0.1:0".parse().unwrap());
+    config.media = Some("s3://exam-media/prod".into());
+    config.s3 = s3.options();
+    let server = invigil_server::Server::start(config).await.unwrap();
+    server.shutdown().await.unwrap();
+    assert!(s3.objects("").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
