@@ -138,6 +138,7 @@ impl Sha256Hex {
 }
 
 /// Media files under a directory: `<dir>/<first 2 digits>/<digest>`.
+#[derive(Clone)]
 pub struct FsStore {
     dir: PathBuf,
 }
@@ -204,13 +205,7 @@ impl MediaStore for FsStore {
         sha256: &'a Sha256Hex,
         body: &'a Path,
     ) -> BoxFuture<'a, io::Result<()>> {
-        let (store, sha256, body) = (
-            FsStore {
-                dir: self.dir.clone(),
-            },
-            sha256.clone(),
-            body.to_owned(),
-        );
+        let (store, sha256, body) = (self.clone(), sha256.clone(), body.to_owned());
         Box::pin(blocking(move || store.put_blocking(&sha256, &body)))
     }
 
@@ -239,12 +234,7 @@ impl MediaStore for FsStore {
     }
 
     fn delete<'a>(&'a self, sha256: &'a Sha256Hex) -> BoxFuture<'a, io::Result<bool>> {
-        let (store, sha256) = (
-            FsStore {
-                dir: self.dir.clone(),
-            },
-            sha256.clone(),
-        );
+        let (store, sha256) = (self.clone(), sha256.clone());
         Box::pin(blocking(move || store.delete_blocking(&sha256)))
     }
 

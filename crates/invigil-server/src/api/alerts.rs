@@ -50,16 +50,16 @@ pub(super) async fn alerts(
     if let Some(value) = headers.get("last-event-id") {
         match value.to_str().ok().and_then(parse_event_id) {
             Some(since_ms) => {
-                for alert in since(&state, since_ms).await? {
+                let (alerts, beyond) = since(&state, since_ms).await?;
+                for alert in alerts {
                     replayed.insert((alert.session_id.clone(), alert.event.seq));
                     missed.push_back(alert_event(&alert));
                 }
-                if missed.len() > RESUME_MAX {
-                    missed.truncate(RESUME_MAX);
+                if beyond > 0 {
                     missed.push_back(
                         SseEvent::default()
                             .event("lagged")
-                            .json_data(Lagged { missed: 1 })
+                            .json_data(Lagged { missed: beyond })
                             .unwrap_or_else(|_| SseEvent::default().comment("lagged")),
                     );
                 }
@@ -151,22 +151,34 @@ fn parse_event_id(value: &str) -> Option<i64> {
     (ms >= 0 && !session.is_empty()).then_some(ms)
 }
 
-/// Alerts stored from `since_ms` (less the margin) on, oldest first; one
-/// more than [`RESUME_MAX`] tells there are more.
-async fn since(state: &AppState, since_ms: i64) -> ApiResult<Vec<Alert>> {
+/// Alerts stored from `since_ms` (less the margin) on, oldest first, at
+/// most [`RESUME_MAX`], and how many more there are.
+async fn since(state: &AppState, since_ms: i64) -> ApiResult<(Vec<Alert>, u64)> {
     type Row = (String, String, i64, String, String);
-    let rows: Vec<Row> = sqlx::query_as(
+    const ALERTING: &str = "e.received_ms >= $1 AND e.severity IN ('warning', 'violation')";
+    let from = since_ms.saturating_sub(RESUME_MARGIN_MS);
+    let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT e.session_id, e.body, e.received_ms, s.exam_id, s.candidate_id \
          FROM events e JOIN sessions s ON s.id = e.session_id \
-         WHERE e.received_ms >= $1 AND e.severity IN ('warning', 'violation') \
-         ORDER BY e.received_ms, e.session_id, e.seq LIMIT $2",
-    )
-    .bind(since_ms.saturating_sub(RESUME_MARGIN_MS))
+         WHERE {ALERTING} ORDER BY e.received_ms, e.session_id, e.seq LIMIT $2"
+    ))
+    .bind(from)
     .bind(RESUME_MAX as i64 + 1)
     .fetch_all(&state.db.pool)
     .await?;
-    Ok(rows
+    let beyond = if rows.len() > RESUME_MAX {
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM events e WHERE {ALERTING}"))
+                .bind(from)
+                .fetch_one(&state.db.pool)
+                .await?;
+        (total as u64).saturating_sub(RESUME_MAX as u64)
+    } else {
+        0
+    };
+    let alerts = rows
         .into_iter()
+        .take(RESUME_MAX)
         .filter_map(|(session_id, body, received_ms, exam_id, candidate_id)| {
             Some(Alert {
                 event: serde_json::from_str(&body).ok()?,
@@ -176,5 +188,6 @@ async fn since(state: &AppState, since_ms: i64) -> ApiResult<Vec<Alert>> {
                 received_ms,
             })
         })
-        .collect())
+        .collect();
+    Ok((alerts, beyond))
 }
