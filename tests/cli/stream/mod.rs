@@ -38,16 +38,21 @@ impl ServerProc {
     }
 
     fn start_with(data: &Path, port: u16, flags: &[&str]) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_invigil"))
-            .arg("serve")
+        Self::start_env(data, port, flags, |_| {})
+    }
+
+    /// `start_with`, with `env` setting the process's environment.
+    fn start_env(data: &Path, port: u16, flags: &[&str], env: impl Fn(&mut Command)) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_invigil"));
+        cmd.arg("serve")
             .args(flags)
             .arg("--data")
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start invigil serve");
+            .stderr(Stdio::null());
+        env(&mut cmd);
+        let child = cmd.spawn().expect("start invigil serve");
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         while reqwest::blocking::get(format!("{base}/healthz")).is_err() {
@@ -231,6 +236,7 @@ v.addEventListener('error', () => {{ document.title = 'error ' + v.error.code; }
 
 mod delivery;
 mod exams;
+mod nodes;
 mod operators;
 mod sessions;
 mod spot;
