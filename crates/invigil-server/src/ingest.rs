@@ -296,7 +296,7 @@ pub async fn append(
                     let (state, sid, e) = (state.clone(), session_id.to_owned(), e.clone());
                     tokio::spawn(async move { crate::spot::taken(&state, &sid, &e).await });
                 }
-                EventKind::SessionEnded => state.spot.forget(session_id),
+                EventKind::SessionEnded => crate::spot::forget(state, session_id).await,
                 _ => {}
             }
         }

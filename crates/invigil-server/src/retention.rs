@@ -160,6 +160,7 @@ async fn purge_one(
         "decisions",
         "notes",
         "spot_checks",
+        "spot_schedules",
         "receipts",
         "media",
         "events",

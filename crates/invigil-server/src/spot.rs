@@ -53,38 +53,78 @@ const NO_FACE_MARGIN: f64 = 0.2;
 /// Largest snapshot side the server decodes.
 const MAX_SIDE: u32 = 2048;
 
-/// The schedules of live sessions and the server's detector.
+/// The server's detector, and what this node knows of the schedules.
+///
+/// Schedules are rows of `spot_schedules`, shared by every node on the
+/// database: any node may answer a candidate's contact, and a request is
+/// made by whichever node first claims it (a conditional update), so a
+/// session gets one schedule however its requests are balanced. The node
+/// keeps only each session's due time as it last read it, a lower bound
+/// (due times only move forward), to skip the database on the contacts in
+/// between.
 #[derive(Default)]
 pub(crate) struct Spot {
-    schedules: Mutex<HashMap<String, Schedule>>,
+    /// Session → (not before, when this was read).
+    not_before: Mutex<HashMap<String, (i64, i64)>>,
     detector: Mutex<Option<FaceDetector>>,
 }
 
-#[derive(Clone, Debug)]
+/// Cached due times older than this are dropped (sessions that ended on
+/// another node); a dropped one is read again when it is needed.
+const CACHE_FOR_MS: i64 = 600_000;
+/// The cache is swept when it reaches this many sessions.
+const CACHE_SWEEP_AT: usize = 4096;
+
+#[derive(Clone, Debug, sqlx::FromRow)]
 struct Schedule {
     /// Mean interval, ms; 0: spot checks are off for this session.
-    interval_ms: u64,
+    interval_ms: i64,
     due_ms: i64,
     /// The request waiting for its snapshot, and when it was made.
-    outstanding: Option<(String, i64)>,
-    missed: u32,
+    outstanding: Option<String>,
+    asked_ms: Option<i64>,
+    missed: i64,
 }
 
 impl Spot {
-    /// Forgets a session's schedule (it ended).
-    pub(crate) fn forget(&self, session_id: &str) {
-        lock(&self.schedules).remove(session_id);
+    fn not_before(&self, session_id: &str) -> Option<i64> {
+        lock(&self.not_before).get(session_id).map(|&(t, _)| t)
     }
 
-    /// The request was answered.
-    fn answered(&self, session_id: &str, request: &str) {
-        if let Some(s) = lock(&self.schedules).get_mut(session_id) {
-            if s.outstanding.as_ref().is_some_and(|(id, _)| id == request) {
-                s.outstanding = None;
-                s.missed = 0;
-            }
+    fn remember(&self, session_id: &str, not_before: i64, now: i64) {
+        let mut cache = lock(&self.not_before);
+        if cache.len() >= CACHE_SWEEP_AT {
+            cache.retain(|_, &mut (_, read)| now - read < CACHE_FOR_MS);
         }
+        cache.insert(session_id.to_owned(), (not_before, now));
     }
+}
+
+/// Ends a session's schedule (it ended).
+pub(crate) async fn forget(state: &AppState, session_id: &str) {
+    lock(&state.spot.not_before).remove(session_id);
+    if let Err(e) = sqlx::query("DELETE FROM spot_schedules WHERE session_id = $1")
+        .bind(session_id)
+        .execute(&state.db.pool)
+        .await
+    {
+        tracing::warn!(
+            session = session_id,
+            "cannot end the spot-check schedule: {e}"
+        );
+    }
+}
+
+/// The request was answered: the schedule waits for no snapshot.
+async fn answered(state: &AppState, session_id: &str, request: &str) {
+    let _ = sqlx::query(
+        "UPDATE spot_schedules SET outstanding = NULL, missed = 0 \
+         WHERE session_id = $1 AND outstanding = $2",
+    )
+    .bind(session_id)
+    .bind(request)
+    .execute(&state.db.pool)
+    .await;
 }
 
 /// A random time until the next request: uniform over half to one and a
@@ -141,78 +181,133 @@ pub(crate) async fn ask(State(state): State<AppState>, req: Request, next: Next)
 /// A new request when one is due for this live session.
 async fn due(state: &AppState, session_id: &str) -> Option<String> {
     let now = now_ms();
-    let known = lock(&state.spot.schedules).get(session_id).cloned();
-    let mut s = match known {
-        Some(s) => s,
-        None => {
-            let row: Option<(String, String, i64)> =
-                sqlx::query_as("SELECT policy, state, next_seq FROM sessions WHERE id = $1")
-                    .bind(session_id)
-                    .fetch_optional(&state.db.pool)
-                    .await
-                    .ok()
-                    .flatten();
-            let (policy, live, next_seq) = row?;
-            // Not before the monitored exam has begun (`session_started`
-            // is in): during the check-in there are no frames to send.
-            if live != "live" || next_seq == 0 {
-                return None;
-            }
-            let interval_ms =
-                session_policy(&policy).map_or(0, |p| (p.spot_check_s * 1000.0) as u64);
-            let s = Schedule {
-                interval_ms,
-                due_ms: now + draw(interval_ms),
-                outstanding: None,
-                missed: 0,
-            };
-            lock(&state.spot.schedules).insert(session_id.to_owned(), s.clone());
-            s
-        }
-    };
-    if s.interval_ms == 0 || now < s.due_ms {
+    if state.spot.not_before(session_id).is_some_and(|t| now < t) {
         return None;
     }
-    if let Some((id, asked)) = s.outstanding.clone() {
+    let s = schedule(state, session_id, now).await?;
+    let off = s.interval_ms <= 0;
+    state
+        .spot
+        .remember(session_id, if off { i64::MAX } else { s.due_ms }, now);
+    if off || now < s.due_ms {
+        return None;
+    }
+    let mut missed = s.missed;
+    if let Some(asked) = s.outstanding.as_ref().and(s.asked_ms) {
         if now - asked < ANSWER_WITHIN_MS {
             return None;
         }
-        // Missed: marked, and after two in a row, noted.
-        let _ = sqlx::query(
-            "UPDATE spot_checks SET verdict = 'missing' WHERE session_id = $1 AND id = $2 AND verdict IS NULL",
-        )
-        .bind(session_id)
-        .bind(&id)
-        .execute(&state.db.pool)
-        .await;
-        s.missed += 1;
-        if s.missed >= MISSED_IN_A_ROW {
-            s.missed = 0;
-            disagree(
-                state,
-                session_id,
-                json!({"reason": "no_snapshot", "requests_missed": MISSED_IN_A_ROW, "last_request": id}),
-            )
-            .await;
-        }
+        missed += 1;
     }
     let id = request_id();
-    let stored =
+    let noted = missed >= i64::from(MISSED_IN_A_ROW);
+    // Claimed by this node only if no other node changed the schedule since
+    // it was read; the request is recorded in the same transaction.
+    let claim = async {
+        let mut tx = state.db.pool.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE spot_schedules SET due_ms = $1, outstanding = $2, asked_ms = $3, missed = $4 \
+             WHERE session_id = $5 AND due_ms = $6 AND COALESCE(outstanding, '') = $7",
+        )
+        .bind(now + draw(s.interval_ms as u64))
+        .bind(&id)
+        .bind(now)
+        .bind(if noted { 0 } else { missed })
+        .bind(session_id)
+        .bind(s.due_ms)
+        .bind(s.outstanding.as_deref().unwrap_or(""))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed != 1 {
+            return Ok::<_, sqlx::Error>(false);
+        }
+        if let Some(missing) = &s.outstanding {
+            sqlx::query(
+                "UPDATE spot_checks SET verdict = 'missing' \
+                 WHERE session_id = $1 AND id = $2 AND verdict IS NULL",
+            )
+            .bind(session_id)
+            .bind(missing)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query("INSERT INTO spot_checks (session_id, id, requested_ms) VALUES ($1, $2, $3)")
             .bind(session_id)
             .bind(&id)
             .bind(now)
-            .execute(&state.db.pool)
-            .await;
-    if let Err(e) = stored {
-        tracing::error!(session = session_id, "cannot record a spot check: {e}");
-        return None;
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    };
+    match claim.await {
+        Ok(true) => {}
+        // Another node made this request.
+        Ok(false) => return None,
+        Err(e) => {
+            tracing::error!(session = session_id, "cannot record a spot check: {e}");
+            return None;
+        }
     }
-    s.outstanding = Some((id.clone(), now));
-    s.due_ms = now + draw(s.interval_ms);
-    lock(&state.spot.schedules).insert(session_id.to_owned(), s);
+    if noted {
+        let last = s.outstanding.clone().unwrap_or_default();
+        disagree(
+            state,
+            session_id,
+            json!({"reason": "no_snapshot", "requests_missed": MISSED_IN_A_ROW, "last_request": last}),
+        )
+        .await;
+    }
     tracing::debug!(session = session_id, request = id, "spot check asked for");
     Some(id)
+}
+
+/// The session's schedule, made at its first contact once the monitored
+/// exam has begun (`session_started` is in: during the check-in there
+/// are no frames to send); `None` for a session that is not live.
+async fn schedule(state: &AppState, session_id: &str, now: i64) -> Option<Schedule> {
+    let read = || {
+        sqlx::query_as::<_, Schedule>(
+            "SELECT interval_ms, due_ms, outstanding, asked_ms, missed \
+             FROM spot_schedules WHERE session_id = $1",
+        )
+        .bind(session_id)
+        .fetch_optional(&state.db.pool)
+    };
+    if let Some(s) = read().await.ok().flatten() {
+        return Some(s);
+    }
+    let row: Option<(String, String, i64)> =
+        sqlx::query_as("SELECT policy, state, next_seq FROM sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_optional(&state.db.pool)
+            .await
+            .ok()
+            .flatten();
+    let (policy, live, next_seq) = row?;
+    if live != "live" || next_seq == 0 {
+        return None;
+    }
+    let interval_ms = session_policy(&policy).map_or(0, |p| (p.spot_check_s * 1000.0) as u64);
+    // Two nodes may make it at once: the first row stands.
+    let made = sqlx::query(
+        "INSERT INTO spot_schedules (session_id, interval_ms, due_ms, missed) \
+         VALUES ($1, $2, $3, 0) ON CONFLICT (session_id) DO NOTHING",
+    )
+    .bind(session_id)
+    .bind(interval_ms as i64)
+    .bind(now + draw(interval_ms))
+    .execute(&state.db.pool)
+    .await;
+    if let Err(e) = made {
+        tracing::error!(
+            session = session_id,
+            "cannot make a spot-check schedule: {e}"
+        );
+        return None;
+    }
+    read().await.ok().flatten()
 }
 
 fn session_policy(json: &str) -> Option<Policy> {
@@ -266,7 +361,7 @@ pub(crate) async fn taken(state: &AppState, session_id: &str, event: &invigil_co
         );
         return;
     }
-    state.spot.answered(session_id, request);
+    answered(state, session_id, request).await;
     judge(state, session_id, request).await;
 }
 

@@ -206,3 +206,58 @@ async fn a_batch_sent_to_two_nodes_at_once_is_stored_once() {
         assert_eq!(timeline["events"].as_array().unwrap().len(), 6);
     }
 }
+
+/// Spot checks follow one schedule per session however its contacts are
+/// balanced: heartbeats alternating between two nodes get one request,
+/// which neither node repeats while it waits for its snapshot (with a
+/// schedule per node, each node asked on its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spot_checks_follow_one_schedule_across_nodes() {
+    let Some(a) = TestServer::start(Db::Postgres).await else {
+        return;
+    };
+    let b = TestServer::start(Db::Postgres).await.unwrap();
+    let proctor = a.proctor("nodes-proctor-3").await;
+    let policy = serde_json::json!({"spot_check_s": 5.0});
+    let r = a
+        .http
+        .post(a.url("/api/v1/sessions"))
+        .json(&serde_json::json!({"exam_id": common::unique("exam-spot"), "candidate_id": "cand", "policy": policy}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    let (id, token) = (
+        v["session_id"].as_str().unwrap().to_owned(),
+        v["token"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(b.append(&id, &token, &chained(&id, 1)).await.0, 200);
+
+    // The first request comes within 7.5 s (half to one and a half times
+    // the mean); then 10 s more of contacts, through both nodes.
+    let mut asked = Vec::new();
+    let start = tokio::time::Instant::now();
+    let mut n = 0;
+    while start.elapsed() < Duration::from_secs(17) {
+        let node = if n % 2 == 0 { &a } else { &b };
+        n += 1;
+        let r = node
+            .http
+            .head(node.url(&format!("/api/v1/sessions/{id}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        if let Some(request) = r.headers().get("invigil-snapshot") {
+            asked.push(request.to_str().unwrap().to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(asked.len(), 1, "one request, by one node: {asked:?}");
+    let timeline = b.timeline(&id, &proctor).await;
+    let checks = timeline["spot_checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert_eq!(checks[0]["id"], asked[0].as_str());
+}

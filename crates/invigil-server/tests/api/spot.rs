@@ -272,6 +272,50 @@ async fn spot_checks(s: TestServer) {
     let (status, _) = broken.upload(&big).await;
     assert_eq!(status, 400);
 
+    // A client that never answers: each request is marked missing when the
+    // next is made (two minutes later: the clock is moved on in the
+    // schedule), and two missed in a row are a `no_snapshot` note.
+    let silent = Client::start(&s, "silent", policy.clone()).await;
+    let first = silent.asked().await;
+    let pool = &s.server.state().db().pool;
+    let two_minutes_on = || async {
+        sqlx::query(
+            "UPDATE spot_schedules SET due_ms = 0, asked_ms = asked_ms - 121000 WHERE session_id = $1",
+        )
+        .bind(&silent.id)
+        .execute(pool)
+        .await
+        .unwrap();
+    };
+    two_minutes_on().await;
+    let second = silent.asked().await;
+    assert_ne!(first, second);
+    assert!(
+        silent.notes(&proctor).await.is_empty(),
+        "one miss is not noted"
+    );
+    two_minutes_on().await;
+    let third = silent.asked().await;
+    let checks = s.timeline(&silent.id, &proctor).await["spot_checks"].clone();
+    let verdicts: Vec<(&str, &Value)> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), &c["verdict"]))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (first.as_str(), &json!("missing")),
+            (second.as_str(), &json!("missing")),
+            (third.as_str(), &Value::Null)
+        ]
+    );
+    let notes = silent.notes(&proctor).await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0]["detail"]["reason"], "no_snapshot");
+    assert_eq!(notes[0]["detail"]["last_request"], second.as_str());
+
     // Off: a policy with spot_check_s = 0 is never asked.
     let off = Client::start(&s, "off", json!({"spot_check_s": 0.0})).await;
     for _ in 0..3 {
