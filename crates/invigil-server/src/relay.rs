@@ -93,22 +93,19 @@ pub(crate) fn spawn(state: AppState, url: String) {
 
 /// What a node has relayed.
 struct Relay {
-    /// The last seq relayed per session.
-    seen: HashMap<String, i64>,
-    /// Events received before this were never this node's to relay
-    /// (sessions it has not seen yet).
-    since_ms: i64,
+    /// Per session: the last seq relayed, and when it was received.
+    seen: HashMap<String, (i64, i64)>,
+    /// Events received before this are not relayed for a session missing
+    /// from `seen`: at first the node's start (less the clock margin); it
+    /// rises as quiet sessions are pruned from `seen` ([`Relay::prune`]).
+    floor_ms: i64,
     /// When the node last looked at every session (catch-up).
     swept_ms: i64,
 }
 
 async fn listen(state: AppState, url: String) {
     let started = now_ms();
-    let mut relay = Relay {
-        seen: HashMap::new(),
-        since_ms: started,
-        swept_ms: started,
-    };
+    let mut relay = Relay::new(started);
     let mut closing = state.closing.subscribe();
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -167,6 +164,30 @@ async fn connect(url: &str) -> Result<PgListener, sqlx::Error> {
 }
 
 impl Relay {
+    fn new(started_ms: i64) -> Self {
+        Relay {
+            seen: HashMap::new(),
+            floor_ms: started_ms - CATCH_UP_MARGIN_MS,
+            swept_ms: started_ms,
+        }
+    }
+
+    /// Forgets sessions with nothing received for a while, after a sweep
+    /// that began at `swept_ms` has relayed everything received before it
+    /// (so every event received before `swept_ms` less the clock margin has
+    /// been relayed). A session whose last relayed event is older than
+    /// three margins is dropped, and the floor for sessions missing from
+    /// `seen` rises to two margins before the sweep: a dropped session's
+    /// relayed events all lie below it, and any event it has not relayed
+    /// was received after `swept_ms` less one margin, above it. So `seen`
+    /// holds the sessions active in the last few minutes, not every
+    /// session since the node started, and nothing is relayed twice.
+    fn prune(&mut self, swept_ms: i64) {
+        let stale = swept_ms - 3 * CATCH_UP_MARGIN_MS;
+        self.seen.retain(|_, &mut (_, received)| received >= stale);
+        self.floor_ms = self.floor_ms.max(swept_ms - 2 * CATCH_UP_MARGIN_MS);
+    }
+
     /// Relays every session with events since the last sweep.
     async fn catch_up(&mut self, state: &AppState) {
         let from = self.swept_ms - CATCH_UP_MARGIN_MS;
@@ -181,6 +202,7 @@ impl Relay {
                 for (id,) in sessions {
                     self.session(state, &id).await;
                 }
+                self.prune(self.swept_ms);
                 self.swept_ms = now;
             }
             Err(e) => tracing::warn!("alert relay: cannot catch up: {e}"),
@@ -190,7 +212,7 @@ impl Relay {
     /// Pushes the alerts of `session_id`'s events after the last relayed.
     async fn session(&mut self, state: &AppState, session_id: &str) {
         type Row = (i64, String, String, i64, String, String);
-        let after = self.seen.get(session_id).copied();
+        let after = self.seen.get(session_id).map(|&(seq, _)| seq);
         let rows: Result<Vec<Row>, _> = sqlx::query_as(
             "SELECT e.seq, e.severity, e.body, e.received_ms, s.exam_id, s.candidate_id \
              FROM events e JOIN sessions s ON s.id = e.session_id \
@@ -200,7 +222,7 @@ impl Relay {
         .bind(session_id)
         .bind(after.unwrap_or(-1))
         .bind(i64::from(after.is_some()))
-        .bind(self.since_ms - CATCH_UP_MARGIN_MS)
+        .bind(self.floor_ms)
         .fetch_all(&state.db.pool)
         .await;
         let rows = match rows {
@@ -211,7 +233,7 @@ impl Relay {
             }
         };
         for (seq, severity, body, received_ms, exam_id, candidate_id) in rows {
-            self.seen.insert(session_id.to_owned(), seq);
+            self.seen.insert(session_id.to_owned(), (seq, received_ms));
             // What ingest pushes: warnings and violations.
             let alerting = [Severity::Warning, Severity::Violation]
                 .iter()
@@ -294,5 +316,32 @@ async fn note(state: &AppState, note_id: &str, session_id: &str) {
         }
         Ok(None) => {}
         Err(e) => tracing::warn!(session = session_id, "alert relay: cannot read a note: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_sessions_are_pruned_and_the_floor_rises_behind_them() {
+        let start = 1_000_000_000;
+        let mut relay = Relay::new(start);
+        assert_eq!(relay.floor_ms, start - CATCH_UP_MARGIN_MS);
+        relay.seen.insert("quiet".into(), (4, start + 1_000));
+        relay.seen.insert("busy".into(), (9, start + 200_000));
+        // A sweep four minutes on: "quiet" last had an event more than
+        // three margins before it.
+        let sweep = start + 240_000;
+        relay.prune(sweep);
+        assert!(!relay.seen.contains_key("quiet"));
+        assert_eq!(relay.seen["busy"], (9, start + 200_000));
+        assert_eq!(relay.floor_ms, sweep - 2 * CATCH_UP_MARGIN_MS);
+        // Everything "quiet" relayed lies below the floor; an event it
+        // gets now (received after the sweep) lies above it.
+        assert!(start + 1_000 < relay.floor_ms && sweep > relay.floor_ms);
+        // The floor never goes back.
+        relay.prune(start);
+        assert_eq!(relay.floor_ms, sweep - 2 * CATCH_UP_MARGIN_MS);
     }
 }

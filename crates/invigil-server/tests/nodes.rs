@@ -4,6 +4,8 @@
 //! (docs/deploy.md). Skipped (loudly) without `INVIGIL_TEST_POSTGRES`.
 
 mod common;
+#[path = "../examples/load/generator.rs"]
+mod generator;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -260,4 +262,63 @@ async fn spot_checks_follow_one_schedule_across_nodes() {
     let checks = timeline["spot_checks"].as_array().unwrap();
     assert_eq!(checks.len(), 1, "{checks:?}");
     assert_eq!(checks[0]["id"], asked[0].as_str());
+}
+
+/// The load benchmark's short pass (scripts/bench-nodes runs the long
+/// one): 24 simulated candidates for 8 s through two nodes in turn, with
+/// clips and answered spot checks, and a proctor on a third: every event
+/// stored, every alert once and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_candidates_through_two_nodes_short_pass() {
+    let no_limit = |c: &mut invigil_server::Config| c.sessions_per_minute = 0;
+    let Some(a) = TestServer::start_with(Db::Postgres, no_limit).await else {
+        return;
+    };
+    let b = TestServer::start_with(Db::Postgres, no_limit)
+        .await
+        .unwrap();
+    let c = TestServer::start_with(Db::Postgres, no_limit)
+        .await
+        .unwrap();
+    c.proctor("nodes-load").await;
+    let snapshot = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/images/obama.jpg"),
+    )
+    .unwrap();
+    let exam = common::unique("exam-load");
+    let cfg = generator::LoadConfig {
+        candidate_urls: vec![a.base.clone(), b.base.clone()],
+        proctor_url: c.base.clone(),
+        proctor_user: "nodes-load".into(),
+        proctor_password: "correct horse battery".into(),
+        candidates: 24,
+        duration: Duration::from_secs(8),
+        ramp: Duration::from_secs(2),
+        events_per_min: 60.0,
+        clip_every_s: 4.0,
+        clip_bytes: 64 * 1024,
+        spot_check_s: 5.0,
+        snapshot: Some(snapshot),
+        exam: exam.clone(),
+    };
+    let mut report = generator::run(cfg, |line| eprintln!("{line}"))
+        .await
+        .unwrap();
+    eprintln!("{}", report.summary());
+    assert_eq!(report.sessions, 24);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(report.clips >= 24, "{}", report.clips);
+    assert!(report.alerts_expected >= 24, "{}", report.alerts_expected);
+    assert_eq!(report.alerts_received, report.alerts_expected);
+    assert_eq!((report.alerts_doubled, report.alerts_out_of_order), (0, 0));
+    // Each session ended, holding every event it sent.
+    let (ended, events): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(SUM(next_seq) AS BIGINT) FROM sessions WHERE exam_id = $1 AND state = 'ended'",
+    )
+    .bind(&exam)
+    .fetch_one(&a.server.state().db().pool)
+    .await
+    .unwrap();
+    assert_eq!((ended, events), (24, report.events_stored as i64));
 }
