@@ -150,3 +150,141 @@ fn every_event_kind_and_policy_key_is_documented() {
         );
     }
 }
+
+/// An executable on PATH, or `None` (the test is then skipped, loudly,
+/// unless INVIGIL_REQUIRE_DEPLOY_TOOLS is set; scripts/setup installs them).
+fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("INVIGIL_REQUIRE_DEPLOY_TOOLS").is_none(),
+            "INVIGIL_REQUIRE_DEPLOY_TOOLS is set but {name} is not installed"
+        );
+        eprintln!("SKIPPED: {name} is not installed (scripts/setup test installs it)");
+    }
+    found
+}
+
+/// deploy/systemd/invigil.service is a unit systemd accepts without a
+/// warning, and every flag it gives `invigil serve` exists.
+#[test]
+fn the_systemd_unit_is_valid() {
+    let unit = std::fs::read_to_string(root().join("deploy/systemd/invigil.service")).unwrap();
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_invigil"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let exec = unit.split("ExecStart=").nth(1).unwrap();
+    let exec: String = exec
+        .lines()
+        .take_while(|l| !l.starts_with('#') && !l.contains('='))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let flags: Vec<&str> = exec
+        .split_whitespace()
+        .filter(|w| w.starts_with("--"))
+        .collect();
+    assert!(flags.len() >= 5, "{exec}");
+    for flag in flags {
+        assert!(help.contains(flag), "`invigil serve` has no {flag}");
+    }
+    // Every variable the unit uses is set in the example environment file.
+    let env = std::fs::read_to_string(root().join("deploy/systemd/invigil.env")).unwrap();
+    for var in exec
+        .split("${")
+        .skip(1)
+        .map(|v| v.split('}').next().unwrap())
+    {
+        assert!(env.contains(&format!("\n{var}=")), "invigil.env sets {var}");
+    }
+    let Some(analyze) = tool("systemd-analyze") else {
+        return;
+    };
+    // Verified as installed, with the binary where the unit expects it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("invigil.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/invigil", env!("CARGO_BIN_EXE_invigil")),
+    )
+    .unwrap();
+    let out = std::process::Command::new(analyze)
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let complaints: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("invigil.service"))
+        .collect();
+    assert!(out.status.success() && complaints.is_empty(), "{stderr}");
+}
+
+/// deploy/haproxy.cfg is a configuration HAProxy accepts (with a
+/// throwaway certificate where it expects the site's).
+#[test]
+fn the_haproxy_configuration_is_valid() {
+    let (Some(haproxy), Some(openssl)) = (tool("haproxy"), tool("openssl")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let out = std::process::Command::new(openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=exams.example.edu",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = dir.path().join("site.pem");
+    let mut both = std::fs::read(&cert).unwrap();
+    both.extend(std::fs::read(&key).unwrap());
+    std::fs::write(&pem, both).unwrap();
+    let config = std::fs::read_to_string(root().join("deploy/haproxy.cfg"))
+        .unwrap()
+        .replace(
+            "/etc/haproxy/certs/exams.example.edu.pem",
+            &pem.display().to_string(),
+        );
+    let path = dir.path().join("haproxy.cfg");
+    std::fs::write(&path, config).unwrap();
+    let out = std::process::Command::new(haproxy)
+        .arg("-c")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("[WARNING]"), "{said}");
+}

@@ -401,14 +401,33 @@ pub struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+/// Connections the kernel may hold for the server before it accepts them.
+/// The usual default (128) is too few when an exam starts or ends and
+/// hundreds of candidates connect in the same second: the kernel then drops
+/// their connection attempts and each waits a second to try again
+/// (measured: docs/performance.md, "Several nodes"). Linux caps it at
+/// `net.core.somaxconn` (4096 by default since 5.4).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listening socket on `addr` with [`LISTEN_BACKLOG`].
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std and tokio do: a restarted server may bind at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 impl Server {
     /// Opens the state, binds the address and starts serving on the current
     /// tokio runtime.
     pub async fn start(mut config: Config) -> anyhow::Result<Self> {
         let listen = config.listen;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
+        let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
         // Badge links name the address actually bound (port 0 included).
         config.listen = listener.local_addr()?;
         let state = AppState::open(config).await?;

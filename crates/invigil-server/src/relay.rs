@@ -32,6 +32,13 @@ pub(crate) const CHANNEL: &str = "invigil_events";
 /// How often a node looks for events whose notification it missed.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
+/// Notifications handled together: their sessions are read concurrently.
+const MAX_BURST: usize = 256;
+
+/// Sessions read at once when relaying a burst (each session's events are
+/// still read by one query and pushed in order).
+const READS_AT_ONCE: usize = 8;
+
 /// Allowance for the nodes' clocks (events carry the receiving node's
 /// time) when a node catches up.
 const CATCH_UP_MARGIN_MS: i64 = 60_000;
@@ -126,13 +133,13 @@ async fn listen(state: AppState, url: String) {
             tokio::select! {
                 n = listener.try_recv() => match n {
                     Ok(Some(n)) => {
-                        let mut parts = n.payload().splitn(3, ':');
-                        match (parts.next(), parts.next(), parts.next()) {
-                            (Some("e"), Some(_), Some(session)) => relay.session(&state, session).await,
-                            (Some("d"), Some(id), Some(session)) => decision(&state, id, session).await,
-                            (Some("n"), Some(id), Some(session)) => note(&state, id, session).await,
-                            _ => tracing::warn!("alert relay: unexpected payload {:?}", n.payload()),
+                        // This one and any others already here, at once.
+                        let mut burst = vec![n.payload().to_owned()];
+                        while burst.len() < MAX_BURST {
+                            let Some(more) = listener.next_buffered() else { break };
+                            burst.push(more.payload().to_owned());
                         }
+                        relay.burst(&state, &burst).await;
                     }
                     // The connection was lost; the next call reconnects
                     // and listens again. What was sent meanwhile is lost:
@@ -209,29 +216,60 @@ impl Relay {
         }
     }
 
+    /// Relays a burst of notifications: the sessions with new events
+    /// (each once) read several at a time, then decisions and notes.
+    async fn burst(&mut self, state: &AppState, payloads: &[String]) {
+        let mut sessions: Vec<&str> = Vec::new();
+        let mut others = Vec::new();
+        for payload in payloads {
+            let mut parts = payload.splitn(3, ':');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("e"), Some(_), Some(session)) => {
+                    if !sessions.contains(&session) {
+                        sessions.push(session);
+                    }
+                }
+                (Some(kind @ ("d" | "n")), Some(id), Some(session)) => {
+                    others.push((kind, id, session))
+                }
+                _ => tracing::warn!("alert relay: unexpected payload {payload:?}"),
+            }
+        }
+        let jobs: Vec<(&str, Option<i64>)> = sessions
+            .iter()
+            .map(|&id| (id, self.seen.get(id).map(|&(seq, _)| seq)))
+            .collect();
+        let floor = self.floor_ms;
+        let mut results = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks(READS_AT_ONCE) {
+            let mut reads = Vec::with_capacity(chunk.len());
+            for &(id, after) in chunk {
+                reads.push(read_session(state, id, after, floor));
+            }
+            results.extend(futures_util::future::join_all(reads).await);
+        }
+        for (id, rows) in sessions.iter().zip(results) {
+            self.push(state, id, rows);
+        }
+        for (kind, id, session) in others {
+            if kind == "d" {
+                decision(state, id, session).await;
+            } else {
+                note(state, id, session).await;
+            }
+        }
+    }
+
     /// Pushes the alerts of `session_id`'s events after the last relayed.
     async fn session(&mut self, state: &AppState, session_id: &str) {
-        type Row = (i64, String, String, i64, String, String);
         let after = self.seen.get(session_id).map(|&(seq, _)| seq);
-        let rows: Result<Vec<Row>, _> = sqlx::query_as(
-            "SELECT e.seq, e.severity, e.body, e.received_ms, s.exam_id, s.candidate_id \
-             FROM events e JOIN sessions s ON s.id = e.session_id \
-             WHERE e.session_id = $1 AND e.seq > $2 AND ($3 = 1 OR e.received_ms >= $4) \
-             ORDER BY e.seq",
-        )
-        .bind(session_id)
-        .bind(after.unwrap_or(-1))
-        .bind(i64::from(after.is_some()))
-        .bind(self.floor_ms)
-        .fetch_all(&state.db.pool)
-        .await;
-        let rows = match rows {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::warn!(session = session_id, "alert relay: cannot read events: {e}");
-                return;
-            }
-        };
+        let rows = read_session(state, session_id, after, self.floor_ms).await;
+        self.push(state, session_id, rows);
+    }
+
+    /// Pushes the alerts among a session's events just read, in order.
+    fn push(&mut self, state: &AppState, session_id: &str, rows: Option<Vec<EventRow>>) {
+        let Some(rows) = rows else { return };
         for (seq, severity, body, received_ms, exam_id, candidate_id) in rows {
             self.seen.insert(session_id.to_owned(), (seq, received_ms));
             // What ingest pushes: warnings and violations.
@@ -260,6 +298,39 @@ impl Relay {
                 received_ms,
                 event,
             }));
+        }
+    }
+}
+
+/// An event row as the relay reads it: seq, severity, body, received_ms,
+/// exam, candidate.
+type EventRow = (i64, String, String, i64, String, String);
+
+/// A session's events after `after` (or, for a session this node has not
+/// relayed yet, those received since `floor_ms`); `None` after an error.
+async fn read_session(
+    state: &AppState,
+    session_id: &str,
+    after: Option<i64>,
+    floor_ms: i64,
+) -> Option<Vec<EventRow>> {
+    let rows = sqlx::query_as(
+        "SELECT e.seq, e.severity, e.body, e.received_ms, s.exam_id, s.candidate_id \
+         FROM events e JOIN sessions s ON s.id = e.session_id \
+         WHERE e.session_id = $1 AND e.seq > $2 AND ($3 = 1 OR e.received_ms >= $4) \
+         ORDER BY e.seq",
+    )
+    .bind(session_id)
+    .bind(after.unwrap_or(-1))
+    .bind(i64::from(after.is_some()))
+    .bind(floor_ms)
+    .fetch_all(&state.db.pool)
+    .await;
+    match rows {
+        Ok(rows) => Some(rows),
+        Err(e) => {
+            tracing::warn!(session = session_id, "alert relay: cannot read events: {e}");
+            None
         }
     }
 }

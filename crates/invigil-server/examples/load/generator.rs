@@ -64,8 +64,11 @@ pub struct LoadReport {
     pub snapshots: usize,
     /// Failed attempts (each retried), by what went wrong.
     pub errors: BTreeMap<String, usize>,
-    /// Milliseconds from sending a batch to its 200.
+    /// Milliseconds from sending a batch to its 200 (`session_ended`
+    /// batches apart: every candidate sends one at the end at once).
     pub ingest_ms: Vec<f64>,
+    /// The same for the `session_ended` batches.
+    pub end_ms: Vec<f64>,
     pub alerts_expected: usize,
     pub alerts_received: usize,
     /// Alerts that came more than once, or out of order in their session.
@@ -250,7 +253,12 @@ impl Candidate {
             let mut report = shared.report.lock().unwrap();
             report.batches += 1;
             report.events_stored += 1;
-            report.ingest_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
+            let ms = sent.elapsed().as_secs_f64() * 1000.0;
+            if kind == EventKind::SessionEnded {
+                report.end_ms.push(ms);
+            } else {
+                report.ingest_ms.push(ms);
+            }
         }
         if e.severity >= invigil_core::Severity::Warning {
             shared
@@ -577,9 +585,13 @@ impl LoadReport {
             quantile(&mut self.alert_ms, 0.5),
             quantile(&mut self.alert_ms, 0.99),
         );
+        let (e50, emax) = (
+            quantile(&mut self.end_ms, 0.5),
+            quantile(&mut self.end_ms, 1.0),
+        );
         format!(
             "{} sessions; {} events in {:.0} s ({:.1}/s), {} heartbeats, {} clips ({:.1} MB), {} snapshots\n\
-             ingest latency p50 {i50:.1} ms, p99 {i99:.1} ms\n\
+             ingest latency p50 {i50:.1} ms, p99 {i99:.1} ms; all ending at once: p50 {e50:.1} ms, max {emax:.1} ms\n\
              alerts {}/{} received, {} doubled, {} out of order; latency p50 {a50:.1} ms, p99 {a99:.1} ms\n\
              failed attempts (retried): {:?}",
             self.sessions,

@@ -122,6 +122,8 @@ async fn main() -> anyhow::Result<()> {
             "snapshots": report.snapshots,
             "ingest_p50_ms": quantile(&mut report.ingest_ms, 0.5),
             "ingest_p99_ms": quantile(&mut report.ingest_ms, 0.99),
+            "end_p50_ms": quantile(&mut report.end_ms, 0.5),
+            "end_max_ms": quantile(&mut report.end_ms, 1.0),
             "alerts_expected": report.alerts_expected,
             "alerts_received": report.alerts_received,
             "alerts_doubled": report.alerts_doubled,
