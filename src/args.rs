@@ -511,7 +511,8 @@ pub struct DatabaseArgs {
     pub data: PathBuf,
     /// Use this database instead of SQLite in --data, e.g.
     /// postgres://user:password@host/db (media still go to --data unless
-    /// --media says otherwise).
+    /// --media says otherwise); over TLS with
+    /// ?sslmode=verify-full[&sslrootcert=CA.pem] (docs/deploy.md).
     #[arg(long, value_name = "URL", env = "INVIGIL_DATABASE_URL")]
     pub database: Option<String>,
     /// Where media bodies (clips, photos) go: a directory, or an

@@ -252,34 +252,49 @@ pub async fn append(
         .bind(session_id)
         .execute(&mut *tx)
         .await?;
-        if postgres {
-            let last = fresh.last().map_or(0, |(e, _)| e.seq);
-            crate::relay::notify(
-                &mut tx,
-                crate::relay::Kind::Events,
-                &last.to_string(),
-                session_id,
-            )
-            .await?;
-        }
         tx.commit().await?;
 
         // The events are stored: from here nothing may fail the request
         // (a retry would count them as duplicates and their alerts would
         // never be pushed). Alerts first, then the review priority.
-        // On PostgreSQL every node (this one included) pushes them when
-        // the notification comes (relay.rs), so that each proctor gets
-        // each alert once whichever node stored it.
-        for (e, _) in fresh.iter().filter(|_| !postgres) {
-            if e.severity >= Severity::Warning {
+        // On PostgreSQL they go through this node's relay, which every
+        // other node's relay matches from the notification (relay.rs), so
+        // that each proctor gets each alert once whichever node stored it.
+        let alerts: Vec<Alert> = fresh
+            .iter()
+            .filter(|(e, _)| e.severity >= Severity::Warning)
+            .map(|(e, _)| Alert {
+                session_id: session_id.to_owned(),
+                exam_id: exam_id.clone(),
+                candidate_id: candidate_id.clone(),
+                received_ms: now,
+                event: e.clone(),
+            })
+            .collect();
+        if postgres {
+            if let (Some((first, _)), Some((last, _))) = (fresh.first(), fresh.last()) {
+                crate::relay::publish(
+                    state,
+                    crate::relay::Kind::Events,
+                    &last.seq.to_string(),
+                    session_id,
+                )
+                .await;
+                crate::relay::stored_here(
+                    state,
+                    crate::relay::Stored {
+                        session_id: session_id.to_owned(),
+                        first_seq: first.seq,
+                        last_seq: last.seq,
+                        received_ms: now,
+                        alerts,
+                    },
+                );
+            }
+        } else {
+            for alert in alerts {
                 // No receivers is fine: nobody is watching.
-                let _ = state.alerts.send(Arc::new(Alert {
-                    session_id: session_id.to_owned(),
-                    exam_id: exam_id.clone(),
-                    candidate_id: candidate_id.clone(),
-                    received_ms: now,
-                    event: e.clone(),
-                }));
+                let _ = state.alerts.send(Arc::new(alert));
             }
         }
         let reviewed = fresh.iter().any(|(e, _)| {

@@ -220,6 +220,8 @@ pub struct Inner {
     pub(crate) issuing: badges::Issuing,
     pub(crate) badge_issuing: tokio::sync::Mutex<()>,
     pub(crate) badge_lists: badges::ListCache,
+    /// Batches this node stored, handed to its alert relay (PostgreSQL).
+    pub(crate) relay_local: std::sync::OnceLock<relay::LocalSender>,
 }
 
 /// Shared state of all handlers.
@@ -287,6 +289,7 @@ impl AppState {
             issuing: config.issuing(),
             badge_issuing: tokio::sync::Mutex::new(()),
             badge_lists: Default::default(),
+            relay_local: Default::default(),
             config,
         }))
     }

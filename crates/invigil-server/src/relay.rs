@@ -1,18 +1,22 @@
 //! Alerts across server nodes on one PostgreSQL database (docs/deploy.md).
 //!
 //! The database is the source of truth; PostgreSQL's `LISTEN/NOTIFY` is
-//! only the wake-up, naming a row, never carrying it: `e:<last seq>:<session
-//! id>` from the ingest transaction that stores a batch (one per
-//! transaction: NOTIFY takes a global lock at commit), `d:<decision
-//! id>:<session id>` for a proctor's decision, `n:<note id>:<session id>`
-//! for a server note that alerts (well under NOTIFY's 8,000-byte payload
-//! limit), all on channel [`CHANNEL`]. Every node, the one that wrote the
-//! row included, listens; on an `e` it reads the session's events after the
-//! last one it relayed and pushes their alerts to its own proctors, in
-//! order, each once; on a `d` or `n` it reads that row and pushes it. Notifications are lost while a listener is
-//! disconnected, so after every (re)connection, and every
-//! [`SWEEP_EVERY`] as a safety net, a node reads every session with events
-//! since it last looked ([`CATCH_UP_MARGIN_MS`] of clock skew allowed).
+//! only the wake-up, naming a row, never carrying it, on channel
+//! [`CHANNEL`] (well under NOTIFY's 8,000-byte payload limit):
+//! `e:<last seq>:<session id>` right after the transaction that stores a
+//! batch commits (in a transaction of its own: NOTIFY takes a global lock
+//! at commit, see [`publish`]), `d:<decision id>:<session id>` for a
+//! proctor's decision, `n:<note id>:<session id>` for a server note that
+//! alerts. Every node listens; on an `e` it reads the session's events
+//! after the last one it relayed and pushes their alerts to its own
+//! proctors, in order, each once; on a `d` or `n` it reads that row and
+//! pushes it. The node that stored a batch hands it to its own relay
+//! ([`stored_here`]), which pushes it without reading it back when it
+//! follows what was relayed, and then skips the notification.
+//! Notifications are lost while a listener is disconnected, so after every
+//! (re)connection, and every [`SWEEP_EVERY`] as a safety net, a node reads
+//! every session with events since it last looked ([`CATCH_UP_MARGIN_MS`]
+//! of clock skew allowed).
 //!
 //! On SQLite (one node) none of this runs: ingest pushes alerts directly.
 
@@ -64,30 +68,32 @@ impl Kind {
     }
 }
 
-/// Sends the wake-up within the transaction that writes the row
-/// (delivered when it commits).
-pub(crate) async fn notify(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    kind: Kind,
-    key: &str,
-    session_id: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(format!("{}:{key}:{session_id}", kind.tag()))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Sends the wake-up for a row already committed. A failure is logged:
-/// the row is stored, and consoles see it on their next refresh.
+/// Sends the wake-up for a row already committed, in a transaction of its
+/// own that does not wait for its commit to reach the disk
+/// (`synchronous_commit = off`: the notification is only a wake-up; the
+/// row it names is durable already). NOTIFY holds a global lock from its
+/// transaction's commit until the commit is flushed, so notifying inside
+/// the transaction that stores a batch would put every node's batches
+/// through one disk flush at a time (measured: docs/performance.md,
+/// "Several nodes"); this way the batches' commits share flushes and each
+/// notification holds the lock for microseconds. A notification lost to a
+/// crash right after the commit is made up by the next catch-up sweep. A
+/// failure is logged.
 pub(crate) async fn publish(state: &AppState, kind: Kind, key: &str, session_id: &str) {
-    let sent = sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(format!("{}:{key}:{session_id}", kind.tag()))
-        .execute(&state.db.pool)
-        .await;
+    let payload = format!("{}:{key}:{session_id}", kind.tag());
+    let sent = async {
+        let mut tx = state.db.pool.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(&payload)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+    .await;
     if let Err(e) = sent {
         tracing::warn!(session = session_id, "alert relay: cannot notify: {e}");
     }
@@ -95,7 +101,34 @@ pub(crate) async fn publish(state: &AppState, kind: Kind, key: &str, session_id:
 
 /// Starts the node's listener (PostgreSQL only).
 pub(crate) fn spawn(state: AppState, url: String) {
-    tokio::spawn(async move { listen(state, url).await });
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    if state.relay_local.set(tx).is_err() {
+        tracing::warn!("alert relay: started twice on one server; the second stays idle");
+        return;
+    }
+    tokio::spawn(async move { listen(state, url, rx).await });
+}
+
+/// A batch this node stored, with the alerts among its events: the relay
+/// pushes them without reading them back when they directly follow what
+/// it has relayed of the session (otherwise the notification's read does).
+#[derive(Debug)]
+pub(crate) struct Stored {
+    pub session_id: String,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub received_ms: i64,
+    pub alerts: Vec<Alert>,
+}
+
+pub(crate) type LocalSender = tokio::sync::mpsc::UnboundedSender<Stored>;
+
+/// Hands a batch just committed on this node to its relay.
+pub(crate) fn stored_here(state: &AppState, stored: Stored) {
+    if let Some(tx) = state.relay_local.get() {
+        // Closed only while the server stops.
+        let _ = tx.send(stored);
+    }
 }
 
 /// What a node has relayed.
@@ -110,7 +143,11 @@ struct Relay {
     swept_ms: i64,
 }
 
-async fn listen(state: AppState, url: String) {
+async fn listen(
+    state: AppState,
+    url: String,
+    mut local: tokio::sync::mpsc::UnboundedReceiver<Stored>,
+) {
     let started = now_ms();
     let mut relay = Relay::new(started);
     let mut closing = state.closing.subscribe();
@@ -153,6 +190,7 @@ async fn listen(state: AppState, url: String) {
                         break;
                     }
                 },
+                Some(stored) = local.recv() => relay.local(&state, stored),
                 _ = sweep.tick() => relay.catch_up(&state).await,
                 _ = closing.changed() => return,
             }
@@ -224,8 +262,13 @@ impl Relay {
         for payload in payloads {
             let mut parts = payload.splitn(3, ':');
             match (parts.next(), parts.next(), parts.next()) {
-                (Some("e"), Some(_), Some(session)) => {
-                    if !sessions.contains(&session) {
+                (Some("e"), Some(last), Some(session)) => {
+                    // Already relayed (stored on this node, or read with
+                    // an earlier notification): nothing to read.
+                    let done = last.parse::<i64>().is_ok_and(|last| {
+                        self.seen.get(session).is_some_and(|&(seq, _)| seq >= last)
+                    });
+                    if !done && !sessions.contains(&session) {
                         sessions.push(session);
                     }
                 }
@@ -258,6 +301,27 @@ impl Relay {
                 note(state, id, session).await;
             }
         }
+    }
+
+    /// A batch this node stored: its alerts pushed at once if it directly
+    /// follows what was relayed of the session (or opens it); otherwise
+    /// left to the notification, whose read brings the events between.
+    fn local(&mut self, state: &AppState, stored: Stored) {
+        let follows = match self.seen.get(&stored.session_id) {
+            Some(&(seq, _)) => seq + 1 == stored.first_seq as i64,
+            None => stored.first_seq == 0,
+        };
+        if !follows {
+            return;
+        }
+        for alert in stored.alerts {
+            // No receivers is fine: nobody is watching on this node.
+            let _ = state.alerts.send(Arc::new(alert));
+        }
+        self.seen.insert(
+            stored.session_id,
+            (stored.last_seq as i64, stored.received_ms),
+        );
     }
 
     /// Pushes the alerts of `session_id`'s events after the last relayed.
