@@ -273,13 +273,8 @@ pub async fn append(
             .collect();
         if postgres {
             if let (Some((first, _)), Some((last, _))) = (fresh.first(), fresh.last()) {
-                crate::relay::publish(
-                    state,
-                    crate::relay::Kind::Events,
-                    &last.seq.to_string(),
-                    session_id,
-                )
-                .await;
+                // This node's relay has the batch before the notification
+                // is sent, so it skips the notification's read.
                 crate::relay::stored_here(
                     state,
                     crate::relay::Stored {
@@ -290,6 +285,13 @@ pub async fn append(
                         alerts,
                     },
                 );
+                crate::relay::publish(
+                    state,
+                    crate::relay::Kind::Events,
+                    &last.seq.to_string(),
+                    session_id,
+                )
+                .await;
             }
         } else {
             for alert in alerts {

@@ -74,19 +74,17 @@ impl Kind {
 /// row it names is durable already). NOTIFY holds a global lock from its
 /// transaction's commit until the commit is flushed, so notifying inside
 /// the transaction that stores a batch would put every node's batches
-/// through one disk flush at a time (measured: docs/performance.md,
-/// "Several nodes"); this way the batches' commits share flushes and each
-/// notification holds the lock for microseconds. A notification lost to a
+/// through one disk flush at a time, capping the whole fleet at one batch
+/// per flush (a few hundred a second on network storage); this way the
+/// batches' commits share flushes and each notification holds the lock
+/// briefly. A notification lost to a
 /// crash right after the commit is made up by the next catch-up sweep. A
 /// failure is logged.
 pub(crate) async fn publish(state: &AppState, kind: Kind, key: &str, session_id: &str) {
     let payload = format!("{}:{key}:{session_id}", kind.tag());
     let sent = async {
         let mut tx = state.db.pool.begin().await?;
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("SELECT pg_notify($1, $2)")
+        sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(&payload)
             .execute(&mut *tx)
