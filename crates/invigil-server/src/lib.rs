@@ -405,11 +405,10 @@ pub struct Server {
 }
 
 /// Connections the kernel may hold for the server before it accepts them.
-/// The usual default (128) is too few when an exam starts or ends and
-/// hundreds of candidates connect in the same second: the kernel then drops
-/// their connection attempts and each waits a second to try again
-/// (measured: docs/performance.md, "Several nodes"). Linux caps it at
-/// `net.core.somaxconn` (4096 by default since 5.4).
+/// The usual default (128) is few when an exam starts or ends and
+/// hundreds of candidates connect in the same instant: beyond it the
+/// kernel drops connection attempts and each waits a second to try again.
+/// Linux caps it at `net.core.somaxconn` (4096 by default since 5.4).
 const LISTEN_BACKLOG: u32 = 4096;
 
 /// A listening socket on `addr` with [`LISTEN_BACKLOG`].

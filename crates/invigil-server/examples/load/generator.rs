@@ -451,9 +451,12 @@ async fn follow(
     let mut is_alert = false;
     while let Some(chunk) = stream.next().await {
         text.push_str(&String::from_utf8_lossy(&chunk?));
-        while let Some(end) = text.find('\n') {
-            let line = text[..end].to_owned();
-            text.drain(..=end);
+        // Whole lines only; what was read is dropped once per chunk (not
+        // per line: that is quadratic when a chunk holds many alerts).
+        let mut start = 0;
+        while let Some(len) = text[start..].find('\n') {
+            let line = &text[start..start + len];
+            start += len + 1;
             if let Some(kind) = line.strip_prefix("event: ") {
                 is_alert = kind == "alert";
             } else if let (true, Some(data)) = (is_alert, line.strip_prefix("data: ")) {
@@ -478,6 +481,7 @@ async fn follow(
                 }
             }
         }
+        text.drain(..start);
     }
     Ok(())
 }
