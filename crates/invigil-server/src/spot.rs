@@ -201,6 +201,7 @@ async fn due(state: &AppState, session_id: &str) -> Option<String> {
     }
     let id = request_id();
     let noted = missed >= i64::from(MISSED_IN_A_ROW);
+    let next_due = now + draw(s.interval_ms as u64);
     // Claimed by this node only if no other node changed the schedule since
     // it was read; the request is recorded in the same transaction.
     let claim = async {
@@ -209,7 +210,7 @@ async fn due(state: &AppState, session_id: &str) -> Option<String> {
             "UPDATE spot_schedules SET due_ms = $1, outstanding = $2, asked_ms = $3, missed = $4 \
              WHERE session_id = $5 AND due_ms = $6 AND COALESCE(outstanding, '') = $7",
         )
-        .bind(now + draw(s.interval_ms as u64))
+        .bind(next_due)
         .bind(&id)
         .bind(now)
         .bind(if noted { 0 } else { missed })
@@ -242,7 +243,8 @@ async fn due(state: &AppState, session_id: &str) -> Option<String> {
         Ok(true)
     };
     match claim.await {
-        Ok(true) => {}
+        // The next request is not due before this: no reads until then.
+        Ok(true) => state.spot.remember(session_id, next_due, now),
         // Another node made this request.
         Ok(false) => return None,
         Err(e) => {

@@ -77,9 +77,15 @@ impl Drop for ServerProc {
 }
 
 fn add_proctor(data: &Path) {
+    add_proctor_with(data, &[]);
+}
+
+/// `invigil proctor add qa` with PASSWORD, and `extra` flags (a database).
+fn add_proctor_with(data: &Path, extra: &[&str]) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_invigil"))
         .args(["proctor", "add", "qa", "--password-stdin", "--data"])
         .arg(data)
+        .args(extra)
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -195,24 +195,7 @@ fn three_nodes_one_killed_mid_stream_lose_and_double_nothing() {
 
     // One proctor account in the nodes' database.
     let proctor = "qa";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_invigil"))
-        .args([
-            "proctor",
-            "add",
-            proctor,
-            "--password-stdin",
-            "--database",
-            &db.url,
-        ])
-        .arg("--data")
-        .arg(dir.path().join("admin"))
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    add_proctor_with(&dir.path().join("admin"), &["--database", &db.url]);
 
     // Three nodes, each with its own --data (upload scratch space) holding
     // the same receipt key, as docs/deploy.md asks.
